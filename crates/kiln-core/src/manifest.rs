@@ -1,0 +1,212 @@
+//! `pretrained/manifest.json`: which weight files exist, what architecture each needs, how it was
+//! trained, and the SHA-256 that the page and the CLI check before loading it.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::model::ModelSpec;
+
+/// Version of the manifest layout; bumped when a field changes meaning.
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Error)]
+pub enum ManifestError {
+    #[error("manifest is not valid JSON for Kiln: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error(
+        "manifest version {found} is not supported (this build reads version {MANIFEST_VERSION})"
+    )]
+    Version { found: u32 },
+    #[error("unknown model {name:?}; the manifest has: {}", available.join(", "))]
+    UnknownModel {
+        name: String,
+        available: Vec<String>,
+    },
+    #[error(
+        "invalid model name {0:?}: use lower-case letters, digits, '-' and '_' (it becomes a file name)"
+    )]
+    BadName(String),
+}
+
+/// The list of shipped models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub models: Vec<ManifestEntry>,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Self {
+            version: MANIFEST_VERSION,
+            models: Vec::new(),
+        }
+    }
+}
+
+/// One exported model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// What users ask for: `kiln sample --model NAME`, `kiln.model(NAME)`.
+    pub name: String,
+    /// Architecture kind and its config.
+    #[serde(flatten)]
+    pub spec: ModelSpec,
+    /// Weight file, relative to the manifest.
+    pub file: String,
+    /// Lower-case hex SHA-256 of the weight file.
+    pub sha256: String,
+    /// Size of the weight file in bytes.
+    pub size: u64,
+    pub provenance: Provenance,
+}
+
+/// How a model was trained, so a number in the README can be traced to a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Data set description, e.g. "MNIST train (60000 images)".
+    pub dataset: String,
+    /// The exact command line that trained it.
+    pub command: String,
+    pub epochs: usize,
+    pub steps: u64,
+    pub seed: u64,
+    /// Training wall time in seconds, summed over resumed sessions.
+    pub wall_time_secs: f64,
+    /// Mean training objective over the last epoch (per image).
+    pub final_train_loss: f64,
+    /// Mean objective on the held-out test set after the last epoch (per image).
+    pub final_test_loss: f64,
+    /// For VAEs: the test-set ELBO in nats per image (a lower bound on log-likelihood).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_elbo_nats: Option<f64>,
+}
+
+impl Manifest {
+    pub fn from_json(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest = serde_json::from_str(text)?;
+        if manifest.version != MANIFEST_VERSION {
+            return Err(ManifestError::Version {
+                found: manifest.version,
+            });
+        }
+        Ok(manifest)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain data to a string cannot fail.
+        serde_json::to_string_pretty(self).expect("manifest serialises") + "\n"
+    }
+
+    pub fn get(&self, name: &str) -> Result<&ManifestEntry, ManifestError> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| ManifestError::UnknownModel {
+                name: name.to_owned(),
+                available: self.models.iter().map(|m| m.name.clone()).collect(),
+            })
+    }
+
+    /// Add `entry`, replacing any model of the same name.
+    pub fn upsert(&mut self, entry: ManifestEntry) {
+        match self.models.iter_mut().find(|m| m.name == entry.name) {
+            Some(existing) => *existing = entry,
+            None => self.models.push(entry),
+        }
+    }
+}
+
+/// Model names become file names and URL parts, so keep them plain.
+pub fn validate_name(name: &str) -> Result<(), ManifestError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ManifestError::BadName(name.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vae::VaeConfig;
+
+    fn entry(name: &str) -> ManifestEntry {
+        ManifestEntry {
+            name: name.into(),
+            spec: ModelSpec::Vae(VaeConfig::new()),
+            file: format!("{name}.bpk"),
+            sha256: "00".repeat(32),
+            size: 1,
+            provenance: Provenance {
+                dataset: "toy".into(),
+                command: "kiln train vae".into(),
+                epochs: 1,
+                steps: 2,
+                seed: 3,
+                wall_time_secs: 4.0,
+                final_train_loss: 5.0,
+                final_test_loss: 6.0,
+                test_elbo_nats: Some(-6.0),
+            },
+        }
+    }
+
+    #[test]
+    fn json_round_trip_and_layout() {
+        let mut manifest = Manifest::default();
+        manifest.upsert(entry("vae"));
+        let json = manifest.to_json();
+        assert!(json.contains("\"kind\": \"vae\""), "{json}");
+        assert!(json.contains("\"latent_dim\": 16"), "{json}");
+        assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
+    }
+
+    #[test]
+    fn upsert_replaces_by_name() {
+        let mut manifest = Manifest::default();
+        manifest.upsert(entry("a"));
+        manifest.upsert(entry("b"));
+        let mut again = entry("a");
+        again.size = 9;
+        manifest.upsert(again);
+        assert_eq!(manifest.models.len(), 2);
+        assert_eq!(manifest.get("a").unwrap().size, 9);
+    }
+
+    #[test]
+    fn unknown_model_lists_the_known_ones() {
+        let mut manifest = Manifest::default();
+        manifest.upsert(entry("vae"));
+        let err = manifest.get("gan").unwrap_err().to_string();
+        assert_eq!(err, "unknown model \"gan\"; the manifest has: vae");
+    }
+
+    #[test]
+    fn rejects_other_versions_and_kinds() {
+        assert!(matches!(
+            Manifest::from_json(r#"{"version": 99, "models": []}"#),
+            Err(ManifestError::Version { found: 99 })
+        ));
+        let json = Manifest::default()
+            .to_json()
+            .replace("[]", r#"[{"name":"x","kind":"nope"}]"#);
+        assert!(matches!(
+            Manifest::from_json(&json),
+            Err(ManifestError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn names_are_file_safe() {
+        assert!(validate_name("vae-2_x").is_ok());
+        for bad in ["", "../x", "Vae", "a b", "a/b"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Every weight file the page ships must match its checksum and load into today's architecture.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use kiln_core::manifest::Manifest;
+use kiln_core::model::SampleRequest;
+use kiln_core::weights;
+
+#[test]
+fn every_pretrained_model_verifies_and_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pretrained");
+    let manifest =
+        Manifest::from_json(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        !manifest.models.is_empty(),
+        "pretrained/manifest.json lists no models"
+    );
+    let device = Device::flex();
+    for entry in &manifest.models {
+        let bytes = std::fs::read(dir.join(&entry.file)).unwrap();
+        assert_eq!(bytes.len() as u64, entry.size, "{}: size", entry.name);
+        weights::verify_sha256(&bytes, &entry.sha256).unwrap();
+        let model = entry.spec.load(&bytes, &device).unwrap();
+        let images = model.sample(SampleRequest::new(2, 0).unwrap(), &device);
+        assert_eq!(images.dims(), [2, 1, 28, 28], "{}", entry.name);
+    }
+}
