@@ -1,0 +1,113 @@
+//! Command-line arguments. Doc comments here are the `--help` text.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::device::Backend;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Train, sample and export Kiln's generative models."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model on MNIST-style digits, checkpointing every epoch.
+    Train(TrainArgs),
+    /// Draw images from a trained model and write them as PNGs.
+    Sample(SampleArgs),
+    /// Copy a run's weights into a pretrained/ folder and record them in its manifest.
+    Export(ExportArgs),
+}
+
+/// The model families `kiln train` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// Convolutional variational autoencoder.
+    Vae,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Which model to train.
+    pub model: ModelKind,
+    /// Directory with the four MNIST IDX files (raw or .gz), e.g. ../shared/data/mnist.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run directory for config, checkpoints and logs.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint (up to --epochs in total).
+    #[arg(long)]
+    pub resume: bool,
+    /// Total number of epochs for the run [default: 20].
+    #[arg(long)]
+    pub epochs: Option<NonZeroUsize>,
+    /// Images per batch [default: 128].
+    #[arg(long)]
+    pub batch: Option<NonZeroUsize>,
+    /// Adam learning rate [default: 0.001].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// VAE: weight of the KL term [default: 1.0].
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// VAE: size of the latent code [default: 16].
+    #[arg(long)]
+    pub latent: Option<NonZeroUsize>,
+    /// Seed for initialisation, shuffling and noise [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on only the first N training images (quick experiments and tests).
+    #[arg(long)]
+    pub limit: Option<NonZeroUsize>,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// A model name from the manifest, a run directory, or a .bpk file listed in a manifest beside it.
+    #[arg(long)]
+    pub model: String,
+    /// The manifest that model names resolve against.
+    #[arg(long, default_value = "pretrained/manifest.json")]
+    pub manifest: PathBuf,
+    /// How many images to draw (1–1024).
+    #[arg(long, default_value_t = 16)]
+    pub count: usize,
+    /// Seed of the latent noise; the same seed gives the same images on every backend.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory for 000000.png…, grid.png (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the exact intensities to samples.json (for comparisons across backends).
+    #[arg(long)]
+    pub json: bool,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run directory written by `kiln train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The pretrained/ folder holding manifest.json (created if missing).
+    #[arg(long, default_value = "pretrained")]
+    pub to: PathBuf,
+    /// Name to publish the model under (lower-case letters, digits, '-', '_').
+    #[arg(long)]
+    pub name: String,
+}

@@ -1,0 +1,69 @@
+//! `kiln export`: publish a run's weights into a pretrained/ folder.
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use kiln_core::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
+use kiln_core::weights;
+
+use crate::cli::ExportArgs;
+use crate::run_dir::RunDir;
+use crate::trainer::OBJECTIVE;
+use crate::{atomic, resolve};
+
+pub fn run(args: ExportArgs) -> Result<()> {
+    validate_name(&args.name)?;
+    let run = RunDir::new(&args.run);
+    let config = run.config()?;
+    let state = run.state()?;
+    let bytes = run.latest_weights()?;
+    // Refuse to publish weights that would not load.
+    config
+        .spec
+        .load(&bytes, &Device::flex())
+        .context("the run's weights do not load into its own architecture")?;
+    let Some(last) = state.history.last() else {
+        bail!("run {} has no finished epoch to export", args.run.display());
+    };
+    let loss = |split: &std::collections::BTreeMap<String, f64>, key: &str| split.get(key).copied();
+    let settings = &config.settings;
+    let provenance = Provenance {
+        dataset: format!(
+            "MNIST-format digits from {} ({} training images)",
+            settings.data.display(),
+            state.train_images
+        ),
+        command: config.command.clone(),
+        epochs: state.epochs_done,
+        steps: state.steps,
+        seed: settings.seed,
+        wall_time_secs: state.wall_time_secs.round(),
+        final_train_loss: loss(&last.train, OBJECTIVE).unwrap_or(f64::NAN),
+        final_test_loss: loss(&last.test, OBJECTIVE).unwrap_or(f64::NAN),
+        test_elbo_nats: loss(&last.test, "neg_elbo").map(|nll| -nll),
+    };
+    std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
+    let manifest_path = args.to.join("manifest.json");
+    let mut manifest = if manifest_path.exists() {
+        resolve::read_manifest(&manifest_path)?
+    } else {
+        Manifest::default()
+    };
+    let file = format!("{}.bpk", args.name);
+    atomic::write(&args.to.join(&file), &bytes)?;
+    manifest.upsert(ManifestEntry {
+        name: args.name.clone(),
+        spec: config.spec,
+        file,
+        sha256: weights::sha256_hex(&bytes),
+        size: bytes.len() as u64,
+        provenance,
+    });
+    atomic::write(&manifest_path, manifest.to_json().as_bytes())?;
+    eprintln!(
+        "exported {} ({} bytes) to {}",
+        args.name,
+        bytes.len(),
+        args.to.display()
+    );
+    Ok(())
+}

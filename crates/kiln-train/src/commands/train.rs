@@ -1,0 +1,191 @@
+//! `kiln train`: start or resume a run.
+
+use anyhow::{Context, Result, bail, ensure};
+use burn::optim::AdamConfig;
+use burn::tensor::Bytes;
+use kiln_core::model::ModelSpec;
+use kiln_core::vae::VaeConfig;
+use kiln_core::weights;
+
+use crate::cli::{ModelKind, TrainArgs};
+use crate::data;
+use crate::run_dir::{RunConfig, RunDir, TrainSettings};
+use crate::trainer::{self, Session};
+
+const DEFAULT_EPOCHS: usize = 20;
+const DEFAULT_BATCH: usize = 128;
+const DEFAULT_LR: f64 = 1e-3;
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let run = RunDir::new(&args.out);
+    let config = if args.resume {
+        resumed_config(&run, &args)?
+    } else {
+        ensure!(
+            !run.exists(),
+            "{} already holds a run: pass --resume to continue it, or choose another --out",
+            run.path().display()
+        );
+        new_config(&args)?
+    };
+    // Read the data and start the device before creating anything on disk.
+    let mut data = data::load_mnist(&config.settings.data)?;
+    if let Some(limit) = config.settings.limit {
+        data.train.truncate(limit);
+    }
+    let device = args.device.device()?;
+    if !args.resume {
+        run.create(&config)?;
+    }
+    let state = run.state()?;
+    if state.epochs_done >= config.settings.epochs {
+        eprintln!(
+            "{} has already trained {} of {} epochs; pass a larger --epochs with --resume to continue",
+            run.path().display(),
+            state.epochs_done,
+            config.settings.epochs
+        );
+        return Ok(());
+    }
+    let session = Session {
+        run: &run,
+        config: &config,
+        data: &data,
+        device: &device,
+    };
+    let train_device = device.clone().autodiff();
+    let checkpoint = run.load(&state)?;
+    if checkpoint.is_none() {
+        train_device.seed(config.settings.seed);
+    }
+    let optimizer = match &checkpoint {
+        Some(c) => AdamConfig::new()
+            .init()
+            .from_bytes(Bytes::from_bytes_vec(c.optimizer.clone()))
+            .context("reading the optimizer state of the checkpoint")?,
+        None => AdamConfig::new().init(),
+    };
+    let weights = checkpoint.map(|c| c.model);
+    let final_state = match &config.spec {
+        ModelSpec::Vae(vae) => {
+            let model = init_or_load(vae.init(&train_device), weights.as_deref())?;
+            trainer::train(&session, model, optimizer, state)?
+        }
+    };
+    eprintln!(
+        "trained {} epochs ({} steps, {:.0} s); weights in {}",
+        final_state.epochs_done,
+        final_state.steps,
+        final_state.wall_time_secs,
+        run.path().display()
+    );
+    Ok(())
+}
+
+fn init_or_load<M: burn::module::Module>(model: M, weights: Option<&[u8]>) -> Result<M> {
+    match weights {
+        Some(bytes) => weights::load(model, bytes).context("loading the checkpoint's weights"),
+        None => Ok(model),
+    }
+}
+
+fn new_config(args: &TrainArgs) -> Result<RunConfig> {
+    let spec = match args.model {
+        ModelKind::Vae => {
+            let mut vae = VaeConfig::new();
+            if let Some(beta) = args.beta {
+                vae.beta = beta;
+            }
+            if let Some(latent) = args.latent {
+                vae.latent_dim = latent.get();
+            }
+            vae.validate().map_err(anyhow::Error::msg)?;
+            ModelSpec::Vae(vae)
+        }
+    };
+    let learning_rate = args.lr.unwrap_or(DEFAULT_LR);
+    ensure!(
+        learning_rate.is_finite() && learning_rate > 0.0,
+        "--lr must be a positive number, got {learning_rate}"
+    );
+    Ok(RunConfig {
+        spec,
+        settings: TrainSettings {
+            data: args.data.clone(),
+            epochs: args.epochs.map_or(DEFAULT_EPOCHS, |e| e.get()),
+            batch_size: args.batch.map_or(DEFAULT_BATCH, |b| b.get()),
+            learning_rate,
+            seed: args.seed.unwrap_or(0),
+            limit: args.limit.map(|l| l.get()),
+        },
+        command: command_line(),
+    })
+}
+
+/// The stored config, with only `--epochs` (and `--data`, which may have moved) overridable.
+fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
+    if !run.exists() {
+        bail!(
+            "nothing to resume: {} holds no run (drop --resume to start one)",
+            run.path().display()
+        );
+    }
+    let mut config = run.config()?;
+    let fixed = new_config(args)?;
+    let stored = &config.settings;
+    let conflicts: Vec<&str> = [
+        (
+            args.batch.is_some() && fixed.settings.batch_size != stored.batch_size,
+            "--batch",
+        ),
+        (
+            args.lr.is_some() && fixed.settings.learning_rate != stored.learning_rate,
+            "--lr",
+        ),
+        (
+            args.seed.is_some() && fixed.settings.seed != stored.seed,
+            "--seed",
+        ),
+        (
+            args.limit.is_some() && fixed.settings.limit != stored.limit,
+            "--limit",
+        ),
+        (
+            (args.beta.is_some() || args.latent.is_some()) && fixed.spec != config.spec,
+            "--beta/--latent",
+        ),
+        (fixed.spec.kind() != config.spec.kind(), "the model kind"),
+    ]
+    .into_iter()
+    .filter_map(|(differs, flag)| differs.then_some(flag))
+    .collect();
+    ensure!(
+        conflicts.is_empty(),
+        "{} differ from the run being resumed (see {}/run.json); drop them to resume",
+        conflicts.join(", "),
+        run.path().display()
+    );
+    if let Some(epochs) = args.epochs {
+        config.settings.epochs = epochs.get();
+    }
+    config.settings.data = args.data.clone();
+    Ok(config)
+}
+
+/// This process's command line, quoted so it can be pasted back into a shell.
+fn command_line() -> String {
+    std::env::args()
+        .map(|arg| {
+            if !arg.is_empty()
+                && arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:".contains(&b))
+            {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,48 @@
+//! Finding and reading MNIST-style IDX files on disk.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use kiln_core::idx;
+use kiln_core::mnist::DigitDataset;
+
+/// The train and test splits of a digit data set.
+pub struct Splits {
+    pub train: DigitDataset,
+    pub test: DigitDataset,
+}
+
+/// Read `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` from `dir`.
+pub fn load_mnist(dir: &Path) -> Result<Splits> {
+    if !dir.is_dir() {
+        bail!(
+            "data directory {} does not exist; point --data at a folder with the MNIST IDX files (e.g. ../shared/data/mnist)",
+            dir.display()
+        );
+    }
+    Ok(Splits {
+        train: load_split(dir, "train")?,
+        test: load_split(dir, "t10k")?,
+    })
+}
+
+fn load_split(dir: &Path, prefix: &str) -> Result<DigitDataset> {
+    let (images_name, images_bytes) = read_either(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let (labels_name, labels_bytes) = read_either(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let images = idx::parse_images(&images_name, &images_bytes)?;
+    let labels = idx::parse_labels(&labels_name, &labels_bytes)?;
+    DigitDataset::from_idx(&images, labels)
+        .with_context(|| format!("pairing {images_name} with {labels_name}"))
+}
+
+/// Read `name` or `name.gz`, whichever exists.
+fn read_either(dir: &Path, name: &str) -> Result<(String, Vec<u8>)> {
+    for candidate in [dir.join(name), dir.join(format!("{name}.gz"))] {
+        if candidate.is_file() {
+            let bytes = std::fs::read(&candidate)
+                .with_context(|| format!("reading {}", candidate.display()))?;
+            return Ok((candidate.display().to_string(), bytes));
+        }
+    }
+    bail!("{} has neither {name} nor {name}.gz", dir.display())
+}

@@ -1,0 +1,36 @@
+//! `kiln`: train, sample and export Kiln's generative models natively.
+
+mod atomic;
+mod cli;
+mod commands;
+mod data;
+mod device;
+mod png;
+mod progress;
+mod resolve;
+mod run_dir;
+mod trainer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Train(args) => commands::train::run(args)?,
+        cli::Command::Sample(args) => commands::sample::run(args)?,
+        cli::Command::Export(args) => commands::export::run(args)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

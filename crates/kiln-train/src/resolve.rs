@@ -1,0 +1,72 @@
+//! Turning `--model NAME_OR_PATH` into an architecture and verified weight bytes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use kiln_core::manifest::{Manifest, ManifestEntry};
+use kiln_core::model::ModelSpec;
+use kiln_core::weights;
+
+use crate::run_dir::RunDir;
+
+/// A model ready to load.
+pub struct Resolved {
+    pub spec: ModelSpec,
+    pub weights: Vec<u8>,
+}
+
+/// `model` is a run directory, a weight file listed in a manifest beside it, or a name in
+/// `manifest`.
+pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
+    let path = Path::new(model);
+    if path.is_dir() {
+        let run = RunDir::new(path);
+        return Ok(Resolved {
+            spec: run.config()?.spec,
+            weights: run.latest_weights()?,
+        });
+    }
+    if path.is_file() {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let manifest_path = dir.join("manifest.json");
+        let file_name = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default();
+        let manifest = read_manifest(&manifest_path).with_context(|| {
+            format!("{model} is a weight file; its architecture is read from the manifest.json beside it")
+        })?;
+        let Some(entry) = manifest.models.iter().find(|m| m.file == file_name) else {
+            bail!(
+                "{} does not list {file_name}; run `kiln export` to add it",
+                manifest_path.display()
+            );
+        };
+        return load_entry(entry, path.to_path_buf());
+    }
+    let manifest_data = read_manifest(manifest).with_context(|| {
+        format!("{model:?} is not a file or run directory, so it was looked up as a model name")
+    })?;
+    let entry = manifest_data.get(model)?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    load_entry(entry, dir.join(&entry.file))
+}
+
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Manifest::from_json(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn load_entry(entry: &ManifestEntry, file: PathBuf) -> Result<Resolved> {
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    weights::verify_sha256(&bytes, &entry.sha256)
+        .with_context(|| format!("checking {}", file.display()))?;
+    Ok(Resolved {
+        spec: entry.spec.clone(),
+        weights: bytes,
+    })
+}

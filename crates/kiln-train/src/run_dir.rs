@@ -1,0 +1,219 @@
+//! A training run on disk. Inference and resumption rebuild everything from these files:
+//!
+//! ```text
+//! RUN_DIR/run.json              what is trained and how (written once)
+//! RUN_DIR/state.json            progress; names the latest complete checkpoint (atomic)
+//! RUN_DIR/ckpt-NNNN/model.bpk   weights after epoch NNNN
+//! RUN_DIR/ckpt-NNNN/optim.bpk   Adam moments after epoch NNNN
+//! ```
+//!
+//! A checkpoint directory is complete before `state.json` points at it, so a kill at any moment
+//! leaves the previous checkpoint in force and loses at most the epoch in progress.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use kiln_core::model::ModelSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::atomic;
+
+const RUN_FILE: &str = "run.json";
+const STATE_FILE: &str = "state.json";
+const MODEL_FILE: &str = "model.bpk";
+const OPTIM_FILE: &str = "optim.bpk";
+
+/// What a run trains and how; fixed when the run starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub spec: ModelSpec,
+    pub settings: TrainSettings,
+    /// The command line that started the run.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    pub data: PathBuf,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+    /// Train on only the first `limit` training images.
+    pub limit: Option<usize>,
+}
+
+/// Mean losses of one epoch, by term name (`loss` is the objective).
+pub type EpochLosses = BTreeMap<String, f64>;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train: EpochLosses,
+    pub test: EpochLosses,
+}
+
+/// Progress of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub epochs_done: usize,
+    pub steps: u64,
+    pub wall_time_secs: f64,
+    pub train_images: usize,
+    /// Directory name of the newest complete checkpoint.
+    pub checkpoint: Option<String>,
+    pub history: Vec<EpochRecord>,
+}
+
+/// The bytes of one checkpoint.
+pub struct Checkpoint {
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn exists(&self) -> bool {
+        self.root.join(RUN_FILE).is_file()
+    }
+
+    pub fn create(&self, config: &RunConfig) -> Result<()> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("creating run directory {}", self.root.display()))?;
+        self.write_json(RUN_FILE, config)?;
+        self.write_json(STATE_FILE, &TrainState::default())
+    }
+
+    pub fn config(&self) -> Result<RunConfig> {
+        self.read_json(RUN_FILE)
+    }
+
+    pub fn state(&self) -> Result<TrainState> {
+        self.read_json(STATE_FILE)
+    }
+
+    /// Store a checkpoint, then make `state` (which must name it) current.
+    pub fn save(&self, state: &TrainState, checkpoint: &Checkpoint) -> Result<()> {
+        let name = state
+            .checkpoint
+            .as_deref()
+            .context("state names no checkpoint")?;
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        atomic::write(&dir.join(MODEL_FILE), &checkpoint.model)?;
+        atomic::write(&dir.join(OPTIM_FILE), &checkpoint.optimizer)?;
+        let previous = self.state()?.checkpoint;
+        self.write_json(STATE_FILE, state)?;
+        // Only now is the older checkpoint unreferenced.
+        if let Some(old) = previous.filter(|old| old != name) {
+            std::fs::remove_dir_all(self.root.join(&old))
+                .with_context(|| format!("removing old checkpoint {old}"))?;
+        }
+        Ok(())
+    }
+
+    /// The checkpoint `state` names, if training has completed an epoch.
+    pub fn load(&self, state: &TrainState) -> Result<Option<Checkpoint>> {
+        let Some(name) = &state.checkpoint else {
+            return Ok(None);
+        };
+        let dir = self.root.join(name);
+        let read = |file| {
+            let path = dir.join(file);
+            std::fs::read(&path).with_context(|| format!("reading checkpoint {}", path.display()))
+        };
+        Ok(Some(Checkpoint {
+            model: read(MODEL_FILE)?,
+            optimizer: read(OPTIM_FILE)?,
+        }))
+    }
+
+    /// The latest weights, for sampling and export.
+    pub fn latest_weights(&self) -> Result<Vec<u8>> {
+        match self.load(&self.state()?)? {
+            Some(checkpoint) => Ok(checkpoint.model),
+            None => bail!(
+                "run {} has no checkpoint yet: train at least one epoch",
+                self.root.display()
+            ),
+        }
+    }
+
+    fn write_json(&self, file: &str, value: &impl Serialize) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)? + "\n";
+        atomic::write(&self.root.join(file), text.as_bytes())
+    }
+
+    fn read_json<T: for<'de> Deserialize<'de>>(&self, file: &str) -> Result<T> {
+        let path = self.root.join(file);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {} (is {} a kiln run directory?)",
+                path.display(),
+                self.root.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// Checkpoint directory name for the end of `epoch`.
+pub fn checkpoint_name(epoch: usize) -> String {
+    format!("ckpt-{epoch:04}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_core::vae::VaeConfig;
+
+    fn config() -> RunConfig {
+        RunConfig {
+            spec: ModelSpec::Vae(VaeConfig::new()),
+            settings: TrainSettings {
+                data: "data".into(),
+                epochs: 2,
+                batch_size: 4,
+                learning_rate: 1e-3,
+                seed: 0,
+                limit: None,
+            },
+            command: "kiln train vae".into(),
+        }
+    }
+
+    #[test]
+    fn keeps_only_the_latest_complete_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::new(tmp.path().join("run"));
+        run.create(&config()).unwrap();
+        assert!(run.load(&run.state().unwrap()).unwrap().is_none());
+        for epoch in 1..=2 {
+            let state = TrainState {
+                epochs_done: epoch,
+                checkpoint: Some(checkpoint_name(epoch)),
+                ..Default::default()
+            };
+            let checkpoint = Checkpoint {
+                model: vec![epoch as u8],
+                optimizer: vec![],
+            };
+            run.save(&state, &checkpoint).unwrap();
+        }
+        assert_eq!(run.latest_weights().unwrap(), vec![2]);
+        assert!(!run.path().join(checkpoint_name(1)).exists());
+        assert_eq!(run.config().unwrap(), config());
+    }
+}

@@ -1,0 +1,267 @@
+//! The `kiln` binary end to end on a few hundred real MNIST digits: train → resume → export →
+//! sample, and the errors a user meets on the way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kiln_core::idx;
+
+const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
+
+fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .output()
+        .expect("kiln runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = kiln(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "kiln {args:?} failed:\n{stderr}");
+    stderr
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = kiln(args);
+    assert!(!out.status.success(), "kiln {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Raw (uncompressed) IDX copies of the first `count` images and labels of an MNIST split.
+fn write_subset(dir: &Path, prefix: &str, count: usize) {
+    let read = |kind: &str| {
+        std::fs::read(format!("{MNIST}/{prefix}-{kind}-ubyte.gz")).expect("MNIST in ../shared/data")
+    };
+    let images = idx::parse_images("images", &read("images-idx3")).unwrap();
+    let labels = idx::parse_labels("labels", &read("labels-idx1")).unwrap();
+    let mut out = vec![0, 0, 8, 3];
+    for d in [count, 28, 28] {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(&images.pixels[..count * 784]);
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), out).unwrap();
+    let mut out = vec![0, 0, 8, 1];
+    out.extend_from_slice(&(count as u32).to_be_bytes());
+    out.extend_from_slice(&labels[..count]);
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), out).unwrap();
+}
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Env {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        std::fs::create_dir(root.join("data")).unwrap();
+        write_subset(&root.join("data"), "train", 256);
+        write_subset(&root.join("data"), "t10k", 64);
+        Self { _tmp: tmp, root }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.root.join(name).display().to_string()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.root.join("run/state.json")).unwrap())
+            .unwrap()
+    }
+}
+
+#[test]
+fn train_resume_export_sample() {
+    let env = Env::new();
+    let (data, run, pretrained, samples) = (
+        env.path("data"),
+        env.path("run"),
+        env.path("pretrained"),
+        env.path("samples"),
+    );
+    let train = [
+        "train", "vae", "--data", &data, "--out", &run, "--batch", "32", "--seed", "1", "--latent",
+        "4",
+    ];
+
+    ok(&[&train[..], &["--epochs", "1"]].concat());
+    assert_eq!(env.state()["epochs_done"], 1);
+    assert_eq!(env.state()["steps"], 256 / 32);
+
+    let err = fails(&[&train[..], &["--epochs", "1"]].concat());
+    assert!(err.contains("pass --resume"), "{err}");
+    let err = fails(&[
+        "train", "vae", "--data", &data, "--out", &run, "--resume", "--batch", "64",
+    ]);
+    assert!(err.contains("--batch differ"), "{err}");
+
+    // Resuming continues the step count from the checkpoint.
+    ok(&[
+        "train", "vae", "--data", &data, "--out", &run, "--resume", "--epochs", "2",
+    ]);
+    assert_eq!(env.state()["epochs_done"], 2);
+    assert_eq!(env.state()["steps"], 2 * 256 / 32);
+    assert_eq!(env.state()["history"].as_array().unwrap().len(), 2);
+    assert!(!Path::new(&run).join("ckpt-0001").exists());
+
+    ok(&[
+        "export",
+        "--run",
+        &run,
+        "--to",
+        &pretrained,
+        "--name",
+        "tiny",
+    ]);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.root.join("pretrained/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = &manifest["models"][0];
+    assert_eq!(entry["name"], "tiny");
+    assert_eq!(entry["kind"], "vae");
+    assert_eq!(entry["provenance"]["steps"], 16);
+    assert!(entry["provenance"]["test_elbo_nats"].as_f64().unwrap() < 0.0);
+    let weights = std::fs::read(env.root.join("pretrained/tiny.bpk")).unwrap();
+    assert_eq!(entry["sha256"], kiln_core::weights::sha256_hex(&weights));
+
+    let manifest_path = env.path("pretrained/manifest.json");
+    ok(&[
+        "sample",
+        "--model",
+        "tiny",
+        "--manifest",
+        &manifest_path,
+        "--count",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        &samples,
+        "--json",
+    ]);
+    for file in ["000000.png", "000004.png", "grid.png"] {
+        let img = image::open(env.root.join("samples").join(file)).unwrap();
+        assert_eq!(img.color(), image::ColorType::L8, "{file}");
+    }
+    assert_eq!(
+        image::open(env.root.join("samples/000000.png"))
+            .unwrap()
+            .width(),
+        28
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.root.join("samples/samples.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["data"].as_array().unwrap().len(), 5 * 784);
+
+    // The run directory and the weight file resolve to the same model, hence the same pixels.
+    let from_run = env.path("from-run");
+    ok(&[
+        "sample", "--model", &run, "--count", "5", "--seed", "3", "--out", &from_run, "--json",
+    ]);
+    let from_file = env.path("from-file");
+    ok(&[
+        "sample",
+        "--model",
+        &env.path("pretrained/tiny.bpk"),
+        "--count",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        &from_file,
+        "--json",
+    ]);
+    let read = |dir: &str| std::fs::read_to_string(Path::new(dir).join("samples.json")).unwrap();
+    assert_eq!(read(&from_run), read(&samples));
+    assert_eq!(read(&from_file), read(&samples));
+
+    // Errors a user can cause.
+    let err = fails(&[
+        "sample",
+        "--model",
+        "gan",
+        "--manifest",
+        &manifest_path,
+        "--out",
+        &samples,
+    ]);
+    assert!(
+        err.contains("unknown model \"gan\"; the manifest has: tiny"),
+        "{err}"
+    );
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny",
+        "--manifest",
+        &manifest_path,
+        "--count",
+        "0",
+        "--out",
+        &samples,
+    ]);
+    assert!(
+        err.contains("count must be an integer from 1 to 1024"),
+        "{err}"
+    );
+    let mut corrupt = weights.clone();
+    corrupt[weights.len() / 2] ^= 0xff;
+    std::fs::write(env.root.join("pretrained/tiny.bpk"), corrupt).unwrap();
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny",
+        "--manifest",
+        &manifest_path,
+        "--out",
+        &samples,
+    ]);
+    assert!(err.contains("checksum mismatch"), "{err}");
+}
+
+#[test]
+fn bad_data_is_named() {
+    let env = Env::new();
+    let data = env.root.join("data");
+    let labels = data.join("t10k-labels-idx1-ubyte");
+    let bytes = std::fs::read(&labels).unwrap();
+    std::fs::write(&labels, &bytes[..bytes.len() - 10]).unwrap();
+    let err = fails(&[
+        "train",
+        "vae",
+        "--data",
+        &env.path("data"),
+        "--out",
+        &env.path("run"),
+    ]);
+    assert!(err.contains("t10k-labels-idx1-ubyte: truncated"), "{err}");
+
+    std::fs::remove_file(&labels).unwrap();
+    let err = fails(&[
+        "train",
+        "vae",
+        "--data",
+        &env.path("data"),
+        "--out",
+        &env.path("run2"),
+    ]);
+    assert!(
+        err.contains("has neither t10k-labels-idx1-ubyte nor t10k-labels-idx1-ubyte.gz"),
+        "{err}"
+    );
+
+    let err = fails(&[
+        "train",
+        "vae",
+        "--data",
+        &env.path("missing"),
+        "--out",
+        &env.path("run3"),
+    ]);
+    assert!(err.contains("does not exist"), "{err}");
+}
