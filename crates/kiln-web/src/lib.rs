@@ -1,0 +1,16 @@
+//! Kiln in the browser. This crate is the only `wasm_bindgen` surface: the JavaScript module
+//! `kiln.js` fetches manifests and weights and passes bytes in; everything else is kiln-core.
+
+mod backend;
+mod engine;
+mod loaded_model;
+
+pub use engine::Engine;
+pub use loaded_model::LoadedModel;
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+fn start() {
+    // Turns a Rust panic (a bug, never bad input) into a readable console error.
+    console_error_panic_hook::set_once();
+}

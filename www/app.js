@@ -1,0 +1,97 @@
+// The demo page: samples a grid of digits through the public kiln.js API only.
+import { Kiln } from "./kiln.js";
+
+const $ = (id) => document.getElementById(id);
+const GRID_COUNT = 16;
+const params = new URLSearchParams(location.search);
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+  $("status").textContent = "Something went wrong.";
+  document.body.dataset.state = "error";
+}
+
+function showProgress({ loaded, total }) {
+  const bar = $("progress");
+  bar.hidden = false;
+  bar.max = total ?? loaded;
+  bar.value = loaded;
+  const kib = (n) => `${Math.round(n / 1024)} KiB`;
+  $("status").textContent = `Downloading weights… ${kib(loaded)}${total ? ` of ${kib(total)}` : ""}`;
+}
+
+function draw({ count, width, height, data }) {
+  const canvas = $("grid");
+  const columns = Math.ceil(Math.sqrt(count));
+  const rows = Math.ceil(count / columns);
+  const cell = document.createElement("canvas");
+  cell.width = columns * width;
+  cell.height = rows * height;
+  const ctx = cell.getContext("2d");
+  const pixels = ctx.createImageData(cell.width, cell.height);
+  for (let i = 0; i < count; i++) {
+    const x0 = (i % columns) * width;
+    const y0 = Math.floor(i / columns) * height;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const v = Math.round(255 * data[i * width * height + y * width + x]);
+        const o = 4 * ((y0 + y) * cell.width + x0 + x);
+        pixels.data.set([v, v, v, 255], o);
+      }
+    }
+  }
+  ctx.putImageData(pixels, 0, 0);
+  const out = canvas.getContext("2d");
+  out.imageSmoothingEnabled = false;
+  out.fillStyle = "#000";
+  out.fillRect(0, 0, canvas.width, canvas.height);
+  out.drawImage(cell, 0, 0, canvas.width, canvas.height);
+}
+
+async function main() {
+  const kiln = await Kiln.open({ backend: params.get("backend") ?? "auto" });
+  $("backend").textContent = kiln.backend + (kiln.fallbackReason ? ` (${kiln.fallbackReason})` : "");
+  document.body.dataset.backend = kiln.backend;
+  $("status").textContent = "Downloading weights…";
+  const vae = await kiln.model("vae", { onProgress: showProgress });
+  $("progress").hidden = true;
+  const p = vae.provenance;
+  $("model-info").textContent = `${p.epochs} epochs on ${p.dataset}; test ELBO ${p.test_elbo_nats?.toFixed(1)} nats`;
+
+  let busy = false;
+  async function sample() {
+    const seed = Number($("seed").value);
+    if (!Number.isInteger(seed) || seed < 0) {
+      $("status").textContent = "The seed must be a whole number ≥ 0.";
+      return;
+    }
+    if (busy) return;
+    busy = true;
+    $("status").textContent = "Sampling…";
+    try {
+      const started = performance.now();
+      const batch = await vae.sample({ count: GRID_COUNT, seed });
+      const ms = performance.now() - started;
+      draw(batch);
+      $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits`;
+      $("status").textContent = `Seed ${seed}.`;
+      $("error").hidden = true;
+      document.body.dataset.state = "ready";
+    } catch (error) {
+      showError(error.message);
+    } finally {
+      busy = false;
+    }
+  }
+  $("sample").addEventListener("click", sample);
+  $("seed").addEventListener("change", sample);
+  $("new").addEventListener("click", () => {
+    $("seed").value = Math.floor(Math.random() * 1_000_000);
+    sample();
+  });
+  $("sample").disabled = $("new").disabled = false;
+  await sample();
+}
+
+main().catch((error) => showError(`Kiln could not start: ${error.message}`));

@@ -1,0 +1,154 @@
+// Kiln — generative models in the browser, on WebGPU with a CPU fallback.
+//
+//   import { Kiln } from "./kiln.js";
+//   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
+//   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
+//   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
+//
+// Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
+// any static host and under any path.
+
+import init, { Engine } from "./kiln-web.js";
+
+const WASM_URL = new URL("./kiln-web_bg.wasm", import.meta.url);
+const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
+const BACKENDS = ["auto", "webgpu", "cpu"];
+
+let wasm; // One wasm instance per page, shared by every Kiln.
+const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
+
+function loadWasm() {
+  wasm ??= init({ module_or_path: WASM_URL });
+  return wasm;
+}
+
+/** Progress callbacks receive `{ phase, loaded, total }` (bytes for downloads). */
+function report(onProgress, phase, loaded, total) {
+  if (typeof onProgress === "function") onProgress({ phase, loaded, total });
+}
+
+async function fetchBytes(url, onProgress, phase) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw new Error(`could not fetch ${url}: ${cause.message}`, { cause });
+  }
+  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
+  const total = Number(response.headers.get("content-length")) || undefined;
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    report(onProgress, phase, loaded, total);
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+function checkInteger(name, value, min, max) {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`${name} must be from ${min} to ${max}, got ${value}`);
+  }
+}
+
+/** A model loaded onto the engine's device. */
+export class KilnModel {
+  #inner;
+  constructor(entry, inner) {
+    this.name = entry.name;
+    this.kind = entry.kind;
+    this.config = entry.config;
+    this.provenance = entry.provenance;
+    this.#inner = inner;
+  }
+
+  /**
+   * Draw images. Resolves to `{ count, width, height, data }` with `data` a Float32Array of
+   * `count × height × width` intensities in [0, 1]. The same seed gives the same images on
+   * every backend.
+   */
+  async sample({ count = 16, seed = 0 } = {}) {
+    checkInteger("count", count, 1, 1024);
+    checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+    return this.#inner.sample(count, seed);
+  }
+}
+
+export class Kiln {
+  #engine;
+  #manifestUrl;
+  #manifest;
+
+  constructor(engine, manifestUrl) {
+    this.#engine = engine;
+    this.#manifestUrl = manifestUrl;
+  }
+
+  /**
+   * Start Kiln. `backend`: "auto" uses WebGPU when the browser offers a working adapter and
+   * falls back to the CPU; "webgpu" fails without it; "cpu" never touches the GPU.
+   * `manifestUrl` points at another pretrained/manifest.json.
+   */
+  static async open({ backend = "auto", manifestUrl = DEFAULT_MANIFEST_URL } = {}) {
+    if (!BACKENDS.includes(backend)) {
+      throw new Error(`unknown backend ${JSON.stringify(backend)}: use "auto", "webgpu" or "cpu"`);
+    }
+    await loadWasm();
+    if (!engines.has(backend)) {
+      const opening = Engine.open(backend);
+      engines.set(backend, opening);
+      opening.catch(() => engines.delete(backend)); // allow a retry after a failure
+    }
+    return new Kiln(await engines.get(backend), new URL(manifestUrl, document.baseURI));
+  }
+
+  /** "webgpu" or "cpu": the backend actually in use. */
+  get backend() {
+    return this.#engine.backend;
+  }
+
+  /** Why "auto" fell back to the CPU, or undefined. */
+  get fallbackReason() {
+    return this.#engine.fallbackReason;
+  }
+
+  /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance }] }`. */
+  async manifest() {
+    this.#manifest ??= fetchBytes(this.#manifestUrl).then((bytes) => JSON.parse(new TextDecoder().decode(bytes)));
+    try {
+      return await this.#manifest;
+    } catch (error) {
+      this.#manifest = undefined;
+      throw new Error(`could not read the model manifest ${this.#manifestUrl}: ${error.message}`, { cause: error });
+    }
+  }
+
+  /** Fetch, verify (sha256) and load a model by name. `onProgress({ phase, loaded, total })`. */
+  async model(name, { onProgress } = {}) {
+    if (typeof name !== "string") throw new TypeError(`model name must be a string, got ${JSON.stringify(name)}`);
+    const manifest = await this.manifest();
+    const entry = manifest.models.find((m) => m.name === name);
+    if (!entry) {
+      const known = manifest.models.map((m) => m.name).join(", ");
+      throw new Error(`unknown model ${JSON.stringify(name)}; available: ${known}`);
+    }
+    const url = new URL(entry.file, this.#manifestUrl);
+    const bytes = await fetchBytes(url, onProgress, "download");
+    report(onProgress, "load", bytes.length, bytes.length);
+    return new KilnModel(entry, this.#engine.loadModel(JSON.stringify(entry), bytes));
+  }
+}
