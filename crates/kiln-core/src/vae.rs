@@ -51,7 +51,7 @@ impl VaeConfig {
 
     /// Check the invariants `init` relies on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
-        if self.image_size == 0 || self.image_size % DOWNSAMPLING != 0 {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(DOWNSAMPLING) {
             return Err(format!(
                 "image_size {} must be a positive multiple of {DOWNSAMPLING}",
                 self.image_size

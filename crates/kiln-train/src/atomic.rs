@@ -11,7 +11,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir)
+    let mut file = temp_file_builder()
+        .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
@@ -19,6 +20,18 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     file.persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
+}
+
+/// Temporary files are private (0600) by default; the result should get the same mode as a file
+/// made with `File::create` (0666 less the umask), since exported weights are served by web servers.
+fn temp_file_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
 }
 
 #[cfg(test)]

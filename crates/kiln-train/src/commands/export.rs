@@ -1,5 +1,7 @@
 //! `kiln export`: publish a run's weights into a pretrained/ folder.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use kiln_core::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
@@ -24,22 +26,24 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let Some(last) = state.history.last() else {
         bail!("run {} has no finished epoch to export", args.run.display());
     };
-    let loss = |split: &std::collections::BTreeMap<String, f64>, key: &str| split.get(key).copied();
+    let loss = |split: &BTreeMap<String, f64>, name: &str| {
+        split
+            .get(OBJECTIVE)
+            .copied()
+            .with_context(|| format!("run state has no {name} {OBJECTIVE}"))
+    };
     let settings = &config.settings;
     let provenance = Provenance {
-        dataset: format!(
-            "MNIST-format digits from {} ({} training images)",
-            settings.data.display(),
-            state.train_images
-        ),
+        // The data directory is already in `command`.
+        dataset: format!("MNIST ({} training images)", state.train_images),
         command: config.command.clone(),
         epochs: state.epochs_done,
         steps: state.steps,
         seed: settings.seed,
         wall_time_secs: state.wall_time_secs.round(),
-        final_train_loss: loss(&last.train, OBJECTIVE).unwrap_or(f64::NAN),
-        final_test_loss: loss(&last.test, OBJECTIVE).unwrap_or(f64::NAN),
-        test_elbo_nats: loss(&last.test, "neg_elbo").map(|nll| -nll),
+        final_train_loss: loss(&last.train, "train")?,
+        final_test_loss: loss(&last.test, "test")?,
+        test_elbo_nats: last.test.get("neg_elbo").map(|nll| -nll),
     };
     std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
     let manifest_path = args.to.join("manifest.json");
