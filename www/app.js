@@ -57,9 +57,11 @@ async function main() {
   const vae = await kiln.model("vae", { onProgress: showProgress });
   $("progress").hidden = true;
   const p = vae.provenance;
-  $("model-info").textContent = `${p.epochs} epochs on ${p.dataset}; test ELBO ${p.test_elbo_nats?.toFixed(1)} nats`;
+  const elbo = Number.isFinite(p.test_elbo_nats) ? `; test ELBO ${p.test_elbo_nats.toFixed(1).replace("-", "−")} nats` : "";
+  $("model-info").textContent = `${p.epochs} epochs on ${p.dataset}${elbo}`;
 
   let busy = false;
+  let firstDraw = true;
   async function sample() {
     const seed = Number($("seed").value);
     if (!Number.isInteger(seed) || seed < 0) {
@@ -74,7 +76,9 @@ async function main() {
       const batch = await vae.sample({ count: GRID_COUNT, seed });
       const ms = performance.now() - started;
       draw(batch);
-      $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits`;
+      const compiling = firstDraw && kiln.backend === "webgpu" ? " (the first draw also compiles the GPU shaders)" : "";
+      firstDraw = false;
+      $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits${compiling}`;
       $("status").textContent = `Seed ${seed}.`;
       $("error").hidden = true;
       document.body.dataset.state = "ready";
