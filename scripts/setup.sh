@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Install what building, serving and testing Kiln need, skipping whatever is already there.
+# Usage: scripts/setup.sh [--browser] [--wasm-opt]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;q}' Cargo.lock)
+TRUNK_VERSION=0.21.14   # trunk 0.22 needs rustc 1.96
+BINARYEN_VERSION=132    # Debian's binaryen 108 writes modules that fail to load
+TOOLS="$PWD/target/tools"
+
+want_browser=false want_wasm_opt=false
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=true ;;
+    --wasm-opt) want_wasm_opt=true ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The toolchain and the wasm32 target come from rust-toolchain.toml.
+rustup show active-toolchain >/dev/null
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  say "installing trunk $TRUNK_VERSION (takes ~11 minutes on 2 cores)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked --force
+fi
+
+if $want_wasm_opt && [ "$("$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | cut -d' ' -f3)" != "$BINARYEN_VERSION" ]; then
+  say "installing wasm-opt (npm binaryen@$BINARYEN_VERSION)"
+  npm install --silent --no-save --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+fi
+
+if $want_browser; then
+  if [ ! -x /usr/lib/chromium/chromium ]; then
+    say "installing Debian chromium"
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    say "installing playwright-core"
+    (cd tests/browser && npm ci --silent)
+  fi
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test: native unit and CLI tests, then the built site in headless Chromium
+# on WebGPU (SwiftShader) and on the CPU fallback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --browser
+
+echo "==> native tests"
+# Also builds target/debug/kiln, which the browser tests compare against. (A separate
+# `cargo build -p kiln-train` would resolve other features and rebuild burn from scratch.)
+cargo test --workspace --locked
+
+echo "==> building the site for the browser tests (wasm-dev profile, no wasm-opt)"
+trunk build --dist dist-test
+
+echo "==> browser tests"
+cd tests/browser
+node --test --test-concurrency=1 .

@@ -1,0 +1,127 @@
+// The demo page and kiln.js, end to end, on WebGPU (SwiftShader) and on the CPU fallback.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KILN_BIN, ROOT, launch, maxAbsDiff, openDemo, openPage, sampleInPage, serve } from "./harness.mjs";
+
+let server;
+const browsers = {};
+
+before(async () => {
+  server = await serve();
+  browsers.webgpu = await launch({ webgpu: true });
+  browsers.cpu = await launch({ webgpu: false });
+});
+
+after(async () => {
+  await Promise.all(Object.values(browsers).map((b) => b.close()));
+  await server.close();
+});
+
+/** True when the grid canvas has lit pixels (digits are white on black). */
+function gridHasDigits(page) {
+  return page.evaluate(() => {
+    const canvas = document.getElementById("grid");
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    let lit = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
+    return lit / (data.length / 4);
+  });
+}
+
+for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
+  describe(`demo page on ${name}`, () => {
+    test(`reports ${expected}, renders the grid, logs no errors`, async () => {
+      const { page, problems } = await openPage(browsers[name]);
+      const ms = await openDemo(page, server.url);
+      const error = await page.locator("#error").textContent();
+      assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", error);
+      assert.equal(await page.evaluate(() => document.body.dataset.backend), expected);
+      assert.match(await page.locator("#backend").textContent(), new RegExp(`^${expected}`));
+      const lit = await gridHasDigits(page);
+      // Digits cover roughly 10–25 % of an MNIST image; noise or a blank canvas would not.
+      assert.ok(lit > 0.03 && lit < 0.5, `lit fraction ${lit}`);
+      console.log(`page open → first grid on ${expected}: ${ms} ms`);
+      // A new seed redraws without errors.
+      await page.locator("#new").click();
+      await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));
+      assert.deepEqual(problems, []);
+      await page.close();
+    });
+  });
+}
+
+test("same seed, same pixels: WebGPU, CPU and native `kiln sample`", async () => {
+  const options = { count: 8, seed: 3 };
+  const results = {};
+  for (const name of ["webgpu", "cpu"]) {
+    const { page, problems } = await openPage(browsers[name]);
+    await page.goto(`${server.url}?backend=${name}`);
+    results[name] = await sampleInPage(page, name, options);
+    assert.equal(results[name].backend, name);
+    assert.deepEqual(problems, []);
+    await page.close();
+  }
+  const out = mkdtempSync(join(tmpdir(), "kiln-native-"));
+  execFileSync(KILN_BIN, ["sample", "--model", "vae", "--count", "8", "--seed", "3", "--out", out, "--json"], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const native = JSON.parse(readFileSync(join(out, "samples.json"), "utf8"));
+  assert.equal(results.cpu.data.length, 8 * 28 * 28);
+  for (const [a, b] of [["webgpu", "cpu"], ["webgpu", "native"], ["cpu", "native"]]) {
+    const diff = maxAbsDiff((results[a] ?? native).data, (results[b] ?? native).data);
+    console.log(`max |${a} − ${b}| = ${diff.toExponential(2)}`);
+    assert.ok(diff <= 1e-3, `${a} vs ${b}: max abs diff ${diff}`);
+  }
+});
+
+test("bad arguments reject with clear errors", async () => {
+  const { page, problems } = await openPage(browsers.cpu);
+  await page.goto(`${server.url}?backend=cpu`);
+  const messages = await page.evaluate(async () => {
+    const { Kiln } = await import("./kiln.js");
+    const kiln = await Kiln.open({ backend: "cpu" });
+    const vae = await kiln.model("vae");
+    const attempt = (f) => f().then(() => "resolved", (e) => `${e instanceof Error}: ${e.message}`);
+    return {
+      zero: await attempt(() => vae.sample({ count: 0, seed: 1 })),
+      tooMany: await attempt(() => vae.sample({ count: 1025, seed: 1 })),
+      fractionalSeed: await attempt(() => vae.sample({ count: 1, seed: 1.5 })),
+      stringSeed: await attempt(() => vae.sample({ count: 1, seed: "7" })),
+      unknownModel: await attempt(() => kiln.model("nope")),
+      unknownBackend: await attempt(() => Kiln.open({ backend: "tpu" })),
+      stillWorks: (await vae.sample({ count: 2, seed: 1 })).count,
+    };
+  });
+  assert.equal(messages.zero, "true: count must be from 1 to 1024, got 0");
+  assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
+  assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
+  assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae');
+  assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
+  assert.equal(messages.stillWorks, 2);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+for (const name of ["webgpu", "cpu"]) {
+  test(`corrupted weights show a readable error on ${name}, with no uncaught exception`, async () => {
+    const { page, problems } = await openPage(browsers[name]);
+    await page.route("**/pretrained/vae.bpk", async (route) => {
+      const response = await route.fetch();
+      const body = Buffer.from(await response.body());
+      body[body.length >> 1] ^= 0xff; // flip one byte in the middle
+      await route.fulfill({ response, body });
+    });
+    await openDemo(page, `${server.url}?backend=${name}`);
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
+    assert.ok(await page.locator("#error").isVisible());
+    assert.match(await page.locator("#error").textContent(), /vae\.bpk: weight file checksum mismatch/);
+    assert.deepEqual(problems.filter((p) => p.startsWith("uncaught")), []);
+    await page.close();
+  });
+}

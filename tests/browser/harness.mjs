@@ -1,0 +1,112 @@
+// Shared test harness: a static file server for the built site and Chromium launchers.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const DIST = resolve(ROOT, process.env.KILN_DIST ?? "dist-test");
+export const KILN_BIN = resolve(ROOT, process.env.KILN_BIN ?? "target/debug/kiln");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/lib/chromium/chromium";
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".css": "text/css",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+};
+
+/** Serve `root` on 127.0.0.1 at an ephemeral port. Resolves to `{ url, close }`. */
+export async function serve(root = DIST) {
+  const server = createServer(async (request, response) => {
+    const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
+    const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
+    if (!file.startsWith(root)) {
+      response.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      response.writeHead(200, {
+        "content-type": MIME[extname(file)] ?? "application/octet-stream",
+        "content-length": body.length,
+      });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+// DESIGN.md: headless flags for this machine's closed network, and SwiftShader for WebGPU.
+const BASE_ARGS = [
+  "--no-sandbox",
+  "--disable-dev-shm-usage",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const WEBGPU_ARGS = [
+  "--enable-unsafe-webgpu",
+  "--enable-features=Vulkan",
+  "--use-vulkan=swiftshader",
+  "--use-angle=swiftshader",
+];
+
+/** Chromium with SwiftShader WebGPU (`webgpu: true`) or without WebGPU at all. */
+export function launch({ webgpu }) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: webgpu ? [...BASE_ARGS, ...WEBGPU_ARGS] : BASE_ARGS,
+  });
+}
+
+/** A page that records console errors and uncaught exceptions. */
+export async function openPage(browser) {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
+  return { page, problems };
+}
+
+/** Open the demo page and wait for the first grid (or an error). */
+export async function openDemo(page, url) {
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, {
+    timeout: 180_000,
+  });
+  return Date.now() - started;
+}
+
+/** Sample through the public kiln.js API inside the page. */
+export function sampleInPage(page, backend, options) {
+  return page.evaluate(
+    async ({ backend, options }) => {
+      const { Kiln } = await import("./kiln.js");
+      const kiln = await Kiln.open({ backend });
+      const model = await kiln.model("vae");
+      const batch = await model.sample(options);
+      return { backend: kiln.backend, count: batch.count, width: batch.width, height: batch.height, data: Array.from(batch.data) };
+    },
+    { backend, options },
+  );
+}
+
+export function maxAbsDiff(a, b) {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+}
