@@ -8,19 +8,55 @@
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
 // any static host and under any path.
 
-import init, { Engine } from "./kiln-web.js";
-
-const WASM_URL = new URL("./kiln-web_bg.wasm", import.meta.url);
+const WORKER_URL = new URL("./kiln-worker.js", import.meta.url);
 const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
 const BACKENDS = ["auto", "webgpu", "cpu"];
 
-let wasm; // One wasm instance per page, shared by every Kiln.
-const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
+/**
+ * The page's one compute worker (see kiln-worker.js for the protocol), shared by every Kiln:
+ * one wasm instance and one device init per page, and the page stays responsive while it works.
+ */
+class WorkerClient {
+  #worker;
+  #pending = new Map(); // request id → { resolve, reject }
+  #nextId = 1;
 
-function loadWasm() {
-  wasm ??= init({ module_or_path: WASM_URL });
-  return wasm;
+  call(command, args = {}, transfer = []) {
+    this.#worker ??= this.#start();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, command, ...args }, transfer);
+    });
+  }
+
+  #start() {
+    const worker = new Worker(WORKER_URL, { type: "module" });
+    worker.onmessage = ({ data: reply }) => {
+      const pending = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      if (reply.ok) pending?.resolve(reply.result);
+      else pending?.reject(new Error(reply.error));
+    };
+    // The worker itself failed (its script did not load, or it crashed): fail every waiting
+    // call and start afresh on the next one.
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#failAll(`the Kiln worker failed: ${event.message || `could not load ${WORKER_URL}`}`);
+    };
+    worker.onmessageerror = () => this.#failAll("the Kiln worker sent a message that could not be read");
+    return worker;
+  }
+
+  #failAll(message) {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    for (const { reject } of this.#pending.values()) reject(new Error(message));
+    this.#pending.clear();
+  }
 }
+
+const worker = new WorkerClient();
 
 /** Progress callbacks receive `{ phase, loaded, total }` (bytes for downloads). */
 function report(onProgress, phase, loaded, total) {
@@ -65,15 +101,15 @@ function checkInteger(name, value, min, max) {
   }
 }
 
-/** A model loaded onto the engine's device. */
+/** A model loaded onto the engine's device (in the worker). */
 export class KilnModel {
-  #inner;
-  constructor(entry, inner) {
+  #handle;
+  constructor(entry, handle) {
     this.name = entry.name;
     this.kind = entry.kind;
     this.config = entry.config;
     this.provenance = entry.provenance;
-    this.#inner = inner;
+    this.#handle = handle;
   }
 
   /**
@@ -84,16 +120,18 @@ export class KilnModel {
   async sample({ count = 16, seed = 0 } = {}) {
     checkInteger("count", count, 1, 1024);
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
-    return this.#inner.sample(count, seed);
+    return worker.call("sample", { model: this.#handle, count, seed });
   }
 }
 
 export class Kiln {
+  #choice;
   #engine;
   #manifestUrl;
   #manifest;
 
-  constructor(engine, manifestUrl) {
+  constructor(choice, engine, manifestUrl) {
+    this.#choice = choice;
     this.#engine = engine;
     this.#manifestUrl = manifestUrl;
   }
@@ -107,13 +145,8 @@ export class Kiln {
     if (!BACKENDS.includes(backend)) {
       throw new Error(`unknown backend ${JSON.stringify(backend)}: use "auto", "webgpu" or "cpu"`);
     }
-    await loadWasm();
-    if (!engines.has(backend)) {
-      const opening = Engine.open(backend);
-      engines.set(backend, opening);
-      opening.catch(() => engines.delete(backend)); // allow a retry after a failure
-    }
-    return new Kiln(await engines.get(backend), new URL(manifestUrl, document.baseURI));
+    const engine = await worker.call("open", { backend });
+    return new Kiln(backend, engine, new URL(manifestUrl, document.baseURI));
   }
 
   /** "webgpu" or "cpu": the backend actually in use. */
@@ -149,6 +182,7 @@ export class Kiln {
     const url = new URL(entry.file, this.#manifestUrl);
     const bytes = await fetchBytes(url, onProgress, "download");
     report(onProgress, "load", bytes.length, bytes.length);
-    return new KilnModel(entry, this.#engine.loadModel(JSON.stringify(entry), bytes));
+    const { model } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
+    return new KilnModel(entry, model);
   }
 }

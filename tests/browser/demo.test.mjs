@@ -36,6 +36,8 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
   describe(`demo page on ${name}`, () => {
     test(`reports ${expected}, renders the grid, logs no errors`, async () => {
       const { page, problems } = await openPage(browsers[name]);
+      const downloads = [];
+      page.context().on("request", (request) => downloads.push(new URL(request.url()).pathname));
       const ms = await openDemo(page, server.url);
       const error = await page.locator("#error").textContent();
       assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", error);
@@ -45,6 +47,10 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
       // Digits cover roughly 10–25 % of an MNIST image; noise or a blank canvas would not.
       assert.ok(lit > 0.03 && lit < 0.5, `lit fraction ${lit}`);
       console.log(`page open → first grid on ${expected}: ${ms} ms`);
+      // The worker loads the module and the page the weights, each exactly once.
+      for (const path of ["/kiln-web_bg.wasm", "/pretrained/vae.bpk"]) {
+        assert.equal(downloads.filter((p) => p === path).length, 1, `${path} requests: ${downloads}`);
+      }
       // A new seed redraws without errors.
       await page.locator("#new").click();
       await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));
@@ -77,6 +83,27 @@ test("same seed, same pixels: WebGPU, CPU and native `kiln sample`", async () =>
     console.log(`max |${a} − ${b}| = ${diff.toExponential(2)}`);
     assert.ok(diff <= 1e-3, `${a} vs ${b}: max abs diff ${diff}`);
   }
+});
+
+test("sampling runs off the main thread: no long task while 1024 digits are drawn on the CPU", async () => {
+  const { page, problems } = await openPage(browsers.cpu);
+  await page.goto(`${server.url}?backend=cpu`);
+  const { longest, count } = await page.evaluate(async () => {
+    const { Kiln } = await import("./kiln.js");
+    const vae = await (await Kiln.open({ backend: "cpu" })).model("vae");
+    const tasks = [];
+    const observer = new PerformanceObserver((list) => tasks.push(...list.getEntries()));
+    observer.observe({ type: "longtask" });
+    const batch = await vae.sample({ count: 1024, seed: 11 });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the observer deliver
+    observer.disconnect();
+    return { longest: Math.max(0, ...tasks.map((t) => t.duration)), count: batch.count };
+  });
+  assert.equal(count, 1024);
+  // Drawing 1024 digits takes seconds of CPU; on the main thread it would be one long task.
+  assert.ok(longest < 250, `longest main-thread task while sampling: ${longest} ms`);
+  assert.deepEqual(problems, []);
+  await page.close();
 });
 
 test("bad arguments reject with clear errors", async () => {
@@ -125,3 +152,13 @@ for (const name of ["webgpu", "cpu"]) {
     await page.close();
   });
 }
+
+test("a wasm module that cannot be fetched shows a readable error, with no uncaught exception", async () => {
+  const { page, problems } = await openPage(browsers.cpu);
+  await page.route("**/kiln-web_bg.wasm", (route) => route.fulfill({ status: 404, body: "not found" }));
+  await openDemo(page, `${server.url}?backend=cpu`);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
+  assert.match(await page.locator("#error").textContent(), /could not load .*kiln-web_bg\.wasm: HTTP 404/);
+  assert.deepEqual(problems.filter((p) => p.startsWith("uncaught")), []);
+  await page.close();
+});

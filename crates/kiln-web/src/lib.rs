@@ -1,5 +1,6 @@
-//! Kiln in the browser. This crate is the only `wasm_bindgen` surface: the JavaScript module
-//! `kiln.js` fetches manifests and weights and passes bytes in; everything else is kiln-core.
+//! Kiln in the browser. This crate is the only `wasm_bindgen` surface: `kiln.js` fetches
+//! manifests and weights, and its worker (`kiln-worker.js`) passes the bytes in; everything else
+//! is kiln-core.
 
 mod backend;
 mod engine;

@@ -1,0 +1,77 @@
+// Kiln's compute worker: owns the one wasm instance and the one device of the page, so that
+// loading weights (SHA-256 of megabytes) and sampling never block the page, even on the CPU
+// backend. Only kiln.js talks to it.
+//
+// Protocol (every request carries a numeric `id`, echoed by its one reply):
+//   → { id, command: "open",   backend: "auto" | "webgpu" | "cpu" }
+//       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string } }
+//   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
+//       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
+//   → { id, command: "sample", model: number, count: number, seed: number }
+//       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
+//   Any failure: ← { id, ok: false, error: string }.
+
+import init, { Engine } from "./kiln-web.js";
+
+const WASM_URL = new URL("./kiln-web_bg.wasm", import.meta.url);
+
+let wasm; // Promise of the instantiated module; retried after a failure.
+const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
+const models = new Map(); // handle → LoadedModel
+let nextModel = 1;
+
+function loadWasm() {
+  wasm ??= instantiate().catch((error) => {
+    wasm = undefined;
+    throw new Error(`could not load ${WASM_URL}: ${error.message}`, { cause: error });
+  });
+  return wasm;
+}
+
+async function instantiate() {
+  const response = await fetch(WASM_URL);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return init({ module_or_path: response });
+}
+
+function engine(backend) {
+  if (!engines.has(backend)) {
+    const opening = loadWasm().then(() => Engine.open(backend));
+    engines.set(backend, opening);
+    opening.catch(() => engines.delete(backend)); // allow a retry after a failure
+  }
+  return engines.get(backend);
+}
+
+const commands = {
+  async open({ backend }) {
+    const opened = await engine(backend);
+    return { result: { backend: opened.backend, fallbackReason: opened.fallbackReason } };
+  },
+
+  async load({ backend, entry, bytes }) {
+    const loaded = (await engine(backend)).loadModel(JSON.stringify(entry), bytes);
+    const model = nextModel++;
+    models.set(model, loaded);
+    return { result: { model } };
+  },
+
+  async sample({ model, count, seed }) {
+    const loaded = models.get(model);
+    if (!loaded) throw new Error(`no loaded model with handle ${model}`);
+    const batch = await loaded.sample(count, seed);
+    return { result: batch, transfer: [batch.data.buffer] };
+  },
+};
+
+self.onmessage = async ({ data: request }) => {
+  const { id, command } = request;
+  try {
+    const handler = commands[command];
+    if (!handler) throw new Error(`unknown worker command ${JSON.stringify(command)}`);
+    const { result, transfer = [] } = await handler(request);
+    self.postMessage({ id, ok: true, result }, transfer);
+  } catch (error) {
+    self.postMessage({ id, ok: false, error: error?.message ?? String(error) });
+  }
+};
