@@ -21,8 +21,9 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# The toolchain and the wasm32 target come from rust-toolchain.toml.
-rustup show active-toolchain >/dev/null
+# The toolchain, its components and the wasm32 target come from rust-toolchain.toml. rustup
+# does not install a pinned toolchain on first use, so ask for it (a no-op when present).
+rustup toolchain install --no-self-update
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
