@@ -161,7 +161,11 @@ export class Kiln {
 
   /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance }] }`. */
   async manifest() {
-    this.#manifest ??= fetchBytes(this.#manifestUrl).then((bytes) => JSON.parse(new TextDecoder().decode(bytes)));
+    this.#manifest ??= fetchBytes(this.#manifestUrl).then((bytes) => {
+      const manifest = JSON.parse(new TextDecoder().decode(bytes));
+      if (!Array.isArray(manifest?.models)) throw new Error("it has no \"models\" list");
+      return manifest;
+    });
     try {
       return await this.#manifest;
     } catch (error) {

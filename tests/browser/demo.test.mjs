@@ -108,6 +108,7 @@ test("sampling runs off the main thread: no long task while 1024 digits are draw
 
 test("bad arguments reject with clear errors", async () => {
   const { page, problems } = await openPage(browsers.cpu);
+  await page.route("**/elsewhere/manifest.json", (route) => route.fulfill({ json: { version: 1 } }));
   await page.goto(`${server.url}?backend=cpu`);
   const messages = await page.evaluate(async () => {
     const { Kiln } = await import("./kiln.js");
@@ -121,6 +122,10 @@ test("bad arguments reject with clear errors", async () => {
       stringSeed: await attempt(() => vae.sample({ count: 1, seed: "7" })),
       unknownModel: await attempt(() => kiln.model("nope")),
       unknownBackend: await attempt(() => Kiln.open({ backend: "tpu" })),
+      notJson: await attempt(async () => (await Kiln.open({ backend: "cpu", manifestUrl: "./favicon.svg" })).model("vae")),
+      noModels: await attempt(async () =>
+        (await Kiln.open({ backend: "cpu", manifestUrl: "./elsewhere/manifest.json" })).model("vae"),
+      ),
       stillWorks: (await vae.sample({ count: 2, seed: 1 })).count,
     };
   });
@@ -130,6 +135,8 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
   assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
+  assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
+  assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);
   assert.equal(messages.stillWorks, 2);
   assert.deepEqual(problems, []);
   await page.close();
