@@ -39,7 +39,8 @@ pub enum ModelKind {
 pub struct TrainArgs {
     /// Which model to train.
     pub model: ModelKind,
-    /// Directory with the four MNIST IDX files (raw or .gz), e.g. ../shared/data/mnist.
+    /// Directory with the four MNIST IDX files: {train,t10k}-images-idx3-ubyte and
+    /// {train,t10k}-labels-idx1-ubyte, raw or .gz.
     #[arg(long)]
     pub data: PathBuf,
     /// Run directory for config, checkpoints and logs.

@@ -16,7 +16,9 @@ pub struct Splits {
 pub fn load_mnist(dir: &Path) -> Result<Splits> {
     if !dir.is_dir() {
         bail!(
-            "data directory {} does not exist; point --data at a folder with the MNIST IDX files (e.g. ../shared/data/mnist)",
+            "data directory {} does not exist; point --data at a folder with the four MNIST IDX files \
+             (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
+             t10k-labels-idx1-ubyte; raw or .gz)",
             dir.display()
         );
     }

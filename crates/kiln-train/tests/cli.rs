@@ -6,7 +6,13 @@ use std::process::{Command, Output};
 
 use kiln_core::idx;
 
-const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
+/// MNIST as this workspace's checkout sees it (`../shared/data/mnist`); `KILN_MNIST_DIR` overrides.
+fn mnist_dir() -> PathBuf {
+    std::env::var_os("KILN_MNIST_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        PathBuf::from,
+    )
+}
 
 fn kiln(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
@@ -30,8 +36,15 @@ fn fails(args: &[&str]) -> String {
 
 /// Raw (uncompressed) IDX copies of the first `count` images and labels of an MNIST split.
 fn write_subset(dir: &Path, prefix: &str, count: usize) {
+    let mnist = mnist_dir();
     let read = |kind: &str| {
-        std::fs::read(format!("{MNIST}/{prefix}-{kind}-ubyte.gz")).expect("MNIST in ../shared/data")
+        let path = mnist.join(format!("{prefix}-{kind}-ubyte.gz"));
+        std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (set KILN_MNIST_DIR to a folder with MNIST)",
+                path.display()
+            )
+        })
     };
     let images = idx::parse_images("images", &read("images-idx3")).unwrap();
     let labels = idx::parse_labels("labels", &read("labels-idx1")).unwrap();
