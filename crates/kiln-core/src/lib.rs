@@ -2,8 +2,12 @@
 //! weight format. Everything here compiles for native targets and for `wasm32`, and does no I/O
 //! beyond bytes in and bytes out, so the CLI and the browser share one implementation.
 
+pub mod autoencoder;
+pub mod classifier;
+pub mod corruption;
 pub mod idx;
 pub mod image;
+pub mod layers;
 pub mod manifest;
 pub mod mnist;
 pub mod model;

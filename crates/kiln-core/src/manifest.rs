@@ -1,6 +1,8 @@
 //! `pretrained/manifest.json`: which weight files exist, what architecture each needs, how it was
 //! trained, and the SHA-256 that the page and the CLI check before loading it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -80,6 +82,10 @@ pub struct Provenance {
     /// For VAEs: the test-set ELBO in nats per image (a lower bound on log-likelihood).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_elbo_nats: Option<f64>,
+    /// The other per-image terms on the test set after the last epoch, by name: e.g.
+    /// `error_rate` for the classifier, `mse` for the autoencoder, `kl` for VAEs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub final_test_terms: BTreeMap<String, f64>,
 }
 
 impl Manifest {
@@ -153,6 +159,7 @@ mod tests {
                 final_train_loss: 5.0,
                 final_test_loss: 6.0,
                 test_elbo_nats: Some(-6.0),
+                final_test_terms: BTreeMap::from([("kl".into(), 7.0)]),
             },
         }
     }

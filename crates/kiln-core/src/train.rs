@@ -6,6 +6,8 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor};
 
+use crate::autoencoder::DenoisingAutoencoder;
+use crate::classifier::Classifier;
 use crate::vae::Vae;
 
 /// A batch of digits.
@@ -43,6 +45,26 @@ impl DigitObjective for Vae {
                 ("neg_elbo", loss.reconstruction + loss.kl),
             ],
             total: loss.total,
+        }
+    }
+}
+
+impl DigitObjective for DenoisingAutoencoder {
+    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
+        let loss = self.loss(batch.images.clone(), seed);
+        Losses {
+            terms: vec![("mse", loss.mse)],
+            total: loss.reconstruction,
+        }
+    }
+}
+
+impl DigitObjective for Classifier {
+    fn losses(&self, batch: &DigitBatch, _seed: u64) -> Losses {
+        let loss = self.loss(batch.images.clone(), batch.labels.clone());
+        Losses {
+            terms: vec![("error_rate", loss.error_rate)],
+            total: loss.cross_entropy,
         }
     }
 }

@@ -6,11 +6,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
+use crate::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
 use crate::noise;
 
 /// Hyper-parameters of the [`Vae`]; stored beside the weights so inference can rebuild it.
@@ -36,37 +36,20 @@ pub struct VaeConfig {
     pub beta: f64,
 }
 
-/// Two stride-2 convolutions halve the image twice.
-const DOWNSAMPLING: usize = 4;
-
 impl VaeConfig {
-    /// Side of the feature maps after the encoder's conv stack.
-    fn feature_side(&self) -> usize {
-        self.image_size / DOWNSAMPLING
-    }
-
-    fn feature_len(&self) -> usize {
-        2 * self.base_channels * self.feature_side().pow(2)
+    fn stack(&self) -> ConvStackConfig {
+        ConvStackConfig::new(
+            self.image_size,
+            self.channels,
+            self.base_channels,
+            self.hidden,
+        )
     }
 
     /// Check the invariants `init` relies on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
-        if self.image_size == 0 || !self.image_size.is_multiple_of(DOWNSAMPLING) {
-            return Err(format!(
-                "image_size {} must be a positive multiple of {DOWNSAMPLING}",
-                self.image_size
-            ));
-        }
-        for (name, value) in [
-            ("channels", self.channels),
-            ("base_channels", self.base_channels),
-            ("hidden", self.hidden),
-            ("latent_dim", self.latent_dim),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be positive"));
-            }
-        }
+        self.stack().validate()?;
+        positive(&[("latent_dim", self.latent_dim)])?;
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(format!("beta {} must be a finite number ≥ 0", self.beta));
         }
@@ -81,32 +64,12 @@ impl VaeConfig {
         if let Err(why) = self.validate() {
             panic!("invalid VaeConfig: {why}");
         }
-        let [c, c1, c2] = [self.channels, self.base_channels, 2 * self.base_channels];
-        // k4 s2 p1 halves the side exactly; its transpose doubles it back.
-        let down = |from, to| {
-            Conv2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
-        let up = |from, to| {
-            ConvTranspose2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device)
-        };
+        let stack = self.stack();
         Vae {
-            enc_conv1: down(c, c1),
-            enc_conv2: down(c1, c2),
-            enc_hidden: LinearConfig::new(self.feature_len(), self.hidden).init(device),
+            encoder: stack.init_encoder(device),
             enc_mean: LinearConfig::new(self.hidden, self.latent_dim).init(device),
             enc_log_var: LinearConfig::new(self.hidden, self.latent_dim).init(device),
-            dec_hidden: LinearConfig::new(self.latent_dim, self.hidden).init(device),
-            dec_features: LinearConfig::new(self.hidden, self.feature_len()).init(device),
-            dec_deconv1: up(c2, c1),
-            dec_deconv2: up(c1, c),
-            feature_channels: c2,
-            feature_side: self.feature_side(),
+            decoder: stack.init_decoder(self.latent_dim, device),
             latent_dim: self.latent_dim,
             beta: self.beta,
         }
@@ -116,17 +79,10 @@ impl VaeConfig {
 /// A convolutional VAE: `x → (μ, log σ²) → z → logits of p(x|z)`.
 #[derive(Module, Debug)]
 pub struct Vae {
-    enc_conv1: Conv2d,
-    enc_conv2: Conv2d,
-    enc_hidden: Linear,
+    encoder: ConvEncoder,
     enc_mean: Linear,
     enc_log_var: Linear,
-    dec_hidden: Linear,
-    dec_features: Linear,
-    dec_deconv1: ConvTranspose2d,
-    dec_deconv2: ConvTranspose2d,
-    feature_channels: usize,
-    feature_side: usize,
+    decoder: ConvDecoder,
     latent_dim: usize,
     beta: f64,
 }
@@ -168,9 +124,7 @@ impl Vae {
     /// - images: `[batch, channels, side, side]` in `[0, 1]`
     /// - output: `[batch, latent]` twice
     pub fn encode(&self, images: Tensor<4>) -> Posterior {
-        let x = relu(self.enc_conv1.forward(images)); // (B, c1, side/2, side/2)
-        let x = relu(self.enc_conv2.forward(x)); // (B, c2, side/4, side/4)
-        let x = relu(self.enc_hidden.forward(x.flatten::<2>(1, 3))); // (B, hidden)
+        let x = self.encoder.forward(images); // (B, hidden)
         Posterior {
             mean: self.enc_mean.forward(x.clone()),
             log_var: self.enc_log_var.forward(x),
@@ -183,13 +137,7 @@ impl Vae {
     /// - latents: `[batch, latent]`
     /// - output: `[batch, channels, side, side]`
     pub fn decode(&self, latents: Tensor<2>) -> Tensor<4> {
-        let [batch, _] = latents.dims();
-        let x = relu(self.dec_hidden.forward(latents)); // (B, hidden)
-        let x = relu(self.dec_features.forward(x)); // (B, c2·s·s)
-        let s = self.feature_side;
-        let x = x.reshape([batch, self.feature_channels, s, s]); // (B, c2, side/4, side/4)
-        let x = relu(self.dec_deconv1.forward(x)); // (B, c1, side/2, side/2)
-        self.dec_deconv2.forward(x) // (B, channels, side, side)
+        self.decoder.forward(latents)
     }
 
     /// Encode, draw z = μ + σ·ε with the given ε, and decode.

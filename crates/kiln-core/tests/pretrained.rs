@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use kiln_core::manifest::Manifest;
-use kiln_core::model::SampleRequest;
+use kiln_core::mnist::IMAGE_PIXELS;
+use kiln_core::model::{DenoiseRequest, Model, SampleRequest};
 use kiln_core::weights;
 
 #[test]
@@ -22,7 +23,21 @@ fn every_pretrained_model_verifies_and_loads() {
         assert_eq!(bytes.len() as u64, entry.size, "{}: size", entry.name);
         weights::verify_sha256(&bytes, &entry.sha256).unwrap();
         let model = entry.spec.load(&bytes, &device).unwrap();
-        let images = model.sample(SampleRequest::new(2, 0).unwrap(), &device);
-        assert_eq!(images.dims(), [2, 1, 28, 28], "{}", entry.name);
+        let dims = match &model {
+            Model::Vae(_) => model
+                .sample(SampleRequest::new(2, 0).unwrap(), &device)
+                .unwrap()
+                .dims(),
+            Model::Autoencoder(_) => {
+                let request = DenoiseRequest::new(vec![0.5; 2 * IMAGE_PIXELS], 0.3, 0).unwrap();
+                model.denoise(&request, &device).unwrap().restored.dims()
+            }
+            Model::Classifier(classifier) => {
+                let p = classifier.probabilities(Tensor::zeros([2, 1, 28, 28], &device));
+                assert_eq!(p.dims(), [2, 10], "{}", entry.name);
+                continue;
+            }
+        };
+        assert_eq!(dims, [2, 1, 28, 28], "{}", entry.name);
     }
 }

@@ -22,8 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Train a model on MNIST-style digits, checkpointing every epoch.
     Train(TrainArgs),
-    /// Draw images from a trained model and write them as PNGs.
+    /// Draw images from a trained generative model and write them as PNGs.
     Sample(SampleArgs),
+    /// Add noise to digit images and restore them with a denoising autoencoder.
+    Denoise(DenoiseArgs),
     /// Copy a run's weights into a pretrained/ folder and record them in its manifest.
     Export(ExportArgs),
 }
@@ -33,6 +35,10 @@ pub enum Command {
 pub enum ModelKind {
     /// Convolutional variational autoencoder.
     Vae,
+    /// Denoising convolutional autoencoder (Gaussian noise and random erasing).
+    Ae,
+    /// Digit classifier (small CNN) that the metrics use to judge generated digits.
+    Classifier,
 }
 
 #[derive(Debug, Args)]
@@ -75,14 +81,24 @@ pub struct TrainArgs {
     pub device: Backend,
 }
 
+/// Which trained model to use, and where to run it.
 #[derive(Debug, Args)]
-pub struct SampleArgs {
+pub struct ModelArgs {
     /// A model name from the manifest, a run directory, or a .bpk file listed in a manifest beside it.
     #[arg(long)]
     pub model: String,
     /// The manifest that model names resolve against.
     #[arg(long, default_value = "pretrained/manifest.json")]
     pub manifest: PathBuf,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// How many images to draw (1–1024).
     #[arg(long, default_value_t = 16)]
     pub count: usize,
@@ -95,9 +111,27 @@ pub struct SampleArgs {
     /// Also write the exact intensities to samples.json (for comparisons across backends).
     #[arg(long)]
     pub json: bool,
-    /// Where to compute.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    pub device: Backend,
+}
+
+#[derive(Debug, Args)]
+pub struct DenoiseArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// 28×28 grayscale PNGs of digits, white on black as in MNIST (e.g. from `kiln sample`).
+    #[arg(long = "image", required = true, value_name = "PNG")]
+    pub images: Vec<PathBuf>,
+    /// Standard deviation of the Gaussian noise added before restoring (intensities are 0–1).
+    #[arg(long, default_value_t = 0.4)]
+    pub noise: f64,
+    /// Seed of the added noise; the same seed gives the same result on every backend.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory: damaged/ and restored/, each with 000000.png… and grid.png.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the exact intensities to denoised.json (for comparisons across backends).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

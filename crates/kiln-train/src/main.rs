@@ -30,6 +30,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Train(args) => commands::train::run(args)?,
         cli::Command::Sample(args) => commands::sample::run(args)?,
+        cli::Command::Denoise(args) => commands::denoise::run(args)?,
         cli::Command::Export(args) => commands::export::run(args)?,
     }
     Ok(ExitCode::SUCCESS)

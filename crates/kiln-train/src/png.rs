@@ -1,10 +1,11 @@
-//! Writing sampled images as grayscale PNGs.
+//! Grayscale PNGs: sampled images out, digits to restore in.
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use image::{ExtendedColorType, ImageFormat};
 use kiln_core::image::ImageBatch;
+use kiln_core::mnist::IMAGE_SIDE;
 
 /// Write `000000.png…` and `grid.png` into `dir`.
 pub fn write_batch(batch: &ImageBatch, dir: &Path) -> Result<()> {
@@ -27,4 +28,20 @@ fn save(path: &Path, pixels: &[u8], width: usize, height: usize) -> Result<()> {
         ImageFormat::Png,
     )
     .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A 28×28 digit as intensities in `[0, 1]`; colour images are converted to grayscale.
+pub fn read_digit(path: &Path) -> Result<Vec<f32>> {
+    let image = image::open(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .into_luma8();
+    let side = IMAGE_SIDE as u32;
+    ensure!(
+        image.dimensions() == (side, side),
+        "{} is {}×{} pixels; digits must be {side}×{side} (white on black, as in MNIST)",
+        path.display(),
+        image.width(),
+        image.height()
+    );
+    Ok(image.pixels().map(|p| f32::from(p.0[0]) / 255.0).collect())
 }

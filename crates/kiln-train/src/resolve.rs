@@ -3,11 +3,24 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 use kiln_core::manifest::{Manifest, ManifestEntry};
-use kiln_core::model::ModelSpec;
+use kiln_core::model::{Model, ModelSpec};
 use kiln_core::weights;
 
+use crate::cli::ModelArgs;
 use crate::run_dir::RunDir;
+
+/// The model `args` names, loaded onto the device it asks for.
+pub fn load(args: &ModelArgs) -> Result<(Model, Device)> {
+    let resolved = resolve(&args.model, &args.manifest)?;
+    let device = args.device.device()?;
+    let model = resolved
+        .spec
+        .load(&resolved.weights, &device)
+        .with_context(|| format!("loading {}", args.model))?;
+    Ok((model, device))
+}
 
 /// A model ready to load.
 pub struct Resolved {

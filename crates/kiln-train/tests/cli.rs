@@ -278,3 +278,159 @@ fn bad_data_is_named() {
     ]);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[test]
+fn autoencoder_and_classifier_train_export_and_refuse_what_they_cannot_do() {
+    let env = Env::new();
+    let (data, pretrained) = (env.path("data"), env.path("pretrained"));
+    let manifest = env.path("pretrained/manifest.json");
+    for (kind, name) in [("ae", "tiny-ae"), ("classifier", "tiny-classifier")] {
+        let run = env.path(name);
+        ok(&[
+            "train", kind, "--data", &data, "--out", &run, "--epochs", "1", "--batch", "64",
+        ]);
+        ok(&["export", "--run", &run, "--to", &pretrained, "--name", name]);
+    }
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let classifier = &entries["models"][1];
+    assert_eq!(classifier["kind"], "classifier");
+    let error_rate = classifier["provenance"]["final_test_terms"]["error_rate"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&error_rate), "{error_rate}");
+    assert!(entries["models"][0]["provenance"]["final_test_terms"]["mse"].is_number());
+
+    // Two real digits as PNGs, denoised natively.
+    let digits = env.root.join("digits");
+    std::fs::create_dir(&digits).unwrap();
+    let test_images = idx::parse_images(
+        "images",
+        &std::fs::read(env.root.join("data/t10k-images-idx3-ubyte")).unwrap(),
+    )
+    .unwrap();
+    let mut pngs = Vec::new();
+    for i in 0..2 {
+        let path = digits.join(format!("{i}.png"));
+        let pixels = test_images.pixels[i * 784..(i + 1) * 784].to_vec();
+        image::GrayImage::from_raw(28, 28, pixels)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        pngs.push(path.display().to_string());
+    }
+    let out = env.path("denoised");
+    ok(&[
+        "denoise",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--image",
+        &pngs[0],
+        "--image",
+        &pngs[1],
+        "--noise",
+        "0.5",
+        "--seed",
+        "4",
+        "--out",
+        &out,
+        "--json",
+    ]);
+    for file in [
+        "damaged/000001.png",
+        "restored/000001.png",
+        "restored/grid.png",
+    ] {
+        assert!(env.root.join("denoised").join(file).is_file(), "{file}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.root.join("denoised/denoised.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["restored"].as_array().unwrap().len(), 2 * 784);
+    assert_ne!(json["damaged"], json["restored"]);
+
+    // What a user can get wrong.
+    let err = fails(&[
+        "train",
+        "ae",
+        "--data",
+        &data,
+        "--out",
+        &env.path("x"),
+        "--beta",
+        "2",
+    ]);
+    assert!(
+        err.contains("--beta applies only to `kiln train vae`"),
+        "{err}"
+    );
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--out",
+        &out,
+    ]);
+    assert!(err.contains("ae models cannot sample from noise"), "{err}");
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-classifier",
+        "--manifest",
+        &manifest,
+        "--out",
+        &out,
+    ]);
+    assert!(err.contains("classifier models cannot sample"), "{err}");
+    let wide = digits.join("wide.png");
+    image::GrayImage::new(30, 28).save(&wide).unwrap();
+    let err = fails(&[
+        "denoise",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--image",
+        &wide.display().to_string(),
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("wide.png is 30×28 pixels; digits must be 28×28"),
+        "{err}"
+    );
+    let err = fails(&[
+        "denoise",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--image",
+        &pngs[0],
+        "--noise",
+        "2",
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("noise must be a number from 0 to 1, got 2"),
+        "{err}"
+    );
+    let err = fails(&[
+        "denoise",
+        "--model",
+        "tiny-classifier",
+        "--manifest",
+        &manifest,
+        "--image",
+        &pngs[0],
+        "--out",
+        &out,
+    ]);
+    assert!(err.contains("classifier models cannot denoise"), "{err}");
+}

@@ -3,7 +3,7 @@
 use burn::tensor::Device;
 use js_sys::{Float32Array, Object, Reflect};
 use kiln_core::image::ImageBatch;
-use kiln_core::model::{Model, SampleRequest};
+use kiln_core::model::{DenoiseRequest, Model, SampleRequest, seed_from_f64};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -36,25 +36,46 @@ impl LoadedModel {
         let (model, device) = (self.model.clone(), self.device.clone());
         wasm_bindgen_futures::future_to_promise(async move {
             let request = SampleRequest::from_f64(count, seed).map_err(to_js)?;
-            // A synchronous read of a GPU tensor panics in the browser: read asynchronously.
-            let data = model
-                .sample(request, &device)
-                .into_data_async()
-                .await
-                .map_err(|e| to_js(format!("reading samples from the device failed: {e:?}")))?;
-            let batch = ImageBatch::from_data(data).map_err(to_js)?;
-            image_object(&batch)
+            let batch = read_images(model.sample(request, &device).map_err(to_js)?).await?;
+            image_object(&batch, &[("data", &batch)])
+        })
+    }
+
+    /// Add Gaussian noise of standard deviation `noise` (seeded) to 28×28 digits given as
+    /// `count × 784` intensities in [0, 1], and restore them. Resolves to
+    /// `{ count, width, height, damaged, restored }` with two `Float32Array`s.
+    pub fn denoise(&self, pixels: Vec<f32>, noise: f64, seed: f64) -> js_sys::Promise {
+        let (model, device) = (self.model.clone(), self.device.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let request = DenoiseRequest::new(pixels, noise, seed_from_f64(seed).map_err(to_js)?)
+                .map_err(to_js)?;
+            let denoised = model.denoise(&request, &device).map_err(to_js)?;
+            let damaged = read_images(denoised.damaged).await?;
+            let restored = read_images(denoised.restored).await?;
+            image_object(&restored, &[("damaged", &damaged), ("restored", &restored)])
         })
     }
 }
 
-fn image_object(batch: &ImageBatch) -> Result<JsValue, JsValue> {
+/// A device tensor's images, read without blocking (a synchronous GPU read panics in browsers).
+async fn read_images(images: burn::tensor::Tensor<4>) -> Result<ImageBatch, JsValue> {
+    let data = images
+        .into_data_async()
+        .await
+        .map_err(|e| to_js(format!("reading images from the device failed: {e:?}")))?;
+    ImageBatch::from_data(data).map_err(to_js)
+}
+
+/// `{ count, width, height }` of `shape`, plus each named batch's pixels as a `Float32Array`.
+fn image_object(shape: &ImageBatch, arrays: &[(&str, &ImageBatch)]) -> Result<JsValue, JsValue> {
     let object = Object::new();
     let set = |key: &str, value: JsValue| Reflect::set(&object, &key.into(), &value);
-    set("count", (batch.count as u32).into())?;
-    set("width", (batch.width as u32).into())?;
-    set("height", (batch.height as u32).into())?;
-    set("data", Float32Array::from(&batch.pixels[..]).into())?;
+    set("count", (shape.count as u32).into())?;
+    set("width", (shape.width as u32).into())?;
+    set("height", (shape.height as u32).into())?;
+    for (name, batch) in arrays {
+        set(name, Float32Array::from(&batch.pixels[..]).into())?;
+    }
     Ok(object.into())
 }
 

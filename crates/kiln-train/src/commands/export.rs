@@ -44,6 +44,12 @@ pub fn run(args: ExportArgs) -> Result<()> {
         final_train_loss: loss(&last.train, "train")?,
         final_test_loss: loss(&last.test, "test")?,
         test_elbo_nats: last.test.get("neg_elbo").map(|nll| -nll),
+        final_test_terms: last
+            .test
+            .iter()
+            .filter(|(name, _)| *name != OBJECTIVE)
+            .map(|(name, value)| (name.clone(), *value))
+            .collect(),
     };
     std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
     let manifest_path = args.to.join("manifest.json");

@@ -1,6 +1,6 @@
 //! `kiln sample`: draw images and write PNGs.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kiln_core::image::ImageBatch;
 use kiln_core::model::SampleRequest;
 
@@ -9,13 +9,8 @@ use crate::{atomic, png, resolve};
 
 pub fn run(args: SampleArgs) -> Result<()> {
     let request = SampleRequest::new(args.count, args.seed)?;
-    let resolved = resolve::resolve(&args.model, &args.manifest)?;
-    let device = args.device.device()?;
-    let model = resolved
-        .spec
-        .load(&resolved.weights, &device)
-        .with_context(|| format!("loading {}", args.model))?;
-    let batch = ImageBatch::from_data(model.sample(request, &device).into_data())?;
+    let (model, device) = resolve::load(&args.model)?;
+    let batch = ImageBatch::from_data(model.sample(request, &device)?.into_data())?;
     png::write_batch(&batch, &args.out)?;
     if args.json {
         let json = serde_json::json!({

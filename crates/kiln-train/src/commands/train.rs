@@ -2,14 +2,18 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::optim::AdamConfig;
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Bytes;
+use kiln_core::autoencoder::AutoencoderConfig;
+use kiln_core::classifier::ClassifierConfig;
 use kiln_core::model::ModelSpec;
+use kiln_core::train::DigitObjective;
 use kiln_core::vae::VaeConfig;
 use kiln_core::weights;
 
 use crate::cli::{ModelKind, TrainArgs};
 use crate::data;
-use crate::run_dir::{RunConfig, RunDir, TrainSettings};
+use crate::run_dir::{RunConfig, RunDir, TrainSettings, TrainState};
 use crate::trainer::{self, Session};
 
 const DEFAULT_EPOCHS: usize = 20;
@@ -66,12 +70,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => AdamConfig::new().init(),
     };
     let weights = checkpoint.map(|c| c.model);
+    let weights = weights.as_deref();
     let final_state = match &config.spec {
-        ModelSpec::Vae(vae) => {
-            let model = init_or_load(vae.init(&train_device), weights.as_deref())?;
-            trainer::train(&session, model, optimizer, state)?
+        ModelSpec::Vae(c) => fit(&session, c.init(&train_device), weights, optimizer, state),
+        ModelSpec::Autoencoder(c) => {
+            fit(&session, c.init(&train_device), weights, optimizer, state)
         }
-    };
+        ModelSpec::Classifier(c) => fit(&session, c.init(&train_device), weights, optimizer, state),
+    }?;
     eprintln!(
         "trained {} epochs ({} steps, {:.0} s); weights in {}",
         final_state.epochs_done,
@@ -82,14 +88,30 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn init_or_load<M: burn::module::Module>(model: M, weights: Option<&[u8]>) -> Result<M> {
-    match weights {
-        Some(bytes) => weights::load(model, bytes).context("loading the checkpoint's weights"),
-        None => Ok(model),
-    }
+/// Train `model` (fresh, or with the checkpoint's `weights`) through the shared loop.
+fn fit<M: DigitObjective>(
+    session: &Session,
+    model: M,
+    weights: Option<&[u8]>,
+    optimizer: ModuleOptimizer,
+    state: TrainState,
+) -> Result<TrainState> {
+    let model = match weights {
+        Some(bytes) => weights::load(model, bytes).context("loading the checkpoint's weights")?,
+        None => model,
+    };
+    trainer::train(session, model, optimizer, state)
 }
 
 fn new_config(args: &TrainArgs) -> Result<RunConfig> {
+    if args.model != ModelKind::Vae {
+        for (given, flag) in [
+            (args.beta.is_some(), "--beta"),
+            (args.latent.is_some(), "--latent"),
+        ] {
+            ensure!(!given, "{flag} applies only to `kiln train vae`");
+        }
+    }
     let spec = match args.model {
         ModelKind::Vae => {
             let mut vae = VaeConfig::new();
@@ -99,10 +121,12 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             if let Some(latent) = args.latent {
                 vae.latent_dim = latent.get();
             }
-            vae.validate().map_err(anyhow::Error::msg)?;
             ModelSpec::Vae(vae)
         }
+        ModelKind::Ae => ModelSpec::Autoencoder(AutoencoderConfig::new()),
+        ModelKind::Classifier => ModelSpec::Classifier(ClassifierConfig::new()),
     };
+    spec.validate()?;
     let learning_rate = args.lr.unwrap_or(DEFAULT_LR);
     ensure!(
         learning_rate.is_finite() && learning_rate > 0.0,
