@@ -1,5 +1,6 @@
-// The demo page: samples a grid of digits through the public kiln.js API only.
+// The demo page: every model through the public kiln.js API only.
 import { Kiln } from "./kiln.js";
+import { DigitPad } from "./digit-pad.js";
 
 const $ = (id) => document.getElementById(id);
 const GRID_COUNT = 16;
@@ -21,8 +22,8 @@ function showProgress({ loaded, total }) {
   $("status").textContent = `Downloading weights… ${kib(loaded)}${total ? ` of ${kib(total)}` : ""}`;
 }
 
-function draw({ count, width, height, data }) {
-  const canvas = $("grid");
+/** Tile `count` grayscale images (`data`: count × height × width in [0, 1]) onto `canvas`. */
+function drawImages(canvas, { count, width, height }, data) {
   const columns = Math.ceil(Math.sqrt(count));
   const rows = Math.ceil(count / columns);
   const cell = document.createElement("canvas");
@@ -53,6 +54,13 @@ async function main() {
   const kiln = await Kiln.open({ backend: params.get("backend") ?? "auto" });
   $("backend").textContent = kiln.backend + (kiln.fallbackReason ? ` (${kiln.fallbackReason})` : "");
   document.body.dataset.backend = kiln.backend;
+  await Promise.all([
+    vaeSection(kiln).catch((error) => showError(`The VAE could not start: ${error.message}`)),
+    denoiserSection(kiln).catch((error) => showDenoiserError(`The autoencoder could not start: ${error.message}`)),
+  ]);
+}
+
+async function vaeSection(kiln) {
   $("status").textContent = "Downloading weights…";
   const vae = await kiln.model("vae", { onProgress: showProgress });
   $("progress").hidden = true;
@@ -75,7 +83,7 @@ async function main() {
       const started = performance.now();
       const batch = await vae.sample({ count: GRID_COUNT, seed });
       const ms = performance.now() - started;
-      draw(batch);
+      drawImages($("grid"), batch, batch.data);
       const compiling = firstDraw && kiln.backend === "webgpu" ? " (the first draw also compiles the GPU shaders)" : "";
       firstDraw = false;
       $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits${compiling}`;
@@ -98,4 +106,63 @@ async function main() {
   await sample();
 }
 
-main().catch((error) => showError(`Kiln could not start: ${error.message}`));
+async function denoiserSection(kiln) {
+  $("ae-status").textContent = "Downloading weights…";
+  const ae = await kiln.model("ae");
+  let pending = false; // a change arrived while a request was in flight
+  let running = false;
+  let seed = 1;
+
+  // Re-run whenever the drawing or the noise changes; at most one request in flight, and the
+  // latest state always gets drawn.
+  async function update() {
+    if (running) {
+      pending = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        pending = false;
+        const noise = Number($("ae-noise").value);
+        $("ae-noise-value").textContent = noise.toFixed(2);
+        const started = performance.now();
+        const result = await ae.denoise({ data: pad.toDigit(), noise, seed });
+        drawImages($("ae-damaged"), result, result.damaged);
+        drawImages($("ae-restored"), result, result.restored);
+        $("ae-status").textContent = pad.isEmpty
+          ? "Draw a digit in the left box."
+          : `Restored in ${(performance.now() - started).toFixed(0)} ms.`;
+      } while (pending);
+      $("ae-error").hidden = true;
+      document.body.dataset.aeState = "ready";
+    } catch (error) {
+      showDenoiserError(error.message);
+    } finally {
+      running = false;
+    }
+  }
+
+  const pad = new DigitPad($("ae-pad"), { onChange: update });
+  $("ae-noise").addEventListener("input", update);
+  $("ae-clear").addEventListener("click", () => pad.clear());
+  $("ae-undo").addEventListener("click", () => pad.undo());
+  $("ae-reseed").addEventListener("click", () => {
+    seed += 1;
+    update();
+  });
+  for (const id of ["ae-noise", "ae-clear", "ae-undo", "ae-reseed"]) $(id).disabled = false;
+  await update();
+}
+
+function showDenoiserError(message) {
+  $("ae-error").textContent = message;
+  $("ae-error").hidden = false;
+  $("ae-status").textContent = "Something went wrong.";
+  document.body.dataset.aeState = "error";
+}
+
+main().catch((error) => {
+  showError(`Kiln could not start: ${error.message}`);
+  showDenoiserError(`Kiln could not start: ${error.message}`);
+});

@@ -9,6 +9,8 @@
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
 //   → { id, command: "sample", model: number, count: number, seed: number }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
+//   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
+//       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
 //   Any failure: ← { id, ok: false, error: string }.
 
 import init, { Engine } from "./kiln-web.js";
@@ -43,6 +45,12 @@ function engine(backend) {
   return engines.get(backend);
 }
 
+function loadedModel(handle) {
+  const loaded = models.get(handle);
+  if (!loaded) throw new Error(`no loaded model with handle ${handle}`);
+  return loaded;
+}
+
 const commands = {
   async open({ backend }) {
     const opened = await engine(backend);
@@ -57,10 +65,13 @@ const commands = {
   },
 
   async sample({ model, count, seed }) {
-    const loaded = models.get(model);
-    if (!loaded) throw new Error(`no loaded model with handle ${model}`);
-    const batch = await loaded.sample(count, seed);
+    const batch = await loadedModel(model).sample(count, seed);
     return { result: batch, transfer: [batch.data.buffer] };
+  },
+
+  async denoise({ model, data, noise, seed }) {
+    const result = await loadedModel(model).denoise(data, noise, seed);
+    return { result, transfer: [result.damaged.buffer, result.restored.buffer] };
   },
 };
 

@@ -4,6 +4,8 @@
 //   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
 //   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
+//   const ae = await kiln.model("ae");                    // denoising autoencoder
+//   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
 //
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
 // any static host and under any path.
@@ -11,6 +13,7 @@
 const WORKER_URL = new URL("./kiln-worker.js", import.meta.url);
 const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
 const BACKENDS = ["auto", "webgpu", "cpu"];
+const PIXELS_PER_DIGIT = 28 * 28;
 
 /**
  * The page's one compute worker (see kiln-worker.js for the protocol), shared by every Kiln:
@@ -122,6 +125,32 @@ export class KilnModel {
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
     return worker.call("sample", { model: this.#handle, count, seed });
   }
+
+  /**
+   * Add Gaussian noise of standard deviation `noise` (0–1) to digits and restore them (for
+   * denoising autoencoders). `data` holds `count × 28 × 28` intensities in [0, 1] (a
+   * Float32Array or an array of numbers). Resolves to `{ count, width, height, damaged,
+   * restored }`, two Float32Arrays of the same layout; the same seed gives the same noise on
+   * every backend.
+   */
+  async denoise({ data, noise = 0.4, seed = 0 } = {}) {
+    const pixels = Float32Array.from(checkDigits(data));
+    if (typeof noise !== "number" || !(noise >= 0 && noise <= 1)) {
+      throw new RangeError(`noise must be a number from 0 to 1, got ${JSON.stringify(noise)}`);
+    }
+    checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+    return worker.call("denoise", { model: this.#handle, data: pixels, noise, seed }, [pixels.buffer]);
+  }
+}
+
+/** `data` if it is a non-empty whole number of 28×28 digits, else a TypeError saying why. */
+function checkDigits(data) {
+  const isArrayLike = Array.isArray(data) || ArrayBuffer.isView(data);
+  if (!isArrayLike || data.length === 0 || data.length % PIXELS_PER_DIGIT !== 0) {
+    const got = isArrayLike ? `${data.length} values` : JSON.stringify(data) ?? String(data);
+    throw new TypeError(`data must hold 28×28 digits (a multiple of ${PIXELS_PER_DIGIT} intensities), got ${got}`);
+  }
+  return data;
 }
 
 export class Kiln {

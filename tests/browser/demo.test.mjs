@@ -1,11 +1,9 @@
 // The demo page and kiln.js, end to end, on WebGPU (SwiftShader) and on the CPU fallback.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { KILN_BIN, ROOT, launch, maxAbsDiff, openDemo, openPage, sampleInPage, serve } from "./harness.mjs";
+import { launch, litFraction, maxAbsDiff, openDemo, openPage, runKiln, sampleInPage, serve } from "./harness.mjs";
 
 let server;
 const browsers = {};
@@ -21,17 +19,6 @@ after(async () => {
   await server.close();
 });
 
-/** True when the grid canvas has lit pixels (digits are white on black). */
-function gridHasDigits(page) {
-  return page.evaluate(() => {
-    const canvas = document.getElementById("grid");
-    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-    let lit = 0;
-    for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
-    return lit / (data.length / 4);
-  });
-}
-
 for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
   describe(`demo page on ${name}`, () => {
     test(`reports ${expected}, renders the grid, logs no errors`, async () => {
@@ -43,12 +30,12 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
       assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", error);
       assert.equal(await page.evaluate(() => document.body.dataset.backend), expected);
       assert.match(await page.locator("#backend").textContent(), new RegExp(`^${expected}`));
-      const lit = await gridHasDigits(page);
+      const lit = await litFraction(page, "grid");
       // Digits cover roughly 10–25 % of an MNIST image; noise or a blank canvas would not.
       assert.ok(lit > 0.03 && lit < 0.5, `lit fraction ${lit}`);
       console.log(`page open → first grid on ${expected}: ${ms} ms`);
       // The worker loads the module and the page the weights, each exactly once.
-      for (const path of ["/kiln-web_bg.wasm", "/pretrained/vae.bpk"]) {
+      for (const path of ["/kiln-web_bg.wasm", "/pretrained/vae.bpk", "/pretrained/ae.bpk"]) {
         assert.equal(downloads.filter((p) => p === path).length, 1, `${path} requests: ${downloads}`);
       }
       // A new seed redraws without errors.
@@ -71,11 +58,7 @@ test("same seed, same pixels: WebGPU, CPU and native `kiln sample`", async () =>
     assert.deepEqual(problems, []);
     await page.close();
   }
-  const out = mkdtempSync(join(tmpdir(), "kiln-native-"));
-  execFileSync(KILN_BIN, ["sample", "--model", "vae", "--count", "8", "--seed", "3", "--out", out, "--json"], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const out = runKiln(["sample", "--model", "vae", "--count", "8", "--seed", "3", "--out", "{out}", "--json"]);
   const native = JSON.parse(readFileSync(join(out, "samples.json"), "utf8"));
   assert.equal(results.cpu.data.length, 8 * 28 * 28);
   for (const [a, b] of [["webgpu", "cpu"], ["webgpu", "native"], ["cpu", "native"]]) {
@@ -133,7 +116,7 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
-  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
   assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
   assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);

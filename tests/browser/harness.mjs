@@ -1,5 +1,8 @@
 // Shared test harness: a static file server for the built site and Chromium launchers.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -109,4 +112,26 @@ export function sampleInPage(page, backend, options) {
 export function maxAbsDiff(a, b) {
   if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+}
+
+/** Run the native `kiln` CLI from the repository root with `args`, writing into a fresh
+ * temporary directory that `{out}` in `args` stands for. Returns that directory. */
+export function runKiln(args) {
+  const out = mkdtempSync(join(tmpdir(), "kiln-native-"));
+  execFileSync(KILN_BIN, args.map((a) => a.replaceAll("{out}", out)), {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return out;
+}
+
+/** Fraction of a canvas's pixels that are lit (digits are white on black). */
+export function litFraction(page, canvasId) {
+  return page.evaluate((id) => {
+    const canvas = document.getElementById(id);
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    let lit = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
+    return lit / (data.length / 4);
+  }, canvasId);
 }

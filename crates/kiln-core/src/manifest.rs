@@ -68,7 +68,7 @@ pub struct ManifestEntry {
 pub struct Provenance {
     /// Data set description, e.g. "MNIST train (60000 images)".
     pub dataset: String,
-    /// The exact command line that trained it.
+    /// The exact command line that trained it; resumed runs list each command, joined by `&&`.
     pub command: String,
     pub epochs: usize,
     pub steps: u64,

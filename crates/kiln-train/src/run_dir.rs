@@ -64,6 +64,9 @@ pub struct TrainState {
     /// Directory name of the newest complete checkpoint.
     pub checkpoint: Option<String>,
     pub history: Vec<EpochRecord>,
+    /// The command lines that resumed the run, in order (the first is in `run.json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_with: Vec<String>,
 }
 
 /// The bytes of one checkpoint.

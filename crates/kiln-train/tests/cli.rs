@@ -136,6 +136,11 @@ fn train_resume_export_sample() {
     assert_eq!(entry["name"], "tiny");
     assert_eq!(entry["kind"], "vae");
     assert_eq!(entry["provenance"]["steps"], 16);
+    let command = entry["provenance"]["command"].as_str().unwrap();
+    assert!(
+        command.contains("--latent 4 --epochs 1 && ") && command.ends_with("--resume --epochs 2"),
+        "{command}"
+    );
     assert!(entry["provenance"]["test_elbo_nats"].as_f64().unwrap() < 0.0);
     let weights = std::fs::read(env.root.join("pretrained/tiny.bpk")).unwrap();
     assert_eq!(entry["sha256"], kiln_core::weights::sha256_hex(&weights));

@@ -36,7 +36,11 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let provenance = Provenance {
         // The data directory is already in `command`.
         dataset: format!("MNIST ({} training images)", state.train_images),
-        command: config.command.clone(),
+        command: std::iter::once(&config.command)
+            .chain(&state.resumed_with)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" && "),
         epochs: state.epochs_done,
         steps: state.steps,
         seed: settings.seed,

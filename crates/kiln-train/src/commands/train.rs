@@ -41,7 +41,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if !args.resume {
         run.create(&config)?;
     }
-    let state = run.state()?;
+    let mut state = run.state()?;
     if state.epochs_done >= config.settings.epochs {
         eprintln!(
             "{} has already trained {} of {} epochs; pass a larger --epochs with --resume to continue",
@@ -50,6 +50,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             config.settings.epochs
         );
         return Ok(());
+    }
+    if args.resume {
+        state.resumed_with.push(command_line());
     }
     let session = Session {
         run: &run,
