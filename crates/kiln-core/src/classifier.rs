@@ -103,6 +103,14 @@ impl Classifier {
         softmax(self.logits(images), 1)
     }
 
+    /// The most probable class of each image.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 1, side, side]`; output: `[batch]`
+    pub fn predict(&self, images: Tensor<4>) -> Tensor<1, Int> {
+        self.logits(images).argmax(1).squeeze_dim(1)
+    }
+
     /// Mean cross-entropy and error rate of a labelled batch.
     ///
     /// # Shapes

@@ -61,6 +61,23 @@ pub struct ManifestEntry {
     /// Size of the weight file in bytes.
     pub size: u64,
     pub provenance: Provenance,
+    /// Quality figures measured after training (`kiln eval --record`); dropped on re-export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
+}
+
+/// How well a model's samples hold up, and how that was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The exact command line that measured it.
+    pub command: String,
+    /// Images drawn.
+    pub count: usize,
+    pub seed: u64,
+    /// The classifier that judged the images: its name and weight sha256.
+    pub judge: String,
+    /// Figures by name, e.g. `conditional_accuracy`, `class_entropy`.
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// How a model was trained, so a number in the README can be traced to a command.
@@ -161,6 +178,7 @@ mod tests {
                 test_elbo_nats: Some(-6.0),
                 final_test_terms: BTreeMap::from([("kl".into(), 7.0)]),
             },
+            evaluation: None,
         }
     }
 

@@ -8,16 +8,13 @@ use thiserror::Error;
 use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
 use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
-use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::mnist::IMAGE_SIDE;
+use crate::request::{
+    DenoiseRequest, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD, MAX_SAMPLE_COUNT,
+    MAX_SEED, SampleRequest, check_class,
+};
 use crate::vae::{Vae, VaeConfig};
 use crate::weights::{self, WeightError};
-
-/// Most images one call may ask for: keeps a page's memory use bounded.
-pub const MAX_SAMPLE_COUNT: usize = 1024;
-/// Largest seed that survives a round trip through a JavaScript number (2⁵³ − 1).
-pub const MAX_SEED: u64 = (1 << 53) - 1;
-/// Strongest noise `denoise` accepts (standard deviation, on intensities in `[0, 1]`).
-pub const MAX_NOISE_STD: f64 = 1.0;
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -33,6 +30,10 @@ pub enum ModelError {
     Noise(String),
     #[error("{0}")]
     Images(String),
+    #[error("{0}")]
+    Class(String),
+    #[error("steps must be an integer from 2 to {MAX_INTERPOLATION_STEPS}, got {0}")]
+    Steps(String),
     #[error("{kind} models cannot {operation}; {hint}")]
     Unsupported {
         kind: &'static str,
@@ -102,93 +103,6 @@ pub enum Model {
     Classifier(Classifier),
 }
 
-/// A checked request for `count` images drawn with `seed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SampleRequest {
-    pub count: usize,
-    pub seed: u64,
-}
-
-impl SampleRequest {
-    pub fn new(count: usize, seed: u64) -> Result<Self, ModelError> {
-        if !(1..=MAX_SAMPLE_COUNT).contains(&count) {
-            return Err(ModelError::Count(count.to_string()));
-        }
-        Ok(Self {
-            count,
-            seed: check_seed(seed)?,
-        })
-    }
-
-    /// Check numbers that arrive as JavaScript doubles, which may be fractional or negative.
-    pub fn from_f64(count: f64, seed: f64) -> Result<Self, ModelError> {
-        if !is_whole(count) || count > MAX_SAMPLE_COUNT as f64 {
-            return Err(ModelError::Count(count.to_string()));
-        }
-        Self::new(count as usize, seed_from_f64(seed)?)
-    }
-}
-
-fn is_whole(x: f64) -> bool {
-    x.is_finite() && x.fract() == 0.0 && x >= 0.0
-}
-
-fn check_seed(seed: u64) -> Result<u64, ModelError> {
-    if seed > MAX_SEED {
-        return Err(ModelError::Seed(seed.to_string()));
-    }
-    Ok(seed)
-}
-
-/// A seed that arrives as a JavaScript double, checked to be a whole number in range.
-pub fn seed_from_f64(seed: f64) -> Result<u64, ModelError> {
-    if !is_whole(seed) || seed > MAX_SEED as f64 {
-        return Err(ModelError::Seed(seed.to_string()));
-    }
-    Ok(seed as u64)
-}
-
-/// A checked request to damage digits with Gaussian noise and restore them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DenoiseRequest {
-    /// Clean digits, `count × 28 × 28` intensities in `[0, 1]`.
-    pub pixels: Vec<f32>,
-    pub noise_std: f64,
-    pub seed: u64,
-}
-
-impl DenoiseRequest {
-    pub fn new(pixels: Vec<f32>, noise_std: f64, seed: u64) -> Result<Self, ModelError> {
-        let count = pixels.len() / IMAGE_PIXELS;
-        if pixels.is_empty() || !pixels.len().is_multiple_of(IMAGE_PIXELS) {
-            return Err(ModelError::Images(format!(
-                "images must be 28×28: expected a multiple of {IMAGE_PIXELS} values, got {}",
-                pixels.len()
-            )));
-        }
-        if count > MAX_SAMPLE_COUNT {
-            return Err(ModelError::Count(count.to_string()));
-        }
-        if let Some(bad) = pixels.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-            return Err(ModelError::Images(format!(
-                "pixel values must be from 0 to 1, got {bad}"
-            )));
-        }
-        if !(0.0..=MAX_NOISE_STD).contains(&noise_std) {
-            return Err(ModelError::Noise(noise_std.to_string()));
-        }
-        Ok(Self {
-            pixels,
-            noise_std,
-            seed: check_seed(seed)?,
-        })
-    }
-
-    pub fn count(&self) -> usize {
-        self.pixels.len() / IMAGE_PIXELS
-    }
-}
-
 /// What `denoise` returns: the damaged input and the model's restoration.
 #[derive(Debug, Clone)]
 pub struct Denoised {
@@ -207,13 +121,24 @@ impl Model {
         }
     }
 
+    /// The number of classes a class-conditional generative model draws; `None` otherwise.
+    pub fn num_classes(&self) -> Option<usize> {
+        match self {
+            Model::Vae(vae) => vae.num_classes(),
+            Model::Autoencoder(_) | Model::Classifier(_) => None,
+        }
+    }
+
     /// Draw images in `[0, 1]`.
     ///
     /// # Shapes
     /// - output: `[count, 1, 28, 28]`
     pub fn sample(&self, request: SampleRequest, device: &Device) -> Result<Tensor<4>, ModelError> {
         match self {
-            Model::Vae(vae) => Ok(vae.sample(request.count, request.seed, device)),
+            Model::Vae(vae) => {
+                check_class(self.kind(), vae.num_classes(), request.class)?;
+                Ok(vae.sample(request.count, request.seed, request.class, device))
+            }
             Model::Autoencoder(_) => Err(self.unsupported(
                 "sample from noise",
                 "they restore digits you give them: use denoise",
@@ -223,6 +148,28 @@ impl Model {
                 "they recognise digits: sample from a generative model such as vae",
             )),
         }
+    }
+
+    /// Decode a walk between the latent codes of two seeds, in `[0, 1]`.
+    ///
+    /// # Shapes
+    /// - output: `[steps, 1, 28, 28]`
+    pub fn interpolate(
+        &self,
+        request: InterpolateRequest,
+        device: &Device,
+    ) -> Result<Tensor<4>, ModelError> {
+        let Model::Vae(vae) = self else {
+            return Err(self.unsupported("interpolate", "walk the latent space of a vae"));
+        };
+        check_class(self.kind(), vae.num_classes(), request.class)?;
+        Ok(vae.interpolate(
+            request.from,
+            request.to,
+            request.steps,
+            request.class,
+            device,
+        ))
     }
 
     /// Add Gaussian noise to the request's digits and restore them.
@@ -267,32 +214,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sample_requests_are_checked() {
-        assert!(SampleRequest::new(16, 7).is_ok());
-        assert!(SampleRequest::new(0, 7).is_err());
-        assert!(SampleRequest::new(MAX_SAMPLE_COUNT + 1, 7).is_err());
-        assert!(SampleRequest::new(1, MAX_SEED + 1).is_err());
-        assert!(SampleRequest::from_f64(16.0, 7.0).is_ok());
-        for (count, seed) in [
-            (1.5, 0.0),
-            (-1.0, 0.0),
-            (f64::NAN, 0.0),
-            (4.0, 0.5),
-            (4.0, -3.0),
-            (4.0, f64::INFINITY),
-        ] {
-            assert!(
-                SampleRequest::from_f64(count, seed).is_err(),
-                "{count} {seed}"
-            );
-        }
-        let err = SampleRequest::from_f64(2000.0, 0.0)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(err, "count must be an integer from 1 to 1024, got 2000");
-    }
+    use crate::mnist::IMAGE_PIXELS;
+    use crate::request::class_from_f64;
 
     #[test]
     fn invalid_config_is_an_error_not_a_panic() {
@@ -324,19 +247,29 @@ mod tests {
     }
 
     #[test]
-    fn denoise_requests_are_checked() {
-        let ok = |pixels: Vec<f32>, noise, seed| DenoiseRequest::new(pixels, noise, seed);
-        assert_eq!(ok(vec![0.5; 2 * IMAGE_PIXELS], 0.3, 4).unwrap().count(), 2);
-        for (pixels, noise, seed) in [
-            (vec![], 0.3, 0),
-            (vec![0.5; 100], 0.3, 0),
-            (vec![1.5; IMAGE_PIXELS], 0.3, 0),
-            (vec![f32::NAN; IMAGE_PIXELS], 0.3, 0),
-            (vec![0.5; IMAGE_PIXELS], -0.1, 0),
-            (vec![0.5; IMAGE_PIXELS], f64::NAN, 0),
-            (vec![0.5; IMAGE_PIXELS], 0.3, MAX_SEED + 1),
-        ] {
-            assert!(ok(pixels, noise, seed).is_err(), "{noise} {seed}");
-        }
+    fn classes_are_checked_against_the_model() {
+        let device = Device::flex();
+        let request = SampleRequest::new(2, 0).unwrap();
+        let vae = ModelSpec::Vae(VaeConfig::new()).init(&device).unwrap();
+        let err = vae
+            .sample(request.with_class(Some(3)), &device)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("this vae is not class-conditional"),
+            "{err}"
+        );
+        let cvae = ModelSpec::Vae(VaeConfig::new().with_num_classes(Some(10)))
+            .init(&device)
+            .unwrap();
+        assert!(cvae.sample(request.with_class(Some(9)), &device).is_ok());
+        assert!(cvae.sample(request, &device).is_ok());
+        let err = cvae
+            .sample(request.with_class(Some(10)), &device)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "class must be from 0 to 9, got 10");
+        assert!(class_from_f64(Some(2.5)).is_err());
+        assert!(class_from_f64(Some(-1.0)).is_err());
+        assert_eq!(class_from_f64(Some(7.0)).unwrap(), Some(7));
     }
 }

@@ -15,10 +15,14 @@ pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
 
 /// Draws from N(0, I) with the given shape, placed on `device`.
 pub fn standard_normal<const D: usize>(seed: u64, shape: [usize; D], device: &Device) -> Tensor<D> {
-    let mut rng = rng(seed);
-    let len = shape.iter().product();
-    let values: Vec<f32> = (0..len).map(|_| rng.sample(StandardNormal)).collect();
+    let values = standard_normal_values(seed, shape.iter().product());
     Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// `len` draws from N(0, 1): the values [`standard_normal`] puts in a tensor.
+pub fn standard_normal_values(seed: u64, len: usize) -> Vec<f32> {
+    let mut rng = rng(seed);
+    (0..len).map(|_| rng.sample(StandardNormal)).collect()
 }
 
 /// The indices `0..len` in an order fixed by `seed`.

@@ -36,7 +36,7 @@ pub trait DigitObjective: Module + Clone {
 
 impl DigitObjective for Vae {
     fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
-        let loss = self.loss(batch.images.clone(), seed);
+        let loss = self.loss(batch.images.clone(), &Some(batch.labels.clone()), seed);
         Losses {
             terms: vec![
                 ("recon", loss.reconstruction.clone()),

@@ -3,13 +3,18 @@
 //! Notation: x an image, z a latent code, q(z|x) = N(μ, diag σ²) the encoder, p(x|z) a Bernoulli
 //! decoder, p(z) = N(0, I) the prior. Training minimises the negative β-ELBO
 //! `−E_q[log p(x|z)] + β·KL(q(z|x) ‖ p(z))` (Higgins et al. 2017 for β).
+//!
+//! With `num_classes` set it is a conditional VAE (Sohn et al. 2015): encoder and decoder both
+//! see the one-hot class y, so q(z|x, y) keeps only the style and p(x|z, y) draws the asked-for
+//! digit.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::interpolation::slerp_path;
 use crate::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
 use crate::noise;
 
@@ -34,6 +39,9 @@ pub struct VaeConfig {
     /// Weight of the KL term; 1 gives the true ELBO.
     #[config(default = 1.0)]
     pub beta: f64,
+    /// Number of classes to condition on (a CVAE); `None` for a plain VAE.
+    #[config(default = "None")]
+    pub num_classes: Option<usize>,
 }
 
 impl VaeConfig {
@@ -49,7 +57,10 @@ impl VaeConfig {
     /// Check the invariants `init` relies on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
         self.stack().validate()?;
-        positive(&[("latent_dim", self.latent_dim)])?;
+        positive(&[
+            ("latent_dim", self.latent_dim),
+            ("num_classes", self.num_classes.unwrap_or(1)),
+        ])?;
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(format!("beta {} must be a finite number ≥ 0", self.beta));
         }
@@ -65,12 +76,15 @@ impl VaeConfig {
             panic!("invalid VaeConfig: {why}");
         }
         let stack = self.stack();
+        let classes = self.num_classes.unwrap_or(0);
+        let posterior = || LinearConfig::new(self.hidden + classes, self.latent_dim).init(device);
         Vae {
             encoder: stack.init_encoder(device),
-            enc_mean: LinearConfig::new(self.hidden, self.latent_dim).init(device),
-            enc_log_var: LinearConfig::new(self.hidden, self.latent_dim).init(device),
-            decoder: stack.init_decoder(self.latent_dim, device),
+            enc_mean: posterior(),
+            enc_log_var: posterior(),
+            decoder: stack.init_decoder(self.latent_dim + classes, device),
             latent_dim: self.latent_dim,
+            num_classes: classes,
             beta: self.beta,
         }
     }
@@ -84,8 +98,13 @@ pub struct Vae {
     enc_log_var: Linear,
     decoder: ConvDecoder,
     latent_dim: usize,
+    /// 0 for a plain VAE.
+    num_classes: usize,
     beta: f64,
 }
+
+/// Class labels of a batch, shape `[batch]`: required by a conditional VAE, ignored otherwise.
+pub type Labels = Option<Tensor<1, Int>>;
 
 /// The parameters of q(z|x).
 #[derive(Debug, Clone)]
@@ -120,44 +139,67 @@ impl Vae {
         self.latent_dim
     }
 
+    /// The number of classes a CVAE conditions on; `None` for a plain VAE.
+    pub fn num_classes(&self) -> Option<usize> {
+        (self.num_classes > 0).then_some(self.num_classes)
+    }
+
+    /// `x` with the one-hot labels appended, for a CVAE; `x` unchanged otherwise.
+    ///
+    /// # Panics
+    /// If a CVAE gets no labels (the model layer checks requests before they get here).
+    ///
+    /// # Shapes
+    /// - x: `[batch, n]`; output: `[batch, n + num_classes]`
+    fn conditioned(&self, x: Tensor<2>, labels: &Labels) -> Tensor<2> {
+        if self.num_classes == 0 {
+            return x;
+        }
+        let labels = labels
+            .clone()
+            .expect("a conditional VAE needs class labels");
+        let one_hot = one_hot(labels, self.num_classes);
+        Tensor::cat(vec![x, one_hot], 1)
+    }
+
     /// # Shapes
     /// - images: `[batch, channels, side, side]` in `[0, 1]`
     /// - output: `[batch, latent]` twice
-    pub fn encode(&self, images: Tensor<4>) -> Posterior {
-        let x = self.encoder.forward(images); // (B, hidden)
+    pub fn encode(&self, images: Tensor<4>, labels: &Labels) -> Posterior {
+        let x = self.conditioned(self.encoder.forward(images), labels); // (B, hidden [+ classes])
         Posterior {
             mean: self.enc_mean.forward(x.clone()),
             log_var: self.enc_log_var.forward(x),
         }
     }
 
-    /// Bernoulli logits of p(x|z).
+    /// Bernoulli logits of p(x|z) (or p(x|z, y)).
     ///
     /// # Shapes
     /// - latents: `[batch, latent]`
     /// - output: `[batch, channels, side, side]`
-    pub fn decode(&self, latents: Tensor<2>) -> Tensor<4> {
-        self.decoder.forward(latents)
+    pub fn decode(&self, latents: Tensor<2>, labels: &Labels) -> Tensor<4> {
+        self.decoder.forward(self.conditioned(latents, labels))
     }
 
     /// Encode, draw z = μ + σ·ε with the given ε, and decode.
     ///
     /// # Shapes
     /// - images: `[batch, channels, side, side]`; epsilon: `[batch, latent]`
-    pub fn forward(&self, images: Tensor<4>, epsilon: Tensor<2>) -> VaeOutput {
-        let posterior = self.encode(images);
+    pub fn forward(&self, images: Tensor<4>, labels: &Labels, epsilon: Tensor<2>) -> VaeOutput {
+        let posterior = self.encode(images, labels);
         let latents = reparameterize(&posterior, epsilon);
         VaeOutput {
-            recon_logits: self.decode(latents),
+            recon_logits: self.decode(latents, labels),
             posterior,
         }
     }
 
     /// The negative β-ELBO of `images`, with ε drawn from the seeded CPU RNG.
-    pub fn loss(&self, images: Tensor<4>, seed: u64) -> VaeLoss {
+    pub fn loss(&self, images: Tensor<4>, labels: &Labels, seed: u64) -> VaeLoss {
         let [batch, ..] = images.dims();
         let epsilon = noise::standard_normal(seed, [batch, self.latent_dim], &images.device());
-        let output = self.forward(images.clone(), epsilon);
+        let output = self.forward(images.clone(), labels, epsilon);
         let reconstruction = bernoulli_nll(output.recon_logits, images).mean();
         let kl = kl_to_standard_normal(&output.posterior).mean();
         VaeLoss {
@@ -167,14 +209,80 @@ impl Vae {
         }
     }
 
-    /// Decode latents drawn from the prior N(0, I) into images in `[0, 1]`.
+    /// Labels for `count` generated images of a CVAE: all `class`, or without one image `i`
+    /// gets class `i mod num_classes`, so a grid shows every digit. `None` for a plain VAE.
+    ///
+    /// # Panics
+    /// If `class` is not below `num_classes`.
+    fn generation_labels(&self, count: usize, class: Option<usize>, device: &Device) -> Labels {
+        if self.num_classes == 0 {
+            return None;
+        }
+        assert!(
+            class.is_none_or(|c| c < self.num_classes),
+            "class out of range"
+        );
+        let labels: Vec<i32> = (0..count)
+            .map(|i| class.unwrap_or(i % self.num_classes) as i32)
+            .collect();
+        Some(Tensor::from_data(TensorData::new(labels, [count]), device))
+    }
+
+    /// Decode latents drawn from the prior N(0, I) into images in `[0, 1]`; `class` picks the
+    /// digit of a CVAE (see [`Vae::generation_labels`]) and must be `None` for a plain VAE.
     ///
     /// # Shapes
     /// - output: `[count, channels, side, side]`
-    pub fn sample(&self, count: usize, seed: u64, device: &Device) -> Tensor<4> {
+    pub fn sample(
+        &self,
+        count: usize,
+        seed: u64,
+        class: Option<usize>,
+        device: &Device,
+    ) -> Tensor<4> {
         let latents = noise::standard_normal(seed, [count, self.latent_dim], device);
-        sigmoid(self.decode(latents))
+        let labels = self.generation_labels(count, class, device);
+        sigmoid(self.decode(latents, &labels))
     }
+
+    /// Decode `steps` codes on the arc from the code drawn with seed `from` to the one drawn with
+    /// seed `to`. A seed's code is that of the first image `sample` draws with it, so the walk
+    /// starts and ends on digits the sampler shows. A CVAE keeps one `class` (default 0) along
+    /// the walk, so only the style changes.
+    ///
+    /// # Shapes
+    /// - output: `[steps, channels, side, side]`
+    pub fn interpolate(
+        &self,
+        from: u64,
+        to: u64,
+        steps: usize,
+        class: Option<usize>,
+        device: &Device,
+    ) -> Tensor<4> {
+        let code = |seed| noise::standard_normal_values(seed, self.latent_dim);
+        let path: Vec<f32> = slerp_path(&code(from), &code(to), steps).concat();
+        let latents = Tensor::from_data(TensorData::new(path, [steps, self.latent_dim]), device);
+        let labels = self.generation_labels(steps, Some(class.unwrap_or(0)), device);
+        sigmoid(self.decode(latents, &labels))
+    }
+}
+
+/// Rows of zeros with a one at each label, built by comparison: burn's `one_hot` reads the labels
+/// back synchronously to check their range, which panics on WebGPU.
+///
+/// # Shapes
+/// - labels: `[batch]`; output: `[batch, num_classes]`
+fn one_hot(labels: Tensor<1, Int>, num_classes: usize) -> Tensor<2> {
+    let [batch] = labels.dims();
+    let classes = Tensor::<1, Int>::arange(0..num_classes as i64, &labels.device())
+        .reshape([1, num_classes])
+        .repeat_dim(0, batch);
+    labels
+        .reshape([batch, 1])
+        .repeat_dim(1, num_classes)
+        .equal(classes)
+        .float()
 }
 
 /// z = μ + σ·ε with σ = exp(½ log σ²): keeps sampling differentiable in μ and σ.
@@ -221,10 +329,10 @@ mod tests {
         let device = Device::flex();
         let vae = small().init(&device);
         let images = Tensor::<4>::zeros([3, 1, 28, 28], &device);
-        let out = vae.forward(images, Tensor::zeros([3, 4], &device));
+        let out = vae.forward(images, &None, Tensor::zeros([3, 4], &device));
         assert_eq!(out.recon_logits.dims(), [3, 1, 28, 28]);
         assert_eq!(out.posterior.mean.dims(), [3, 4]);
-        assert_eq!(vae.sample(5, 0, &device).dims(), [5, 1, 28, 28]);
+        assert_eq!(vae.sample(5, 0, None, &device).dims(), [5, 1, 28, 28]);
     }
 
     #[test]
@@ -264,11 +372,48 @@ mod tests {
     fn samples_are_probabilities_and_seeded() {
         let device = Device::flex();
         let vae = small().init(&device);
-        let a = vae.sample(4, 9, &device);
+        let a = vae.sample(4, 9, None, &device);
         assert!(a.clone().min().into_scalar::<f32>() >= 0.0);
         assert!(a.clone().max().into_scalar::<f32>() <= 1.0);
         a.into_data()
-            .assert_eq(&vae.sample(4, 9, &device).into_data(), true);
+            .assert_eq(&vae.sample(4, 9, None, &device).into_data(), true);
+    }
+
+    #[test]
+    fn interpolation_starts_and_ends_on_sampled_digits() {
+        let device = Device::flex();
+        let vae = small().init(&device);
+        let walk = vae.interpolate(3, 8, 5, None, &device);
+        assert_eq!(walk.dims(), [5, 1, 28, 28]);
+        let first = |t: Tensor<4>| t.slice(0..1).into_data();
+        let last = walk.clone().slice(4..5).into_data();
+        first(walk)
+            .assert_approx_eq::<f32>(&first(vae.sample(2, 3, None, &device)), Default::default());
+        last.assert_approx_eq::<f32>(&first(vae.sample(1, 8, None, &device)), Default::default());
+    }
+
+    #[test]
+    fn one_hot_rows() {
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![2, 0], [2]), &Device::flex());
+        one_hot(labels, 3).into_data().assert_eq(
+            &TensorData::new(vec![0.0f32, 0.0, 1.0, 1.0, 0.0, 0.0], [2, 3]),
+            true,
+        );
+    }
+
+    #[test]
+    fn conditional_samples_follow_the_class() {
+        let device = Device::flex();
+        let cvae = small().with_num_classes(Some(10)).init(&device);
+        assert_eq!(cvae.num_classes(), Some(10));
+        // Same latents, different classes: the decoder sees the class, so the images differ.
+        let three = cvae.sample(2, 5, Some(3), &device).into_data();
+        let seven = cvae.sample(2, 5, Some(7), &device).into_data();
+        assert_ne!(three, seven);
+        // Without a class, image i gets class i mod 10.
+        let mixed = cvae.sample(4, 5, None, &device).slice(3..4).into_data();
+        let threes = cvae.sample(4, 5, Some(3), &device).slice(3..4).into_data();
+        mixed.assert_eq(&threes, true);
     }
 
     #[test]
@@ -277,7 +422,7 @@ mod tests {
         device.seed(0);
         let images = toy_digits(8, &device);
         let (first, last) = overfits(small().init(&device), 150, |vae: &Vae, step| {
-            vae.loss(images.clone(), step).total
+            vae.loss(images.clone(), &None, step).total
         });
         // Each toy digit has ~120 lit pixels: an untrained decoder costs ~543 nats (784·ln 2).
         assert!(last < 0.5 * first, "loss went from {first} to {last}");

@@ -77,9 +77,9 @@ mod tests {
         let bytes = to_bytes(original.clone()).unwrap();
         let loaded = load(config().init(&device), &bytes).unwrap();
         original
-            .sample(3, 5, &device)
+            .sample(3, 5, None, &device)
             .into_data()
-            .assert_eq(&loaded.sample(3, 5, &device).into_data(), true);
+            .assert_eq(&loaded.sample(3, 5, None, &device).into_data(), true);
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor};
 use kiln_core::manifest::Manifest;
 use kiln_core::mnist::IMAGE_PIXELS;
-use kiln_core::model::{DenoiseRequest, Model, SampleRequest};
+use kiln_core::model::Model;
+use kiln_core::request::{DenoiseRequest, SampleRequest};
 use kiln_core::weights;
 
 #[test]

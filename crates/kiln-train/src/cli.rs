@@ -24,8 +24,12 @@ pub enum Command {
     Train(TrainArgs),
     /// Draw images from a trained generative model and write them as PNGs.
     Sample(SampleArgs),
+    /// Decode a walk through a VAE's latent space between the codes of two seeds.
+    Interpolate(InterpolateArgs),
     /// Add noise to digit images and restore them with a denoising autoencoder.
     Denoise(DenoiseArgs),
+    /// Judge a generative model's samples with the digit classifier.
+    Eval(EvalArgs),
     /// Copy a run's weights into a pretrained/ folder and record them in its manifest.
     Export(ExportArgs),
 }
@@ -35,6 +39,8 @@ pub enum Command {
 pub enum ModelKind {
     /// Convolutional variational autoencoder.
     Vae,
+    /// Class-conditional VAE: the same with the digit class given to encoder and decoder.
+    Cvae,
     /// Denoising convolutional autoencoder (Gaussian noise and random erasing).
     Ae,
     /// Digit classifier (small CNN) that the metrics use to judge generated digits.
@@ -64,10 +70,10 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 0.001].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// VAE: weight of the KL term [default: 1.0].
+    /// VAE and CVAE: weight of the KL term [default: 1.0].
     #[arg(long)]
     pub beta: Option<f64>,
-    /// VAE: size of the latent code [default: 16].
+    /// VAE and CVAE: size of the latent code [default: 16].
     #[arg(long)]
     pub latent: Option<NonZeroUsize>,
     /// Seed for initialisation, shuffling and noise [default: 0].
@@ -105,12 +111,42 @@ pub struct SampleArgs {
     /// Seed of the latent noise; the same seed gives the same images on every backend.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output directory for 000000.png…, grid.png (created if missing).
+    /// Class-conditional models: the digit to draw (0–9). Without it, image i is digit i mod 10.
+    #[arg(long)]
+    pub class: Option<usize>,
+    #[command(flatten)]
+    pub output: ImagesOut,
+}
+
+/// Where generated images go.
+#[derive(Debug, Args)]
+pub struct ImagesOut {
+    /// Output directory for 000000.png… and grid.png (created if missing).
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the exact intensities to samples.json (for comparisons across backends).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InterpolateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Seed whose latent code starts the walk (the first digit `kiln sample --seed` draws).
+    #[arg(long)]
+    pub from: u64,
+    /// Seed whose latent code ends the walk.
+    #[arg(long)]
+    pub to: u64,
+    /// Number of frames, both ends included (2–256).
+    #[arg(long, default_value_t = 16)]
+    pub steps: usize,
+    /// Class-conditional models: the digit to keep along the walk (0–9) [default: 0].
+    #[arg(long)]
+    pub class: Option<usize>,
+    #[command(flatten)]
+    pub output: ImagesOut,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +166,27 @@ pub struct DenoiseArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the exact intensities to denoised.json (for comparisons across backends).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The classifier that judges the samples: a name in the manifest, a run directory or a file.
+    #[arg(long, default_value = "classifier")]
+    pub classifier: String,
+    /// How many images to draw.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Seed of the first batch of latent noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Store the figures, command, count and seed in the model's manifest entry.
+    #[arg(long)]
+    pub record: bool,
+    /// Print the figures as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }

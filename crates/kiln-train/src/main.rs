@@ -2,6 +2,7 @@
 
 mod atomic;
 mod cli;
+mod command_line;
 mod commands;
 mod data;
 mod device;
@@ -30,8 +31,10 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Train(args) => commands::train::run(args)?,
         cli::Command::Sample(args) => commands::sample::run(args)?,
+        cli::Command::Interpolate(args) => commands::interpolate::run(args)?,
         cli::Command::Denoise(args) => commands::denoise::run(args)?,
         cli::Command::Export(args) => commands::export::run(args)?,
+        cli::Command::Eval(args) => commands::eval::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -285,11 +285,15 @@ fn bad_data_is_named() {
 }
 
 #[test]
-fn autoencoder_and_classifier_train_export_and_refuse_what_they_cannot_do() {
+fn autoencoder_classifier_and_cvae_train_export_and_refuse_what_they_cannot_do() {
     let env = Env::new();
     let (data, pretrained) = (env.path("data"), env.path("pretrained"));
     let manifest = env.path("pretrained/manifest.json");
-    for (kind, name) in [("ae", "tiny-ae"), ("classifier", "tiny-classifier")] {
+    for (kind, name) in [
+        ("ae", "tiny-ae"),
+        ("classifier", "tiny-classifier"),
+        ("cvae", "tiny-cvae"),
+    ] {
         let run = env.path(name);
         ok(&[
             "train", kind, "--data", &data, "--out", &run, "--epochs", "1", "--batch", "64",
@@ -438,4 +442,72 @@ fn autoencoder_and_classifier_train_export_and_refuse_what_they_cannot_do() {
         &out,
     ]);
     assert!(err.contains("classifier models cannot denoise"), "{err}");
+
+    // The conditional VAE draws a requested digit, and eval judges it with the classifier.
+    let sevens = env.path("sevens");
+    ok(&[
+        "sample",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--class",
+        "7",
+        "--count",
+        "3",
+        "--out",
+        &sevens,
+    ]);
+    assert!(env.root.join("sevens/000002.png").is_file());
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--class",
+        "10",
+        "--out",
+        &sevens,
+    ]);
+    assert!(err.contains("class must be from 0 to 9, got 10"), "{err}");
+    ok(&[
+        "eval",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--classifier",
+        "tiny-classifier",
+        "--count",
+        "30",
+        "--record",
+    ]);
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let evaluation = &entries["models"][2]["evaluation"];
+    assert_eq!(evaluation["count"], 30);
+    let accuracy = evaluation["metrics"]["conditional_accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
+    assert!(
+        evaluation["judge"]
+            .as_str()
+            .unwrap()
+            .starts_with("tiny-classifier (sha256 ")
+    );
+    let err = fails(&[
+        "eval",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--classifier",
+        "tiny-ae",
+    ]);
+    assert!(
+        err.contains("--classifier tiny-ae is not a classifier"),
+        "{err}"
+    );
 }

@@ -3,7 +3,10 @@
 use burn::tensor::Device;
 use js_sys::{Float32Array, Object, Reflect};
 use kiln_core::image::ImageBatch;
-use kiln_core::model::{DenoiseRequest, Model, SampleRequest, seed_from_f64};
+use kiln_core::model::Model;
+use kiln_core::request::{
+    DenoiseRequest, InterpolateRequest, SampleRequest, class_from_f64, seed_from_f64,
+};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -30,13 +33,35 @@ impl LoadedModel {
         self.name.clone()
     }
 
-    /// Draw `count` images with `seed`. Resolves to `{ count, width, height, data }`, where
-    /// `data` is a `Float32Array` of intensities in [0, 1].
-    pub fn sample(&self, count: f64, seed: f64) -> js_sys::Promise {
+    /// Draw `count` images with `seed` (of digit `class`, for conditional models). Resolves to
+    /// `{ count, width, height, data }`, where `data` is a `Float32Array` of intensities in [0, 1].
+    pub fn sample(&self, count: f64, seed: f64, class: Option<f64>) -> js_sys::Promise {
         let (model, device) = (self.model.clone(), self.device.clone());
         wasm_bindgen_futures::future_to_promise(async move {
-            let request = SampleRequest::from_f64(count, seed).map_err(to_js)?;
+            let request = SampleRequest::from_f64(count, seed)
+                .map_err(to_js)?
+                .with_class(class_from_f64(class).map_err(to_js)?);
             let batch = read_images(model.sample(request, &device).map_err(to_js)?).await?;
+            image_object(&batch, &[("data", &batch)])
+        })
+    }
+
+    /// Decode `steps` frames on the latent path from seed `from`'s code to seed `to`'s (VAEs;
+    /// a CVAE keeps digit `class`, default 0). Resolves like `sample`, with `count = steps`.
+    pub fn interpolate(
+        &self,
+        from: f64,
+        to: f64,
+        steps: f64,
+        class: Option<f64>,
+    ) -> js_sys::Promise {
+        let (model, device) = (self.model.clone(), self.device.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let request = InterpolateRequest::from_f64(from, to, steps)
+                .map_err(to_js)?
+                .with_class(class_from_f64(class).map_err(to_js)?);
+            let frames = model.interpolate(request, &device).map_err(to_js)?;
+            let batch = read_images(frames).await?;
             image_object(&batch, &[("data", &batch)])
         })
     }

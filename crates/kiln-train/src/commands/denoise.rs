@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use kiln_core::image::ImageBatch;
-use kiln_core::model::DenoiseRequest;
+use kiln_core::request::DenoiseRequest;
 
 use crate::cli::DenoiseArgs;
 use crate::{atomic, png, resolve};

@@ -71,6 +71,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         sha256: weights::sha256_hex(&bytes),
         size: bytes.len() as u64,
         provenance,
+        evaluation: None,
     });
     atomic::write(&manifest_path, manifest.to_json().as_bytes())?;
     eprintln!(

@@ -1,6 +1,8 @@
 //! One module per `kiln` subcommand.
 
 pub mod denoise;
+pub mod eval;
 pub mod export;
+pub mod interpolate;
 pub mod sample;
 pub mod train;

@@ -2,29 +2,36 @@
 
 use anyhow::Result;
 use kiln_core::image::ImageBatch;
-use kiln_core::model::SampleRequest;
+use kiln_core::request::SampleRequest;
 
-use crate::cli::SampleArgs;
+use crate::cli::{ImagesOut, SampleArgs};
 use crate::{atomic, png, resolve};
 
 pub fn run(args: SampleArgs) -> Result<()> {
-    let request = SampleRequest::new(args.count, args.seed)?;
+    let request = SampleRequest::new(args.count, args.seed)?.with_class(args.class);
     let (model, device) = resolve::load(&args.model)?;
     let batch = ImageBatch::from_data(model.sample(request, &device)?.into_data())?;
-    png::write_batch(&batch, &args.out)?;
-    if args.json {
+    write_images(&batch, &args.output)
+}
+
+/// `000000.png…` and `grid.png` in the output directory, and with `--json` the exact
+/// intensities in samples.json.
+pub fn write_images(batch: &ImageBatch, output: &ImagesOut) -> Result<()> {
+    let out = &output.out;
+    png::write_batch(batch, out)?;
+    if output.json {
         let json = serde_json::json!({
             "count": batch.count,
             "width": batch.width,
             "height": batch.height,
             "data": batch.pixels,
         });
-        atomic::write(&args.out.join("samples.json"), json.to_string().as_bytes())?;
+        atomic::write(&out.join("samples.json"), json.to_string().as_bytes())?;
     }
     eprintln!(
         "wrote {} images and grid.png to {}",
         batch.count,
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

@@ -6,12 +6,14 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::Bytes;
 use kiln_core::autoencoder::AutoencoderConfig;
 use kiln_core::classifier::ClassifierConfig;
+use kiln_core::mnist::NUM_CLASSES;
 use kiln_core::model::ModelSpec;
 use kiln_core::train::DigitObjective;
 use kiln_core::vae::VaeConfig;
 use kiln_core::weights;
 
 use crate::cli::{ModelKind, TrainArgs};
+use crate::command_line::command_line;
 use crate::data;
 use crate::run_dir::{RunConfig, RunDir, TrainSettings, TrainState};
 use crate::trainer::{self, Session};
@@ -107,17 +109,23 @@ fn fit<M: DigitObjective>(
 }
 
 fn new_config(args: &TrainArgs) -> Result<RunConfig> {
-    if args.model != ModelKind::Vae {
+    if !matches!(args.model, ModelKind::Vae | ModelKind::Cvae) {
         for (given, flag) in [
             (args.beta.is_some(), "--beta"),
             (args.latent.is_some(), "--latent"),
         ] {
-            ensure!(!given, "{flag} applies only to `kiln train vae`");
+            ensure!(
+                !given,
+                "{flag} applies only to `kiln train vae` and `kiln train cvae`"
+            );
         }
     }
     let spec = match args.model {
-        ModelKind::Vae => {
+        ModelKind::Vae | ModelKind::Cvae => {
             let mut vae = VaeConfig::new();
+            if args.model == ModelKind::Cvae {
+                vae.num_classes = Some(NUM_CLASSES);
+            }
             if let Some(beta) = args.beta {
                 vae.beta = beta;
             }
@@ -197,22 +205,4 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
     }
     config.settings.data = args.data.clone();
     Ok(config)
-}
-
-/// This process's command line, quoted so it can be pasted back into a shell.
-fn command_line() -> String {
-    std::env::args()
-        .map(|arg| {
-            if !arg.is_empty()
-                && arg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:".contains(&b))
-            {
-                arg
-            } else {
-                format!("'{}'", arg.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

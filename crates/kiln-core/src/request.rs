@@ -1,0 +1,241 @@
+//! Requests as they arrive from the CLI or from JavaScript, checked before any tensor is made,
+//! so bad input is a readable error and never a panic.
+
+use crate::mnist::IMAGE_PIXELS;
+use crate::model::ModelError;
+
+/// Most images one call may ask for: keeps a page's memory use bounded.
+pub const MAX_SAMPLE_COUNT: usize = 1024;
+/// Largest seed that survives a round trip through a JavaScript number (2⁵³ − 1).
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+/// Most frames one `interpolate` call may ask for.
+pub const MAX_INTERPOLATION_STEPS: usize = 256;
+/// Strongest noise `denoise` accepts (standard deviation, on intensities in `[0, 1]`).
+pub const MAX_NOISE_STD: f64 = 1.0;
+
+/// A checked request for `count` images drawn with `seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleRequest {
+    pub count: usize,
+    pub seed: u64,
+    /// The digit to draw, for class-conditional models.
+    pub class: Option<usize>,
+}
+
+impl SampleRequest {
+    pub fn new(count: usize, seed: u64) -> Result<Self, ModelError> {
+        if !(1..=MAX_SAMPLE_COUNT).contains(&count) {
+            return Err(ModelError::Count(count.to_string()));
+        }
+        Ok(Self {
+            count,
+            seed: check_seed(seed)?,
+            class: None,
+        })
+    }
+
+    /// Check numbers that arrive as JavaScript doubles, which may be fractional or negative.
+    pub fn from_f64(count: f64, seed: f64) -> Result<Self, ModelError> {
+        if !is_whole(count) || count > MAX_SAMPLE_COUNT as f64 {
+            return Err(ModelError::Count(count.to_string()));
+        }
+        Self::new(count as usize, seed_from_f64(seed)?)
+    }
+
+    /// Ask a class-conditional model for one digit class (checked against the model on use).
+    pub fn with_class(self, class: Option<usize>) -> Self {
+        Self { class, ..self }
+    }
+}
+
+/// A class that arrives as a JavaScript double (or `undefined`), checked to be a whole number.
+pub fn class_from_f64(class: Option<f64>) -> Result<Option<usize>, ModelError> {
+    match class {
+        None => Ok(None),
+        Some(c) if is_whole(c) && c < 1e6 => Ok(Some(c as usize)),
+        Some(c) => Err(ModelError::Class(format!(
+            "class must be a whole number, got {c}"
+        ))),
+    }
+}
+
+fn is_whole(x: f64) -> bool {
+    x.is_finite() && x.fract() == 0.0 && x >= 0.0
+}
+
+/// `class` must be absent for an unconditional model and below `num_classes` otherwise.
+pub(crate) fn check_class(
+    kind: &str,
+    num_classes: Option<usize>,
+    class: Option<usize>,
+) -> Result<(), ModelError> {
+    match (num_classes, class) {
+        (None, Some(_)) => Err(ModelError::Class(format!(
+            "this {kind} is not class-conditional: leave out class (or use a conditional model such as cvae)"
+        ))),
+        (Some(n), Some(c)) if c >= n => Err(ModelError::Class(format!(
+            "class must be from 0 to {}, got {c}",
+            n - 1
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_seed(seed: u64) -> Result<u64, ModelError> {
+    if seed > MAX_SEED {
+        return Err(ModelError::Seed(seed.to_string()));
+    }
+    Ok(seed)
+}
+
+/// A seed that arrives as a JavaScript double, checked to be a whole number in range.
+pub fn seed_from_f64(seed: f64) -> Result<u64, ModelError> {
+    if !is_whole(seed) || seed > MAX_SEED as f64 {
+        return Err(ModelError::Seed(seed.to_string()));
+    }
+    Ok(seed as u64)
+}
+
+/// A checked request for a latent walk of `steps` frames between the codes of two seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterpolateRequest {
+    pub from: u64,
+    pub to: u64,
+    pub steps: usize,
+    /// The digit to keep along the walk, for class-conditional models (default 0).
+    pub class: Option<usize>,
+}
+
+impl InterpolateRequest {
+    pub fn new(from: u64, to: u64, steps: usize) -> Result<Self, ModelError> {
+        if !(2..=MAX_INTERPOLATION_STEPS).contains(&steps) {
+            return Err(ModelError::Steps(steps.to_string()));
+        }
+        Ok(Self {
+            from: check_seed(from)?,
+            to: check_seed(to)?,
+            steps,
+            class: None,
+        })
+    }
+
+    /// Check numbers that arrive as JavaScript doubles.
+    pub fn from_f64(from: f64, to: f64, steps: f64) -> Result<Self, ModelError> {
+        if !is_whole(steps) || steps > MAX_INTERPOLATION_STEPS as f64 {
+            return Err(ModelError::Steps(steps.to_string()));
+        }
+        Self::new(seed_from_f64(from)?, seed_from_f64(to)?, steps as usize)
+    }
+
+    /// Keep one digit class along the walk (checked against the model on use).
+    pub fn with_class(self, class: Option<usize>) -> Self {
+        Self { class, ..self }
+    }
+}
+
+/// A checked request to damage digits with Gaussian noise and restore them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenoiseRequest {
+    /// Clean digits, `count × 28 × 28` intensities in `[0, 1]`.
+    pub pixels: Vec<f32>,
+    pub noise_std: f64,
+    pub seed: u64,
+}
+
+impl DenoiseRequest {
+    pub fn new(pixels: Vec<f32>, noise_std: f64, seed: u64) -> Result<Self, ModelError> {
+        let count = pixels.len() / IMAGE_PIXELS;
+        if pixels.is_empty() || !pixels.len().is_multiple_of(IMAGE_PIXELS) {
+            return Err(ModelError::Images(format!(
+                "images must be 28×28: expected a multiple of {IMAGE_PIXELS} values, got {}",
+                pixels.len()
+            )));
+        }
+        if count > MAX_SAMPLE_COUNT {
+            return Err(ModelError::Count(count.to_string()));
+        }
+        if let Some(bad) = pixels.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+            return Err(ModelError::Images(format!(
+                "pixel values must be from 0 to 1, got {bad}"
+            )));
+        }
+        if !(0.0..=MAX_NOISE_STD).contains(&noise_std) {
+            return Err(ModelError::Noise(noise_std.to_string()));
+        }
+        Ok(Self {
+            pixels,
+            noise_std,
+            seed: check_seed(seed)?,
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        self.pixels.len() / IMAGE_PIXELS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_requests_are_checked() {
+        assert!(SampleRequest::new(16, 7).is_ok());
+        assert!(SampleRequest::new(0, 7).is_err());
+        assert!(SampleRequest::new(MAX_SAMPLE_COUNT + 1, 7).is_err());
+        assert!(SampleRequest::new(1, MAX_SEED + 1).is_err());
+        assert!(SampleRequest::from_f64(16.0, 7.0).is_ok());
+        for (count, seed) in [
+            (1.5, 0.0),
+            (-1.0, 0.0),
+            (f64::NAN, 0.0),
+            (4.0, 0.5),
+            (4.0, -3.0),
+            (4.0, f64::INFINITY),
+        ] {
+            assert!(
+                SampleRequest::from_f64(count, seed).is_err(),
+                "{count} {seed}"
+            );
+        }
+        let err = SampleRequest::from_f64(2000.0, 0.0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "count must be an integer from 1 to 1024, got 2000");
+    }
+
+    #[test]
+    fn interpolate_requests_are_checked() {
+        assert!(InterpolateRequest::from_f64(1.0, 2.0, 8.0).is_ok());
+        for (from, to, steps) in [
+            (1.0, 2.0, 1.0),
+            (1.0, 2.0, 257.0),
+            (1.0, 2.0, 2.5),
+            (-1.0, 2.0, 8.0),
+        ] {
+            assert!(
+                InterpolateRequest::from_f64(from, to, steps).is_err(),
+                "{from} {to} {steps}"
+            );
+        }
+        let err = InterpolateRequest::new(0, 1, 1).unwrap_err().to_string();
+        assert_eq!(err, "steps must be an integer from 2 to 256, got 1");
+    }
+
+    #[test]
+    fn denoise_requests_are_checked() {
+        let ok = |pixels: Vec<f32>, noise, seed| DenoiseRequest::new(pixels, noise, seed);
+        assert_eq!(ok(vec![0.5; 2 * IMAGE_PIXELS], 0.3, 4).unwrap().count(), 2);
+        for (pixels, noise, seed) in [
+            (vec![], 0.3, 0),
+            (vec![0.5; 100], 0.3, 0),
+            (vec![1.5; IMAGE_PIXELS], 0.3, 0),
+            (vec![f32::NAN; IMAGE_PIXELS], 0.3, 0),
+            (vec![0.5; IMAGE_PIXELS], -0.1, 0),
+            (vec![0.5; IMAGE_PIXELS], f64::NAN, 0),
+            (vec![0.5; IMAGE_PIXELS], 0.3, MAX_SEED + 1),
+        ] {
+            assert!(ok(pixels, noise, seed).is_err(), "{noise} {seed}");
+        }
+    }
+}
