@@ -56,7 +56,8 @@ async function main() {
   document.body.dataset.backend = kiln.backend;
   await Promise.all([
     vaeSection(kiln).catch((error) => showError(`The VAE could not start: ${error.message}`)),
-    denoiserSection(kiln).catch((error) => showDenoiserError(`The autoencoder could not start: ${error.message}`)),
+    cvaeSection(kiln).catch((error) => showSectionError("cvae", `The conditional VAE could not start: ${error.message}`)),
+    denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
   ]);
 }
 
@@ -104,11 +105,124 @@ async function vaeSection(kiln) {
   });
   $("sample").disabled = $("new").disabled = false;
   await sample();
+  walkControls(vae);
+}
+
+const WALK_STEPS = 24;
+const WALK_FPS = 12;
+
+/** Animate `vae.interpolate` back and forth between the codes of two seeds. */
+function walkControls(vae) {
+  let timer;
+  async function walk() {
+    const [from, to] = [Number($("walk-from").value), Number($("walk-to").value)];
+    if (![from, to].every((s) => Number.isInteger(s) && s >= 0)) {
+      $("walk-status").textContent = "Seeds must be whole numbers ≥ 0.";
+      return;
+    }
+    clearInterval(timer);
+    $("walk").disabled = true;
+    $("walk-status").textContent = "Decoding the walk…";
+    try {
+      const frames = await vae.interpolate({ from, to, steps: WALK_STEPS });
+      const pixels = frames.width * frames.height;
+      const stripFrames = [0, 4, 8, 12, 16, 20, 23];
+      const strip = new Float32Array(stripFrames.length * pixels);
+      stripFrames.forEach((f, i) => strip.set(frames.data.subarray(f * pixels, (f + 1) * pixels), i * pixels));
+      drawRow($("walk-strip"), { ...frames, count: stripFrames.length }, strip);
+      // Ping-pong: 0 → 23 → 0 → …
+      let tick = 0;
+      const show = () => {
+        const period = 2 * (frames.count - 1);
+        const i = tick % period < frames.count ? tick % period : period - (tick % period);
+        drawImages($("walk-frame"), { ...frames, count: 1 }, frames.data.subarray(i * pixels, (i + 1) * pixels));
+        tick++;
+      };
+      show();
+      timer = setInterval(show, 1000 / WALK_FPS);
+      $("walk-status").textContent = `Seed ${from} → seed ${to}, ${frames.count} frames.`;
+      document.body.dataset.walkState = "playing";
+    } catch (error) {
+      $("walk-status").textContent = error.message;
+      document.body.dataset.walkState = "error";
+    } finally {
+      $("walk").disabled = false;
+    }
+  }
+  $("walk").addEventListener("click", walk);
+  $("walk").disabled = false;
+  walk();
+}
+
+/** Draw `count` images side by side in one row of square cells as tall as the canvas. */
+function drawRow(canvas, { count, width, height }, data) {
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const cell = canvas.height;
+  for (let i = 0; i < count; i++) {
+    const one = document.createElement("canvas");
+    one.width = one.height = cell;
+    drawImages(one, { count: 1, width, height }, data.subarray(i * width * height, (i + 1) * width * height));
+    ctx.drawImage(one, i * cell, 0);
+  }
+}
+
+/** The conditional VAE: a grid of one digit class (or of all ten) in the styles of one seed. */
+async function cvaeSection(kiln) {
+  $("cvae-status").textContent = "Downloading weights…";
+  const cvae = await kiln.model("cvae");
+  const p = cvae.provenance;
+  const accuracy = cvae.evaluation?.metrics?.conditional_accuracy;
+  $("cvae-info").textContent = `${p.epochs} epochs on ${p.dataset}` +
+    (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
+  let latest = 0; // only the newest request may draw
+  async function draw() {
+    const seed = Number($("cvae-seed").value);
+    if (!Number.isInteger(seed) || seed < 0) {
+      $("cvae-status").textContent = "The seed must be a whole number ≥ 0.";
+      return;
+    }
+    const digit = $("cvae-class").value === "" ? undefined : Number($("cvae-class").value);
+    const request = ++latest;
+    document.body.dataset.cvaeState = "working";
+    try {
+      const started = performance.now();
+      const batch = await cvae.sample({ count: GRID_COUNT, seed, class: digit });
+      if (request !== latest) return;
+      drawImages($("cvae-grid"), batch, batch.data);
+      const what = digit === undefined ? "digits 0–9" : `${digit}s`;
+      $("cvae-status").textContent = `Seed ${seed}, ${what}: ${(performance.now() - started).toFixed(0)} ms.`;
+      $("cvae-error").hidden = true;
+      document.body.dataset.cvaeState = "ready";
+    } catch (error) {
+      showSectionError("cvae", error.message);
+    }
+  }
+  $("cvae-class").addEventListener("change", draw);
+  $("cvae-seed").addEventListener("change", draw);
+  $("cvae-new").addEventListener("click", () => {
+    $("cvae-seed").value = Math.floor(Math.random() * 1_000_000);
+    draw();
+  });
+  for (const id of ["cvae-class", "cvae-seed", "cvae-new"]) $(id).disabled = false;
+  await draw();
+}
+
+/** Show `message` in the error line of section `prefix` ("cvae", "ae") and mark it failed. */
+function showSectionError(prefix, message) {
+  $(`${prefix}-error`).textContent = message;
+  $(`${prefix}-error`).hidden = false;
+  $(`${prefix}-status`).textContent = "Something went wrong.";
+  document.body.dataset[`${prefix}State`] = "error";
 }
 
 async function denoiserSection(kiln) {
   $("ae-status").textContent = "Downloading weights…";
   const ae = await kiln.model("ae");
+  const p = ae.provenance;
+  const mse = p.final_test_terms?.mse;
+  $("ae-info").textContent = `${p.epochs} epochs on ${p.dataset}` + (Number.isFinite(mse) ? `; test MSE ${mse.toFixed(4)} per pixel on damaged test digits` : "");
   let pending = false; // a change arrived while a request was in flight
   let running = false;
   let seed = 1;
@@ -121,6 +235,7 @@ async function denoiserSection(kiln) {
       return;
     }
     running = true;
+    document.body.dataset.aeState = "working";
     try {
       do {
         pending = false;
@@ -137,7 +252,7 @@ async function denoiserSection(kiln) {
       $("ae-error").hidden = true;
       document.body.dataset.aeState = "ready";
     } catch (error) {
-      showDenoiserError(error.message);
+      showSectionError("ae", error.message);
     } finally {
       running = false;
     }
@@ -155,14 +270,8 @@ async function denoiserSection(kiln) {
   await update();
 }
 
-function showDenoiserError(message) {
-  $("ae-error").textContent = message;
-  $("ae-error").hidden = false;
-  $("ae-status").textContent = "Something went wrong.";
-  document.body.dataset.aeState = "error";
-}
-
 main().catch((error) => {
   showError(`Kiln could not start: ${error.message}`);
-  showDenoiserError(`Kiln could not start: ${error.message}`);
+  showSectionError("cvae", `Kiln could not start: ${error.message}`);
+  showSectionError("ae", `Kiln could not start: ${error.message}`);
 });

@@ -7,7 +7,9 @@
 //       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string } }
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
-//   → { id, command: "sample", model: number, count: number, seed: number }
+//   → { id, command: "sample", model: number, count: number, seed: number, class?: number }
+//       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
+//   → { id, command: "interpolate", model: number, from: number, to: number, steps: number, class?: number }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
@@ -64,8 +66,13 @@ const commands = {
     return { result: { model } };
   },
 
-  async sample({ model, count, seed }) {
-    const batch = await loadedModel(model).sample(count, seed);
+  async sample({ model, count, seed, class: digit }) {
+    const batch = await loadedModel(model).sample(count, seed, digit);
+    return { result: batch, transfer: [batch.data.buffer] };
+  },
+
+  async interpolate({ model, from, to, steps, class: digit }) {
+    const batch = await loadedModel(model).interpolate(from, to, steps, digit);
     return { result: batch, transfer: [batch.data.buffer] };
   },
 

@@ -4,6 +4,7 @@
 //   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
 //   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
+//   const walk = await vae.interpolate({ from: 7, to: 8, steps: 16 });  // frames, like sample
 //   const ae = await kiln.model("ae");                    // denoising autoencoder
 //   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
 //
@@ -112,18 +113,35 @@ export class KilnModel {
     this.kind = entry.kind;
     this.config = entry.config;
     this.provenance = entry.provenance;
+    this.evaluation = entry.evaluation; // quality figures from `kiln eval --record`, if any
     this.#handle = handle;
   }
 
   /**
    * Draw images. Resolves to `{ count, width, height, data }` with `data` a Float32Array of
    * `count × height × width` intensities in [0, 1]. The same seed gives the same images on
-   * every backend.
+   * every backend. Class-conditional models (e.g. "cvae") take `class` (0–9) to draw one
+   * digit; without it, image i is digit i mod 10.
    */
-  async sample({ count = 16, seed = 0 } = {}) {
+  async sample({ count = 16, seed = 0, class: digit } = {}) {
     checkInteger("count", count, 1, 1024);
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
-    return worker.call("sample", { model: this.#handle, count, seed });
+    checkClass(digit);
+    return worker.call("sample", { model: this.#handle, count, seed, class: digit });
+  }
+
+  /**
+   * A walk through a VAE's latent space: `steps` frames (2–256) decoded from points on the arc
+   * between the code of seed `from` and that of seed `to`. A seed's code is the first digit
+   * `sample` draws with that seed. A class-conditional model keeps digit `class` (default 0)
+   * along the walk, so only the style changes. Resolves like `sample`, with `count = steps`.
+   */
+  async interpolate({ from = 0, to = 1, steps = 16, class: digit } = {}) {
+    checkInteger("from", from, 0, Number.MAX_SAFE_INTEGER);
+    checkInteger("to", to, 0, Number.MAX_SAFE_INTEGER);
+    checkInteger("steps", steps, 2, 256);
+    checkClass(digit);
+    return worker.call("interpolate", { model: this.#handle, from, to, steps, class: digit });
   }
 
   /**
@@ -141,6 +159,11 @@ export class KilnModel {
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
     return worker.call("denoise", { model: this.#handle, data: pixels, noise, seed }, [pixels.buffer]);
   }
+}
+
+/** A digit class is absent or an integer 0–9 (whether the model takes one is its own check). */
+function checkClass(digit) {
+  if (digit !== undefined) checkInteger("class", digit, 0, 9);
 }
 
 /** `data` if it is a non-empty whole number of 28×28 digits, else a TypeError saying why. */

@@ -1,31 +1,19 @@
 // The demo page and kiln.js, end to end, on WebGPU (SwiftShader) and on the CPU fallback.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { launch, litFraction, maxAbsDiff, openDemo, openPage, runKiln, sampleInPage, serve } from "./harness.mjs";
+import { litFraction, maxAbsDiff, openDemo, openPage, runKiln, callModel, useSite } from "./harness.mjs";
 
-let server;
-const browsers = {};
-
-before(async () => {
-  server = await serve();
-  browsers.webgpu = await launch({ webgpu: true });
-  browsers.cpu = await launch({ webgpu: false });
-});
-
-after(async () => {
-  await Promise.all(Object.values(browsers).map((b) => b.close()));
-  await server.close();
-});
+const site = useSite();
 
 for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
   describe(`demo page on ${name}`, () => {
     test(`reports ${expected}, renders the grid, logs no errors`, async () => {
-      const { page, problems } = await openPage(browsers[name]);
+      const { page, problems } = await openPage(site.browsers[name]);
       const downloads = [];
       page.context().on("request", (request) => downloads.push(new URL(request.url()).pathname));
-      const ms = await openDemo(page, server.url);
+      const ms = await openDemo(page, site.url);
       const error = await page.locator("#error").textContent();
       assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", error);
       assert.equal(await page.evaluate(() => document.body.dataset.backend), expected);
@@ -38,6 +26,11 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
       for (const path of ["/kiln-web_bg.wasm", "/pretrained/vae.bpk", "/pretrained/ae.bpk"]) {
         assert.equal(downloads.filter((p) => p === path).length, 1, `${path} requests: ${downloads}`);
       }
+      // The latent walk animates: its frame canvas shows a digit.
+      await page.waitForFunction(() => ["playing", "error"].includes(document.body.dataset.walkState));
+      assert.equal(await page.evaluate(() => document.body.dataset.walkState), "playing", await page.locator("#walk-status").textContent());
+      const walkLit = await litFraction(page, "walk-frame");
+      assert.ok(walkLit > 0.03 && walkLit < 0.5, `walk frame lit fraction ${walkLit}`);
       // A new seed redraws without errors.
       await page.locator("#new").click();
       await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));
@@ -47,30 +40,67 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
   });
 }
 
-test("same seed, same pixels: WebGPU, CPU and native `kiln sample`", async () => {
-  const options = { count: 8, seed: 3 };
-  const results = {};
-  for (const name of ["webgpu", "cpu"]) {
-    const { page, problems } = await openPage(browsers[name]);
-    await page.goto(`${server.url}?backend=${name}`);
-    results[name] = await sampleInPage(page, name, options);
-    assert.equal(results[name].backend, name);
+for (const { what, call, cli } of [
+  {
+    what: "`sample`",
+    call: { model: "vae", method: "sample", options: { count: 8, seed: 3 } },
+    cli: ["sample", "--model", "vae", "--count", "8", "--seed", "3"],
+  },
+  {
+    what: "cvae `sample` with a class",
+    call: { model: "cvae", method: "sample", options: { count: 8, seed: 3, class: 3 } },
+    cli: ["sample", "--model", "cvae", "--count", "8", "--seed", "3", "--class", "3"],
+  },
+  {
+    what: "`interpolate`",
+    call: { model: "vae", method: "interpolate", options: { from: 7, to: 8, steps: 6 } },
+    cli: ["interpolate", "--model", "vae", "--from", "7", "--to", "8", "--steps", "6"],
+  },
+]) {
+  test(`same seed, same pixels: ${what} on WebGPU, CPU and natively`, async () => {
+    const results = {};
+    for (const name of ["webgpu", "cpu"]) {
+      const { page, problems } = await openPage(site.browsers[name]);
+      await page.goto(`${site.url}?backend=${name}`);
+      results[name] = await callModel(page, name, call);
+      assert.equal(results[name].backend, name);
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+    const out = runKiln([...cli, "--out", "{out}", "--json"]);
+    results.native = JSON.parse(readFileSync(join(out, "samples.json"), "utf8"));
+    assert.equal(results.cpu.data.length, results.native.count * 28 * 28);
+    for (const [a, b] of [["webgpu", "cpu"], ["webgpu", "native"], ["cpu", "native"]]) {
+      const diff = maxAbsDiff(results[a].data, results[b].data);
+      console.log(`${what}: max |${a} − ${b}| = ${diff.toExponential(2)}`);
+      assert.ok(diff <= 1e-3, `${a} vs ${b}: max abs diff ${diff}`);
+    }
+  });
+}
+
+for (const name of ["webgpu", "cpu"]) {
+  test(`conditional VAE on the page, ${name}: picking a digit redraws the grid`, async () => {
+    const { page, problems } = await openPage(site.browsers[name]);
+    await openDemo(page, `${site.url}?backend=${name}`);
+    const settled = () => page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.cvaeState), null, { timeout: 120_000 });
+    await settled();
+    assert.equal(await page.evaluate(() => document.body.dataset.cvaeState), "ready", await page.locator("#cvae-error").textContent());
+    const grid = () => page.evaluate(() => document.getElementById("cvae-grid").toDataURL());
+    const mixed = await grid();
+    await page.locator("#cvae-class").selectOption("3");
+    await settled();
+    assert.match(await page.locator("#cvae-status").textContent(), /^Seed 7, 3s: \d+ ms\.$/);
+    assert.notEqual(await grid(), mixed);
+    const lit = await litFraction(page, "cvae-grid");
+    assert.ok(lit > 0.03 && lit < 0.5, `lit fraction ${lit}`);
     assert.deepEqual(problems, []);
     await page.close();
-  }
-  const out = runKiln(["sample", "--model", "vae", "--count", "8", "--seed", "3", "--out", "{out}", "--json"]);
-  const native = JSON.parse(readFileSync(join(out, "samples.json"), "utf8"));
-  assert.equal(results.cpu.data.length, 8 * 28 * 28);
-  for (const [a, b] of [["webgpu", "cpu"], ["webgpu", "native"], ["cpu", "native"]]) {
-    const diff = maxAbsDiff((results[a] ?? native).data, (results[b] ?? native).data);
-    console.log(`max |${a} − ${b}| = ${diff.toExponential(2)}`);
-    assert.ok(diff <= 1e-3, `${a} vs ${b}: max abs diff ${diff}`);
-  }
-});
+  });
+}
 
 test("sampling runs off the main thread: no long task while 1024 digits are drawn on the CPU", async () => {
-  const { page, problems } = await openPage(browsers.cpu);
-  await page.goto(`${server.url}?backend=cpu`);
+  const { page, problems } = await openPage(site.browsers.cpu);
+  await page.goto(`${site.url}?backend=cpu`);
   const { longest, count } = await page.evaluate(async () => {
     const { Kiln } = await import("./kiln.js");
     const vae = await (await Kiln.open({ backend: "cpu" })).model("vae");
@@ -90,9 +120,9 @@ test("sampling runs off the main thread: no long task while 1024 digits are draw
 });
 
 test("bad arguments reject with clear errors", async () => {
-  const { page, problems } = await openPage(browsers.cpu);
+  const { page, problems } = await openPage(site.browsers.cpu);
   await page.route("**/elsewhere/manifest.json", (route) => route.fulfill({ json: { version: 1 } }));
-  await page.goto(`${server.url}?backend=cpu`);
+  await page.goto(`${site.url}?backend=cpu`);
   const messages = await page.evaluate(async () => {
     const { Kiln } = await import("./kiln.js");
     const kiln = await Kiln.open({ backend: "cpu" });
@@ -109,6 +139,10 @@ test("bad arguments reject with clear errors", async () => {
       noModels: await attempt(async () =>
         (await Kiln.open({ backend: "cpu", manifestUrl: "./elsewhere/manifest.json" })).model("vae"),
       ),
+      oneStep: await attempt(() => vae.interpolate({ from: 1, to: 2, steps: 1 })),
+      classOfPlainVae: await attempt(() => vae.sample({ count: 1, class: 3 })),
+      classTen: await attempt(() => vae.sample({ count: 1, class: 10 })),
+      badFrom: await attempt(() => vae.interpolate({ from: -1, to: 2 })),
       stillWorks: (await vae.sample({ count: 2, seed: 1 })).count,
     };
   });
@@ -116,10 +150,14 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
-  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
   assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
   assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);
+  assert.equal(messages.oneStep, "true: steps must be from 2 to 256, got 1");
+  assert.match(messages.classOfPlainVae, /^true: this vae is not class-conditional: leave out class/);
+  assert.equal(messages.classTen, "true: class must be from 0 to 9, got 10");
+  assert.equal(messages.badFrom, "true: from must be from 0 to 9007199254740991, got -1");
   assert.equal(messages.stillWorks, 2);
   assert.deepEqual(problems, []);
   await page.close();
@@ -127,14 +165,14 @@ test("bad arguments reject with clear errors", async () => {
 
 for (const name of ["webgpu", "cpu"]) {
   test(`corrupted weights show a readable error on ${name}, with no uncaught exception`, async () => {
-    const { page, problems } = await openPage(browsers[name]);
+    const { page, problems } = await openPage(site.browsers[name]);
     await page.route("**/pretrained/vae.bpk", async (route) => {
       const response = await route.fetch();
       const body = Buffer.from(await response.body());
       body[body.length >> 1] ^= 0xff; // flip one byte in the middle
       await route.fulfill({ response, body });
     });
-    await openDemo(page, `${server.url}?backend=${name}`);
+    await openDemo(page, `${site.url}?backend=${name}`);
     assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
     assert.ok(await page.locator("#error").isVisible());
     assert.match(await page.locator("#error").textContent(), /vae\.bpk: weight file checksum mismatch/);
@@ -144,9 +182,9 @@ for (const name of ["webgpu", "cpu"]) {
 }
 
 test("a wasm module that cannot be fetched shows a readable error, with no uncaught exception", async () => {
-  const { page, problems } = await openPage(browsers.cpu);
+  const { page, problems } = await openPage(site.browsers.cpu);
   await page.route("**/kiln-web_bg.wasm", (route) => route.fulfill({ status: 404, body: "not found" }));
-  await openDemo(page, `${server.url}?backend=cpu`);
+  await openDemo(page, `${site.url}?backend=cpu`);
   assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
   assert.match(await page.locator("#error").textContent(), /could not load .*kiln-web_bg\.wasm: HTTP 404/);
   assert.deepEqual(problems.filter((p) => p.startsWith("uncaught")), []);

@@ -5,6 +5,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -95,17 +96,17 @@ export async function openDemo(page, url) {
   return Date.now() - started;
 }
 
-/** Sample through the public kiln.js API inside the page. */
-export function sampleInPage(page, backend, options) {
+/** Call `model[method](options)` for the named model through the public kiln.js API inside
+ * the page; resolves to the backend in use and the image batch with `data` as a plain array. */
+export function callModel(page, backend, { model, method, options }) {
   return page.evaluate(
-    async ({ backend, options }) => {
+    async ({ backend, model, method, options }) => {
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
-      const model = await kiln.model("vae");
-      const batch = await model.sample(options);
+      const batch = await (await kiln.model(model))[method](options);
       return { backend: kiln.backend, count: batch.count, width: batch.width, height: batch.height, data: Array.from(batch.data) };
     },
-    { backend, options },
+    { backend, model, method, options },
   );
 }
 
@@ -134,4 +135,49 @@ export function litFraction(page, canvasId) {
     for (let i = 0; i < data.length; i += 4) if (data[i] > 128) lit++;
     return lit / (data.length / 4);
   }, canvasId);
+}
+
+/** Draw a "7" on the pad with the mouse: a top bar and a diagonal stroke. */
+export async function drawSeven(page) {
+  await page.locator("#ae-pad").scrollIntoViewIfNeeded();
+  const box = await page.locator("#ae-pad").boundingBox();
+  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+  for (const stroke of [
+    [at(0.3, 0.25), at(0.7, 0.25)],
+    [at(0.7, 0.25), at(0.45, 0.8)],
+  ]) {
+    await page.mouse.move(...stroke[0]);
+    await page.mouse.down();
+    for (let i = 1; i <= 8; i++) {
+      const t = i / 8;
+      await page.mouse.move(stroke[0][0] + t * (stroke[1][0] - stroke[0][0]), stroke[0][1] + t * (stroke[1][1] - stroke[0][1]));
+    }
+    await page.mouse.up();
+  }
+}
+
+/** Wait until the denoiser section has drawn its latest input (or failed). The page marks
+ * itself "working" synchronously in the handler of every input event. */
+export function denoiserSettled(page) {
+  return page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.aeState), null, {
+    timeout: 120_000,
+  });
+}
+
+/** Register hooks that serve the built site and start Chromium with and without WebGPU for
+ * the tests of one file. Returns `{ url, browsers: { webgpu, cpu } }`, filled in `before`. */
+export function useSite() {
+  const site = { browsers: {} };
+  let server;
+  before(async () => {
+    server = await serve();
+    site.url = server.url;
+    site.browsers.webgpu = await launch({ webgpu: true });
+    site.browsers.cpu = await launch({ webgpu: false });
+  });
+  after(async () => {
+    await Promise.all(Object.values(site.browsers).map((b) => b.close()));
+    await server.close();
+  });
+  return site;
 }

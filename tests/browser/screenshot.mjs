@@ -1,15 +1,21 @@
 // Screenshot of the demo page for the README:
 //   node tests/browser/screenshot.mjs docs/screenshot.png   (after a build into dist-test/)
 import { resolve } from "node:path";
-import { ROOT, launch, openDemo, openPage, serve } from "./harness.mjs";
+import { ROOT, denoiserSettled, drawSeven, launch, openDemo, openPage, serve } from "./harness.mjs";
 
 const out = resolve(ROOT, process.argv[2] ?? "docs/screenshot.png");
 const server = await serve();
-const browser = await launch({ webgpu: true });
+// The CPU backend: a full-page capture of this tall page under SwiftShader WebGPU leaves its
+// bottom unpainted.
+const browser = await launch({ webgpu: false });
 try {
   const { page } = await openPage(browser);
   await page.setViewportSize({ width: 900, height: 900 });
-  await openDemo(page, server.url);
+  await openDemo(page, `${server.url}?backend=cpu`);
+  await denoiserSettled(page);
+  await drawSeven(page);
+  await denoiserSettled(page);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);
 } finally {

@@ -1,0 +1,139 @@
+// A drawing pad for digits (mouse, touch and pen through pointer events) whose strokes are
+// turned into a 28×28 digit the way MNIST was made: the ink's bounding box scaled into a
+// 20×20 box, then placed so that its centre of mass sits at the centre of the 28×28 image.
+
+const SIDE = 28;
+const BOX = 20;
+
+export class DigitPad {
+  #canvas;
+  #ctx;
+  #strokes = []; // each stroke: [{x, y}] in canvas pixels
+  #onChange;
+  #drawing = false;
+
+  /** `onChange()` is called while drawing and after every edit. */
+  constructor(canvas, { onChange = () => {}, lineWidth = canvas.width / 12 } = {}) {
+    this.#canvas = canvas;
+    this.#ctx = canvas.getContext("2d", { willReadFrequently: true });
+    this.#onChange = onChange;
+    this.lineWidth = lineWidth;
+    canvas.style.touchAction = "none"; // a finger draws instead of scrolling the page
+    canvas.addEventListener("pointerdown", (event) => this.#start(event));
+    canvas.addEventListener("pointermove", (event) => this.#extend(event));
+    for (const end of ["pointerup", "pointercancel"]) {
+      canvas.addEventListener(end, () => (this.#drawing = false));
+    }
+    this.#render();
+  }
+
+  get isEmpty() {
+    return this.#strokes.length === 0;
+  }
+
+  clear() {
+    this.#strokes = [];
+    this.#changed();
+  }
+
+  undo() {
+    this.#strokes.pop();
+    this.#changed();
+  }
+
+  /** The drawing as 28×28 intensities in [0, 1] (all zero when empty). */
+  toDigit() {
+    const { width, height } = this.#canvas;
+    const ink = this.#ctx.getImageData(0, 0, width, height).data;
+    const value = (x, y) => ink[4 * (y * width + x)] / 255;
+    let [left, top, right, bottom] = [width, height, -1, -1];
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (value(x, y) > 0) {
+          left = Math.min(left, x);
+          right = Math.max(right, x);
+          top = Math.min(top, y);
+          bottom = Math.max(bottom, y);
+        }
+      }
+    }
+    const digit = new Float32Array(SIDE * SIDE);
+    if (right < 0) return digit;
+
+    // Scale the ink's bounding box into BOX×BOX (keeping its aspect ratio) with smoothing.
+    const [boxW, boxH] = [right - left + 1, bottom - top + 1];
+    const scale = BOX / Math.max(boxW, boxH);
+    const [w, h] = [Math.max(1, Math.round(boxW * scale)), Math.max(1, Math.round(boxH * scale))];
+    const small = new OffscreenCanvas(w, h).getContext("2d", { willReadFrequently: true });
+    small.imageSmoothingQuality = "high";
+    small.drawImage(this.#canvas, left, top, boxW, boxH, 0, 0, w, h);
+    const pixels = small.getImageData(0, 0, w, h).data;
+
+    // Shift it so that its centre of mass lands on the image centre.
+    let [mass, cx, cy] = [0, 0, 0];
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = pixels[4 * (y * w + x)] / 255;
+        mass += v;
+        cx += v * x;
+        cy += v * y;
+      }
+    }
+    const dx = Math.round(SIDE / 2 - cx / mass - 0.5);
+    const dy = Math.round(SIDE / 2 - cy / mass - 0.5);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const [tx, ty] = [x + dx, y + dy];
+        if (tx >= 0 && tx < SIDE && ty >= 0 && ty < SIDE) {
+          digit[ty * SIDE + tx] = pixels[4 * (y * w + x)] / 255;
+        }
+      }
+    }
+    return digit;
+  }
+
+  #point(event) {
+    const rect = this.#canvas.getBoundingClientRect();
+    return {
+      x: ((event.clientX - rect.left) / rect.width) * this.#canvas.width,
+      y: ((event.clientY - rect.top) / rect.height) * this.#canvas.height,
+    };
+  }
+
+  #start(event) {
+    if (event.button !== 0 && event.pointerType === "mouse") return;
+    this.#canvas.setPointerCapture?.(event.pointerId);
+    this.#drawing = true;
+    this.#strokes.push([this.#point(event)]);
+    this.#changed();
+  }
+
+  #extend(event) {
+    if (!this.#drawing) return;
+    this.#strokes.at(-1).push(this.#point(event));
+    this.#changed();
+  }
+
+  #changed() {
+    this.#render();
+    this.#onChange();
+  }
+
+  #render() {
+    const ctx = this.#ctx;
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, this.#canvas.width, this.#canvas.height);
+    ctx.strokeStyle = ctx.fillStyle = "#fff";
+    ctx.lineWidth = this.lineWidth;
+    ctx.lineCap = ctx.lineJoin = "round";
+    for (const stroke of this.#strokes) {
+      ctx.beginPath();
+      ctx.moveTo(stroke[0].x, stroke[0].y);
+      // A single tap leaves a dot.
+      for (const { x, y } of stroke.length > 1 ? stroke.slice(1) : [{ x: stroke[0].x + 0.01, y: stroke[0].y }]) {
+        ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    }
+  }
+}
