@@ -126,8 +126,7 @@ export class KilnModel {
   async sample({ count = 16, seed = 0, class: digit } = {}) {
     checkInteger("count", count, 1, 1024);
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
-    checkClass(digit);
-    return worker.call("sample", { model: this.#handle, count, seed, class: digit });
+    return worker.call("sample", { model: this.#handle, count, seed, class: checkClass(digit) });
   }
 
   /**
@@ -140,8 +139,7 @@ export class KilnModel {
     checkInteger("from", from, 0, Number.MAX_SAFE_INTEGER);
     checkInteger("to", to, 0, Number.MAX_SAFE_INTEGER);
     checkInteger("steps", steps, 2, 256);
-    checkClass(digit);
-    return worker.call("interpolate", { model: this.#handle, from, to, steps, class: digit });
+    return worker.call("interpolate", { model: this.#handle, from, to, steps, class: checkClass(digit) });
   }
 
   /**
@@ -154,16 +152,19 @@ export class KilnModel {
   async denoise({ data, noise = 0.4, seed = 0 } = {}) {
     const pixels = Float32Array.from(checkDigits(data));
     if (typeof noise !== "number" || !(noise >= 0 && noise <= 1)) {
-      throw new RangeError(`noise must be a number from 0 to 1, got ${JSON.stringify(noise)}`);
+      throw new RangeError(`noise must be a number from 0 to 1, got ${typeof noise === "string" ? JSON.stringify(noise) : String(noise)}`);
     }
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
     return worker.call("denoise", { model: this.#handle, data: pixels, noise, seed }, [pixels.buffer]);
   }
 }
 
-/** A digit class is absent or an integer 0–9 (whether the model takes one is its own check). */
+/** A digit class is absent (undefined or null: any digit) or an integer 0–9; whether the model
+ * takes one is the model's own check. Returns the class or undefined. */
 function checkClass(digit) {
-  if (digit !== undefined) checkInteger("class", digit, 0, 9);
+  if (digit === undefined || digit === null) return undefined;
+  checkInteger("class", digit, 0, 9);
+  return digit;
 }
 
 /** `data` if it is a non-empty whole number of 28×28 digits, else a TypeError saying why. */

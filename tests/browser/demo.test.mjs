@@ -142,6 +142,7 @@ test("bad arguments reject with clear errors", async () => {
       oneStep: await attempt(() => vae.interpolate({ from: 1, to: 2, steps: 1 })),
       classOfPlainVae: await attempt(() => vae.sample({ count: 1, class: 3 })),
       classTen: await attempt(() => vae.sample({ count: 1, class: 10 })),
+      nullClassMeansAny: (await vae.sample({ count: 1, seed: 1, class: null })).count,
       badFrom: await attempt(() => vae.interpolate({ from: -1, to: 2 })),
       stillWorks: (await vae.sample({ count: 2, seed: 1 })).count,
     };
@@ -157,6 +158,7 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.oneStep, "true: steps must be from 2 to 256, got 1");
   assert.match(messages.classOfPlainVae, /^true: this vae is not class-conditional: leave out class/);
   assert.equal(messages.classTen, "true: class must be from 0 to 9, got 10");
+  assert.equal(messages.nullClassMeansAny, 1);
   assert.equal(messages.badFrom, "true: from must be from 0 to 9007199254740991, got -1");
   assert.equal(messages.stillWorks, 2);
   assert.deepEqual(problems, []);
