@@ -5,6 +5,7 @@
 pub mod autoencoder;
 pub mod classifier;
 pub mod corruption;
+pub mod diffusion;
 pub mod idx;
 pub mod image;
 pub mod interpolation;
