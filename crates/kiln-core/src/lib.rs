@@ -6,6 +6,7 @@ pub mod autoencoder;
 pub mod classifier;
 pub mod corruption;
 pub mod diffusion;
+pub mod gan;
 pub mod idx;
 pub mod image;
 pub mod interpolation;

@@ -8,6 +8,7 @@ use thiserror::Error;
 use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
 use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
+use crate::gan::{Gan, GanConfig};
 use crate::mnist::IMAGE_SIDE;
 use crate::request::{
     DenoiseRequest, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD, MAX_SAMPLE_COUNT,
@@ -51,6 +52,8 @@ pub enum ModelSpec {
     #[serde(rename = "ae")]
     Autoencoder(AutoencoderConfig),
     Classifier(ClassifierConfig),
+    /// The class-conditional DCGAN.
+    Gan(GanConfig),
 }
 
 impl ModelSpec {
@@ -59,6 +62,7 @@ impl ModelSpec {
             ModelSpec::Vae(_) => "vae",
             ModelSpec::Autoencoder(_) => "ae",
             ModelSpec::Classifier(_) => "classifier",
+            ModelSpec::Gan(_) => "gan",
         }
     }
 
@@ -68,6 +72,7 @@ impl ModelSpec {
             ModelSpec::Vae(config) => config.validate(),
             ModelSpec::Autoencoder(config) => config.validate(),
             ModelSpec::Classifier(config) => config.validate(),
+            ModelSpec::Gan(config) => config.validate(),
         }
         .map_err(|why| ModelError::Config {
             kind: self.kind(),
@@ -82,6 +87,7 @@ impl ModelSpec {
             ModelSpec::Vae(config) => Model::Vae(config.init(device)),
             ModelSpec::Autoencoder(config) => Model::Autoencoder(config.init(device)),
             ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
+            ModelSpec::Gan(config) => Model::Gan(Box::new(config.init(device))),
         })
     }
 
@@ -91,6 +97,7 @@ impl ModelSpec {
             Model::Vae(m) => Model::Vae(weights::load(m, bytes)?),
             Model::Autoencoder(m) => Model::Autoencoder(weights::load(m, bytes)?),
             Model::Classifier(m) => Model::Classifier(weights::load(m, bytes)?),
+            Model::Gan(m) => Model::Gan(Box::new(weights::load(*m, bytes)?)),
         })
     }
 }
@@ -101,6 +108,8 @@ pub enum Model {
     Vae(Vae),
     Autoencoder(DenoisingAutoencoder),
     Classifier(Classifier),
+    /// Boxed: a GAN is far larger than the other variants.
+    Gan(Box<Gan>),
 }
 
 /// What `denoise` returns: the damaged input and the model's restoration.
@@ -118,6 +127,7 @@ impl Model {
             Model::Vae(_) => "vae",
             Model::Autoencoder(_) => "ae",
             Model::Classifier(_) => "classifier",
+            Model::Gan(_) => "gan",
         }
     }
 
@@ -125,6 +135,7 @@ impl Model {
     pub fn num_classes(&self) -> Option<usize> {
         match self {
             Model::Vae(vae) => vae.num_classes(),
+            Model::Gan(gan) => Some(gan.generator.num_classes()),
             Model::Autoencoder(_) | Model::Classifier(_) => None,
         }
     }
@@ -138,6 +149,12 @@ impl Model {
             Model::Vae(vae) => {
                 check_class(self.kind(), vae.num_classes(), request.class)?;
                 Ok(vae.sample(request.count, request.seed, request.class, device))
+            }
+            Model::Gan(gan) => {
+                check_class(self.kind(), self.num_classes(), request.class)?;
+                Ok(gan
+                    .generator
+                    .sample(request.count, request.seed, request.class, device))
             }
             Model::Autoencoder(_) => Err(self.unsupported(
                 "sample from noise",
@@ -207,6 +224,7 @@ impl Model {
             Model::Vae(m) => weights::to_bytes(m.clone()),
             Model::Autoencoder(m) => weights::to_bytes(m.clone()),
             Model::Classifier(m) => weights::to_bytes(m.clone()),
+            Model::Gan(m) => weights::to_bytes(m.as_ref().clone()),
         }
     }
 }

@@ -25,7 +25,7 @@ fn every_pretrained_model_verifies_and_loads() {
         weights::verify_sha256(&bytes, &entry.sha256).unwrap();
         let model = entry.spec.load(&bytes, &device).unwrap();
         let dims = match &model {
-            Model::Vae(_) => model
+            Model::Vae(_) | Model::Gan(_) => model
                 .sample(SampleRequest::new(2, 0).unwrap(), &device)
                 .unwrap()
                 .dims(),

@@ -45,6 +45,8 @@ pub enum ModelKind {
     Ae,
     /// Digit classifier (small CNN) that the metrics use to judge generated digits.
     Classifier,
+    /// Class-conditional DCGAN (generator and discriminator trained in turn).
+    Gan,
 }
 
 #[derive(Debug, Args)]
@@ -67,7 +69,7 @@ pub struct TrainArgs {
     /// Images per batch [default: 128].
     #[arg(long)]
     pub batch: Option<NonZeroUsize>,
-    /// Adam learning rate [default: 0.001].
+    /// Adam learning rate [default: 0.001; 0.0002 for gan].
     #[arg(long)]
     pub lr: Option<f64>,
     /// VAE and CVAE: weight of the KL term [default: 1.0].

@@ -14,8 +14,13 @@ pub fn write_batch(batch: &ImageBatch, dir: &Path) -> Result<()> {
         let path = dir.join(format!("{index:06}.png"));
         save(&path, &batch.to_u8(index), batch.width, batch.height)?;
     }
+    write_grid(batch, &dir.join("grid.png"))
+}
+
+/// All of `batch` tiled into one picture at `path`.
+pub fn write_grid(batch: &ImageBatch, path: &Path) -> Result<()> {
     let grid = batch.grid();
-    save(&dir.join("grid.png"), &grid.pixels, grid.width, grid.height)
+    save(path, &grid.pixels, grid.width, grid.height)
 }
 
 fn save(path: &Path, pixels: &[u8], width: usize, height: usize) -> Result<()> {

@@ -5,6 +5,7 @@
 //! RUN_DIR/state.json            progress; names the latest complete checkpoint (atomic)
 //! RUN_DIR/ckpt-NNNN/model.bpk   weights after epoch NNNN
 //! RUN_DIR/ckpt-NNNN/optim.bpk   Adam moments after epoch NNNN
+//! RUN_DIR/previews/NNNN.png     generative models: the same latents decoded after each epoch
 //! ```
 //!
 //! A checkpoint directory is complete before `state.json` points at it, so a kill at any moment
@@ -14,15 +15,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use kiln_core::image::ImageBatch;
 use kiln_core::model::ModelSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic;
+use crate::{atomic, png};
 
 const RUN_FILE: &str = "run.json";
 const STATE_FILE: &str = "state.json";
 const MODEL_FILE: &str = "model.bpk";
 const OPTIM_FILE: &str = "optim.bpk";
+const PREVIEW_DIR: &str = "previews";
 
 /// What a run trains and how; fixed when the run starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +111,14 @@ impl RunDir {
     }
 
     /// Store a checkpoint, then make `state` (which must name it) current.
+    /// Keep the preview grid of `epoch` (a GAN's mode collapse, or a VAE's sharpening, shows
+    /// there).
+    pub fn save_preview(&self, epoch: usize, images: &ImageBatch) -> Result<()> {
+        let dir = self.root.join(PREVIEW_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        png::write_grid(images, &dir.join(format!("{epoch:04}.png")))
+    }
+
     pub fn save(&self, state: &TrainState, checkpoint: &Checkpoint) -> Result<()> {
         let name = state
             .checkpoint

@@ -6,9 +6,10 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
+use kiln_core::image::ImageBatch;
 use kiln_core::mnist::DigitDataset;
 use kiln_core::noise;
-use kiln_core::train::{DigitBatch, DigitObjective, Losses, gradient_step};
+use kiln_core::train::{DigitBatch, DigitObjective, Losses};
 use kiln_core::weights;
 
 use crate::data::Splits;
@@ -56,9 +57,11 @@ pub fn train<M: DigitObjective>(
         let mut tally = Tally::default();
         for indices in batches {
             let batch = digit_batch(train, indices, &train_device);
-            let losses = model.losses(&batch, mix(settings.seed, state.steps));
+            let seed = mix(settings.seed, state.steps);
+            let losses;
+            (model, losses) =
+                model.train_step(&batch, seed, &mut optimizer, settings.learning_rate);
             let objective = tally.add(&losses, indices.len());
-            model = gradient_step(&mut optimizer, settings.learning_rate, model, losses.total);
             state.steps += 1;
             bar.set_message(format!("loss {objective:.2}"));
             bar.inc(1);
@@ -84,6 +87,11 @@ pub fn train<M: DigitObjective>(
             train: tally.means(),
             test,
         });
+        if let Some(images) = model.valid().preview(session.device) {
+            session
+                .run
+                .save_preview(epoch, &ImageBatch::from_data(images.into_data())?)?;
+        }
         let checkpoint = Checkpoint {
             model: weights::to_bytes(model.valid())?,
             optimizer: optimizer.into_bytes()?.to_vec(),

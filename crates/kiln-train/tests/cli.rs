@@ -293,6 +293,7 @@ fn autoencoder_classifier_and_cvae_train_export_and_refuse_what_they_cannot_do()
         ("ae", "tiny-ae"),
         ("classifier", "tiny-classifier"),
         ("cvae", "tiny-cvae"),
+        ("gan", "tiny-gan"),
     ] {
         let run = env.path(name);
         ok(&[

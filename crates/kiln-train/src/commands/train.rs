@@ -1,11 +1,10 @@
 //! `kiln train`: start or resume a run.
 
 use anyhow::{Context, Result, bail, ensure};
-use burn::optim::AdamConfig;
-use burn::optim::ModuleOptimizer;
 use burn::tensor::Bytes;
 use kiln_core::autoencoder::AutoencoderConfig;
 use kiln_core::classifier::ClassifierConfig;
+use kiln_core::gan::GanConfig;
 use kiln_core::mnist::NUM_CLASSES;
 use kiln_core::model::ModelSpec;
 use kiln_core::train::DigitObjective;
@@ -15,12 +14,14 @@ use kiln_core::weights;
 use crate::cli::{ModelKind, TrainArgs};
 use crate::command_line::command_line;
 use crate::data;
-use crate::run_dir::{RunConfig, RunDir, TrainSettings, TrainState};
+use crate::run_dir::{Checkpoint, RunConfig, RunDir, TrainSettings, TrainState};
 use crate::trainer::{self, Session};
 
 const DEFAULT_EPOCHS: usize = 20;
 const DEFAULT_BATCH: usize = 128;
 const DEFAULT_LR: f64 = 1e-3;
+/// DCGAN's learning rate (Radford et al. 2016).
+const DEFAULT_GAN_LR: f64 = 2e-4;
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let run = RunDir::new(&args.out);
@@ -67,21 +68,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if checkpoint.is_none() {
         train_device.seed(config.settings.seed);
     }
-    let optimizer = match &checkpoint {
-        Some(c) => AdamConfig::new()
-            .init()
-            .from_bytes(Bytes::from_bytes_vec(c.optimizer.clone()))
-            .context("reading the optimizer state of the checkpoint")?,
-        None => AdamConfig::new().init(),
-    };
-    let weights = checkpoint.map(|c| c.model);
-    let weights = weights.as_deref();
+    let checkpoint = checkpoint.as_ref();
     let final_state = match &config.spec {
-        ModelSpec::Vae(c) => fit(&session, c.init(&train_device), weights, optimizer, state),
-        ModelSpec::Autoencoder(c) => {
-            fit(&session, c.init(&train_device), weights, optimizer, state)
-        }
-        ModelSpec::Classifier(c) => fit(&session, c.init(&train_device), weights, optimizer, state),
+        ModelSpec::Vae(c) => fit(&session, c.init(&train_device), checkpoint, state),
+        ModelSpec::Autoencoder(c) => fit(&session, c.init(&train_device), checkpoint, state),
+        ModelSpec::Classifier(c) => fit(&session, c.init(&train_device), checkpoint, state),
+        ModelSpec::Gan(c) => fit(&session, c.init(&train_device), checkpoint, state),
     }?;
     eprintln!(
         "trained {} epochs ({} steps, {:.0} s); weights in {}",
@@ -93,18 +85,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Train `model` (fresh, or with the checkpoint's `weights`) through the shared loop.
+/// Train `model` (fresh, or from the checkpoint's weights and optimizer state) through the
+/// shared loop.
 fn fit<M: DigitObjective>(
     session: &Session,
     model: M,
-    weights: Option<&[u8]>,
-    optimizer: ModuleOptimizer,
+    checkpoint: Option<&Checkpoint>,
     state: TrainState,
 ) -> Result<TrainState> {
-    let model = match weights {
-        Some(bytes) => weights::load(model, bytes).context("loading the checkpoint's weights")?,
-        None => model,
+    let Some(checkpoint) = checkpoint else {
+        return trainer::train(session, model, M::adam().init(), state);
     };
+    let model =
+        weights::load(model, &checkpoint.model).context("loading the checkpoint's weights")?;
+    let optimizer = M::adam()
+        .init()
+        .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
+        .context("reading the optimizer state of the checkpoint")?;
     trainer::train(session, model, optimizer, state)
 }
 
@@ -136,9 +133,13 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
         }
         ModelKind::Ae => ModelSpec::Autoencoder(AutoencoderConfig::new()),
         ModelKind::Classifier => ModelSpec::Classifier(ClassifierConfig::new()),
+        ModelKind::Gan => ModelSpec::Gan(GanConfig::new()),
     };
     spec.validate()?;
-    let learning_rate = args.lr.unwrap_or(DEFAULT_LR);
+    let learning_rate = args.lr.unwrap_or(match args.model {
+        ModelKind::Gan => DEFAULT_GAN_LR,
+        _ => DEFAULT_LR,
+    });
     ensure!(
         learning_rate.is_finite() && learning_rate > 0.0,
         "--lr must be a positive number, got {learning_rate}"

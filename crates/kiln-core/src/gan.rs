@@ -1,0 +1,359 @@
+//! Class-conditional DCGAN (Radford et al. 2016; Mirza & Osindero 2014 for the condition).
+//!
+//! The generator G(z, y) maps noise z ~ N(0, I) and a digit class y to an image through
+//! transposed convolutions; the discriminator D(x, y) scores how real an image looks for its
+//! class, with a projection of the class embedding onto its features (Miyato & Koyama 2018).
+//! Training uses the non-saturating loss with one-sided label smoothing (Salimans et al. 2016).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{
+    Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d,
+};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::layers::positive;
+use crate::mnist::IMAGE_SIDE;
+use crate::noise;
+
+/// Slope of the discriminator's leaky ReLUs (DCGAN's choice).
+const LEAKY_SLOPE: f64 = 0.2;
+/// Groups of the generator's group norms (stateless, unlike batch norm, so sampling is the same
+/// function on every backend).
+const NORM_GROUPS: usize = 8;
+/// The generator starts from a 7×7 map and doubles it twice to 28×28.
+const START_SIDE: usize = IMAGE_SIDE / 4;
+
+/// Hyper-parameters of the [`Gan`].
+#[derive(Config, Debug, PartialEq)]
+pub struct GanConfig {
+    /// Dimension of the noise z.
+    #[config(default = 64)]
+    pub latent_dim: usize,
+    /// Channels of the 14×14 stage; the 7×7 stage has twice as many. A multiple of 8.
+    #[config(default = 32)]
+    pub base_channels: usize,
+    /// Size of the class embedding given to the generator.
+    #[config(default = 16)]
+    pub class_embedding: usize,
+    /// Width of the discriminator's last hidden layer.
+    #[config(default = 256)]
+    pub hidden: usize,
+    /// Digit classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+    /// Target for real images in the discriminator loss (one-sided label smoothing); 1 disables it.
+    #[config(default = 0.9)]
+    pub real_label: f64,
+}
+
+impl GanConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        positive(&[
+            ("latent_dim", self.latent_dim),
+            ("base_channels", self.base_channels),
+            ("class_embedding", self.class_embedding),
+            ("hidden", self.hidden),
+            ("num_classes", self.num_classes),
+        ])?;
+        if !self.base_channels.is_multiple_of(NORM_GROUPS) {
+            return Err(format!(
+                "base_channels {} must be a multiple of {NORM_GROUPS}",
+                self.base_channels
+            ));
+        }
+        if !(0.5..=1.0).contains(&self.real_label) {
+            return Err(format!(
+                "real_label {} must be from 0.5 to 1",
+                self.real_label
+            ));
+        }
+        Ok(())
+    }
+
+    /// # Panics
+    /// If the config is invalid (see [`GanConfig::validate`]).
+    pub fn init(&self, device: &Device) -> Gan {
+        if let Err(why) = self.validate() {
+            panic!("invalid GanConfig: {why}");
+        }
+        let [c1, c2] = [self.base_channels, 2 * self.base_channels];
+        let feature_len = c2 * START_SIDE * START_SIDE;
+        let up = |from, to| {
+            ConvTranspose2dConfig::new([from, to], [4, 4])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .init(device)
+        };
+        let down = |from, to| {
+            Conv2dConfig::new([from, to], [4, 4])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device)
+        };
+        Gan {
+            generator: Generator {
+                class_embedding: EmbeddingConfig::new(self.num_classes, self.class_embedding)
+                    .init(device),
+                project: LinearConfig::new(self.latent_dim + self.class_embedding, feature_len)
+                    .init(device),
+                norm0: GroupNormConfig::new(NORM_GROUPS, c2).init(device),
+                deconv1: up(c2, c1),
+                norm1: GroupNormConfig::new(NORM_GROUPS, c1).init(device),
+                deconv2: up(c1, 1),
+                latent_dim: self.latent_dim,
+                num_classes: self.num_classes,
+                feature_channels: c2,
+            },
+            discriminator: Discriminator {
+                conv1: down(1, c1),
+                conv2: down(c1, c2),
+                hidden: LinearConfig::new(feature_len, self.hidden).init(device),
+                score: LinearConfig::new(self.hidden, 1).init(device),
+                class_projection: EmbeddingConfig::new(self.num_classes, self.hidden).init(device),
+            },
+            real_label: self.real_label,
+        }
+    }
+}
+
+/// G(z, y): noise and class → image.
+#[derive(Module, Debug)]
+pub struct Generator {
+    class_embedding: Embedding,
+    project: Linear,
+    norm0: GroupNorm,
+    deconv1: ConvTranspose2d,
+    norm1: GroupNorm,
+    deconv2: ConvTranspose2d,
+    latent_dim: usize,
+    num_classes: usize,
+    feature_channels: usize,
+}
+
+impl Generator {
+    /// Images in `[0, 1]`.
+    ///
+    /// # Shapes
+    /// - latents: `[batch, latent]`; labels: `[batch]`
+    /// - output: `[batch, 1, 28, 28]`
+    pub fn forward(&self, latents: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<4> {
+        let [batch, _] = latents.dims();
+        let embedded = self
+            .class_embedding
+            .forward(labels.reshape([batch, 1]))
+            .flatten::<2>(1, 2); // (B, class_embedding)
+        let x = self
+            .project
+            .forward(Tensor::cat(vec![latents, embedded], 1)); // (B, c2·7·7)
+        let x = x.reshape([batch, self.feature_channels, START_SIDE, START_SIDE]); // (B, c2, 7, 7)
+        let x = relu(self.norm0.forward(x));
+        let x = relu(self.norm1.forward(self.deconv1.forward(x))); // (B, c1, 14, 14)
+        sigmoid(self.deconv2.forward(x)) // (B, 1, 28, 28)
+    }
+
+    /// Draw `count` images with latents from `seed`: all of `class`, or image i of class
+    /// i mod num_classes.
+    ///
+    /// # Panics
+    /// If `class` is not below `num_classes` (the model layer checks requests first).
+    pub fn sample(
+        &self,
+        count: usize,
+        seed: u64,
+        class: Option<usize>,
+        device: &Device,
+    ) -> Tensor<4> {
+        assert!(
+            class.is_none_or(|c| c < self.num_classes),
+            "class out of range"
+        );
+        let latents = noise::standard_normal(seed, [count, self.latent_dim], device);
+        let labels: Vec<i32> = (0..count)
+            .map(|i| class.unwrap_or(i % self.num_classes) as i32)
+            .collect();
+        let labels = Tensor::from_data(TensorData::new(labels, [count]), device);
+        self.forward(latents, labels)
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+}
+
+/// D(x, y): a realness logit for an image of a claimed class.
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    hidden: Linear,
+    score: Linear,
+    class_projection: Embedding,
+}
+
+impl Discriminator {
+    /// # Shapes
+    /// - images: `[batch, 1, 28, 28]` in `[0, 1]`; labels: `[batch]`
+    /// - output: `[batch]` logits
+    pub fn forward(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
+        let [batch, ..] = images.dims();
+        let x = leaky_relu(self.conv1.forward(images), LEAKY_SLOPE); // (B, c1, 14, 14)
+        let x = leaky_relu(self.conv2.forward(x), LEAKY_SLOPE); // (B, c2, 7, 7)
+        let h = leaky_relu(self.hidden.forward(x.flatten::<2>(1, 3)), LEAKY_SLOPE); // (B, hidden)
+        let class = self
+            .class_projection
+            .forward(labels.reshape([batch, 1]))
+            .flatten::<2>(1, 2); // (B, hidden)
+        let projection = (h.clone() * class).sum_dim(1); // (B, 1)
+        (self.score.forward(h) + projection).squeeze_dim(1)
+    }
+}
+
+/// Generator and discriminator, trained and stored together.
+#[derive(Module, Debug)]
+pub struct Gan {
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    real_label: f64,
+}
+
+/// The two losses of one batch (per image, nats).
+#[derive(Debug, Clone)]
+pub struct GanLoss {
+    /// Discriminator: −log D on real images (target `real_label`) − log(1 − D) on generated ones.
+    /// Shape `[1]`.
+    pub discriminator: Tensor<1>,
+    /// Generator, non-saturating: −log D(G(z, y), y). Shape `[1]`.
+    pub generator: Tensor<1>,
+}
+
+impl Gan {
+    /// Mean binary cross-entropy of `logits` against a constant `target`, in the overflow-free
+    /// form `softplus(ℓ) − target·ℓ`.
+    fn bce(logits: Tensor<1>, target: f64) -> Tensor<1> {
+        (softplus(logits.clone(), 1.0) - logits.mul_scalar(target)).mean()
+    }
+
+    /// Discriminator loss on real `images` and on `fakes` for `fake_labels`; the fakes are
+    /// detached, so only the discriminator learns from it.
+    pub fn discriminator_loss(
+        &self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        fakes: Tensor<4>,
+        fake_labels: Tensor<1, Int>,
+    ) -> Tensor<1> {
+        let real = self.discriminator.forward(images, labels);
+        let fake = self.discriminator.forward(fakes.detach(), fake_labels);
+        Self::bce(real, self.real_label) + Self::bce(fake, 0.0)
+    }
+
+    /// Non-saturating generator loss on `fakes` generated for `fake_labels`.
+    pub fn generator_loss(&self, fakes: Tensor<4>, fake_labels: Tensor<1, Int>) -> Tensor<1> {
+        Self::bce(self.discriminator.forward(fakes, fake_labels), 1.0)
+    }
+
+    /// Noise and random classes for a batch of `batch` fakes, from `seed`.
+    ///
+    /// # Shapes
+    /// - output: `[batch, latent]` and `[batch]`
+    pub fn fake_inputs(
+        &self,
+        batch: usize,
+        seed: u64,
+        device: &Device,
+    ) -> (Tensor<2>, Tensor<1, Int>) {
+        use rand::RngExt;
+        let latents = noise::standard_normal(seed, [batch, self.generator.latent_dim], device);
+        let mut rng = noise::rng(seed ^ LABEL_STREAM);
+        let labels: Vec<i32> = (0..batch)
+            .map(|_| rng.random_range(0..self.generator.num_classes) as i32)
+            .collect();
+        (
+            latents,
+            Tensor::from_data(TensorData::new(labels, [batch]), device),
+        )
+    }
+
+    /// Both losses of a labelled batch, without updating anything (for evaluation).
+    pub fn loss(&self, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> GanLoss {
+        let [batch, ..] = images.dims();
+        let (latents, fake_labels) = self.fake_inputs(batch, seed, &images.device());
+        let fakes = self.generator.forward(latents, fake_labels.clone());
+        GanLoss {
+            discriminator: self.discriminator_loss(
+                images,
+                labels,
+                fakes.clone(),
+                fake_labels.clone(),
+            ),
+            generator: self.generator_loss(fakes, fake_labels),
+        }
+    }
+}
+
+/// Separates the label draws from the latent draws of the same seed.
+const LABEL_STREAM: u64 = 0x5eed_1abe1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::toy_digits;
+
+    fn small() -> GanConfig {
+        GanConfig::new()
+            .with_latent_dim(8)
+            .with_base_channels(8)
+            .with_hidden(16)
+    }
+
+    #[test]
+    fn shapes_and_range() {
+        let device = Device::flex();
+        let gan = small().init(&device);
+        let images = gan.generator.sample(4, 1, Some(3), &device);
+        assert_eq!(images.dims(), [4, 1, 28, 28]);
+        assert!(images.clone().min().into_scalar::<f32>() >= 0.0);
+        assert!(images.clone().max().into_scalar::<f32>() <= 1.0);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0, 1, 2, 3], [4]), &device);
+        assert_eq!(gan.discriminator.forward(images, labels).dims(), [4]);
+    }
+
+    #[test]
+    fn invalid_config_names_the_value() {
+        assert_eq!(
+            small().with_base_channels(12).validate().unwrap_err(),
+            "base_channels 12 must be a multiple of 8"
+        );
+        assert!(small().with_real_label(1.5).validate().is_err());
+    }
+
+    #[test]
+    fn the_discriminator_learns_to_tell_toy_digits_from_fakes() {
+        use crate::train::gradient_step;
+        use burn::optim::AdamConfig;
+        let device = Device::flex().autodiff();
+        device.seed(0);
+        let mut gan = small().init(&device);
+        let images = toy_digits(8, &device);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1; 8], [8]), &device);
+        let mut optimizer = AdamConfig::new().init();
+        let loss = |gan: &Gan| {
+            let (latents, fake_labels) = gan.fake_inputs(8, 5, &device);
+            let fakes = gan.generator.forward(latents, fake_labels.clone());
+            gan.discriminator_loss(images.clone(), labels.clone(), fakes, fake_labels)
+        };
+        let first = loss(&gan).into_scalar::<f32>();
+        for _ in 0..40 {
+            let l = loss(&gan);
+            gan = gradient_step(&mut optimizer, 2e-3, gan, l);
+        }
+        let last = loss(&gan).into_scalar::<f32>();
+        assert!(
+            last < 0.5 * first,
+            "discriminator loss went from {first} to {last}"
+        );
+    }
+}
