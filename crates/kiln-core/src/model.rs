@@ -8,6 +8,7 @@ use thiserror::Error;
 use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
 use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
+use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, MAX_GUIDANCE, ScheduleError};
 use crate::gan::{Gan, GanConfig};
 use crate::mnist::IMAGE_SIDE;
 use crate::request::{
@@ -35,6 +36,14 @@ pub enum ModelError {
     Class(String),
     #[error("steps must be an integer from 2 to {MAX_INTERPOLATION_STEPS}, got {0}")]
     Steps(String),
+    #[error("steps must be a whole number of reverse steps, got {0}")]
+    DiffusionSteps(String),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error("guidance must be a number from 0 to {MAX_GUIDANCE}, got {0}")]
+    Guidance(String),
+    #[error("{0}")]
+    Sampler(String),
     #[error("{kind} models cannot {operation}; {hint}")]
     Unsupported {
         kind: &'static str,
@@ -54,6 +63,8 @@ pub enum ModelSpec {
     Classifier(ClassifierConfig),
     /// The class-conditional DCGAN.
     Gan(GanConfig),
+    /// The class-conditional diffusion model.
+    Ddpm(DiffusionConfig),
 }
 
 impl ModelSpec {
@@ -63,6 +74,7 @@ impl ModelSpec {
             ModelSpec::Autoencoder(_) => "ae",
             ModelSpec::Classifier(_) => "classifier",
             ModelSpec::Gan(_) => "gan",
+            ModelSpec::Ddpm(_) => "ddpm",
         }
     }
 
@@ -73,6 +85,7 @@ impl ModelSpec {
             ModelSpec::Autoencoder(config) => config.validate(),
             ModelSpec::Classifier(config) => config.validate(),
             ModelSpec::Gan(config) => config.validate(),
+            ModelSpec::Ddpm(config) => config.validate(),
         }
         .map_err(|why| ModelError::Config {
             kind: self.kind(),
@@ -88,6 +101,7 @@ impl ModelSpec {
             ModelSpec::Autoencoder(config) => Model::Autoencoder(config.init(device)),
             ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
             ModelSpec::Gan(config) => Model::Gan(Box::new(config.init(device))),
+            ModelSpec::Ddpm(config) => Model::Ddpm(Box::new(config.init(device))),
         })
     }
 
@@ -98,6 +112,7 @@ impl ModelSpec {
             Model::Autoencoder(m) => Model::Autoencoder(weights::load(m, bytes)?),
             Model::Classifier(m) => Model::Classifier(weights::load(m, bytes)?),
             Model::Gan(m) => Model::Gan(Box::new(weights::load(*m, bytes)?)),
+            Model::Ddpm(m) => Model::Ddpm(Box::new(weights::load(*m, bytes)?)),
         })
     }
 }
@@ -110,6 +125,7 @@ pub enum Model {
     Classifier(Classifier),
     /// Boxed: a GAN is far larger than the other variants.
     Gan(Box<Gan>),
+    Ddpm(Box<Diffusion>),
 }
 
 /// What `denoise` returns: the damaged input and the model's restoration.
@@ -128,6 +144,7 @@ impl Model {
             Model::Autoencoder(_) => "ae",
             Model::Classifier(_) => "classifier",
             Model::Gan(_) => "gan",
+            Model::Ddpm(_) => "ddpm",
         }
     }
 
@@ -136,6 +153,7 @@ impl Model {
         match self {
             Model::Vae(vae) => vae.num_classes(),
             Model::Gan(gan) => Some(gan.generator.num_classes()),
+            Model::Ddpm(diffusion) => Some(diffusion.unet.num_classes()),
             Model::Autoencoder(_) | Model::Classifier(_) => None,
         }
     }
@@ -145,6 +163,12 @@ impl Model {
     /// # Shapes
     /// - output: `[count, 1, 28, 28]`
     pub fn sample(&self, request: SampleRequest, device: &Device) -> Result<Tensor<4>, ModelError> {
+        if !matches!(self, Model::Ddpm(_)) && !request.diffusion.is_empty() {
+            return Err(self.unsupported(
+                "take a sampler, steps or guidance",
+                "those choose how a diffusion model such as ddpm denoises",
+            ));
+        }
         match self {
             Model::Vae(vae) => {
                 check_class(self.kind(), vae.num_classes(), request.class)?;
@@ -164,7 +188,30 @@ impl Model {
                 "sample",
                 "they recognise digits: sample from a generative model such as vae",
             )),
+            Model::Ddpm(_) => Ok(self.denoising(request, device)?.finish()),
         }
+    }
+
+    /// Start a diffusion model's reverse process, to run one step at a time.
+    pub fn denoising(
+        &self,
+        request: SampleRequest,
+        device: &Device,
+    ) -> Result<Denoising, ModelError> {
+        let Model::Ddpm(diffusion) = self else {
+            return Err(
+                self.unsupported("denoise step by step", "use a diffusion model such as ddpm")
+            );
+        };
+        check_class(self.kind(), self.num_classes(), request.class)?;
+        Ok(Denoising::new(
+            diffusion.as_ref().clone(),
+            request.count,
+            request.seed,
+            request.class,
+            request.diffusion.options(),
+            device,
+        )?)
     }
 
     /// Decode a walk between the latent codes of two seeds, in `[0, 1]`.
@@ -225,6 +272,7 @@ impl Model {
             Model::Autoencoder(m) => weights::to_bytes(m.clone()),
             Model::Classifier(m) => weights::to_bytes(m.clone()),
             Model::Gan(m) => weights::to_bytes(m.as_ref().clone()),
+            Model::Ddpm(m) => weights::to_bytes(m.as_ref().clone()),
         }
     }
 }
@@ -289,5 +337,37 @@ mod tests {
         assert!(class_from_f64(Some(2.5)).is_err());
         assert!(class_from_f64(Some(-1.0)).is_err());
         assert_eq!(class_from_f64(Some(7.0)).unwrap(), Some(7));
+    }
+
+    #[test]
+    fn diffusion_options_reach_only_diffusion_models() {
+        use crate::diffusion::{SamplerKind, UnetConfig};
+        use crate::request::DiffusionRequest;
+        let device = Device::flex();
+        let options = DiffusionRequest::new(Some(SamplerKind::Ddpm), Some(2), None).unwrap();
+        let request = SampleRequest::new(2, 0).unwrap().with_diffusion(options);
+        let vae = ModelSpec::Vae(VaeConfig::new()).init(&device).unwrap();
+        let err = vae.sample(request, &device).unwrap_err().to_string();
+        assert!(err.starts_with("vae models cannot take a sampler"), "{err}");
+        assert!(vae.denoising(request, &device).is_err());
+
+        let tiny = DiffusionConfig::new().with_unet(UnetConfig::new().with_base_channels(8));
+        let ddpm = ModelSpec::Ddpm(tiny).init(&device).unwrap();
+        assert_eq!(
+            ddpm.sample(request, &device).unwrap().dims(),
+            [2, 1, 28, 28]
+        );
+        let err = ddpm
+            .sample(request.with_class(Some(10)), &device)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "class must be from 0 to 9, got 10");
+        let too_many = DiffusionRequest::new(None, Some(1001), None).unwrap();
+        let err = ddpm
+            .sample(request.with_diffusion(too_many), &device)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "steps must be from 1 to 1000 (the timesteps the model was trained with), got 1001"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Requests as they arrive from the CLI or from JavaScript, checked before any tensor is made,
 //! so bad input is a readable error and never a panic.
 
+use crate::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
 use crate::mnist::IMAGE_PIXELS;
 use crate::model::ModelError;
 
@@ -14,12 +15,14 @@ pub const MAX_INTERPOLATION_STEPS: usize = 256;
 pub const MAX_NOISE_STD: f64 = 1.0;
 
 /// A checked request for `count` images drawn with `seed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SampleRequest {
     pub count: usize,
     pub seed: u64,
     /// The digit to draw, for class-conditional models.
     pub class: Option<usize>,
+    /// How to run the reverse process, for diffusion models.
+    pub diffusion: DiffusionRequest,
 }
 
 impl SampleRequest {
@@ -31,6 +34,7 @@ impl SampleRequest {
             count,
             seed: check_seed(seed)?,
             class: None,
+            diffusion: DiffusionRequest::default(),
         })
     }
 
@@ -45,6 +49,73 @@ impl SampleRequest {
     /// Ask a class-conditional model for one digit class (checked against the model on use).
     pub fn with_class(self, class: Option<usize>) -> Self {
         Self { class, ..self }
+    }
+
+    /// Choose sampler, steps and guidance for a diffusion model.
+    pub fn with_diffusion(self, diffusion: DiffusionRequest) -> Self {
+        Self { diffusion, ..self }
+    }
+}
+
+/// Sampler options for diffusion models; each left out takes its default. Steps are checked
+/// against the model's T when it samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DiffusionRequest {
+    pub sampler: Option<SamplerKind>,
+    pub steps: Option<usize>,
+    pub guidance: Option<f64>,
+}
+
+impl DiffusionRequest {
+    pub fn new(
+        sampler: Option<SamplerKind>,
+        steps: Option<usize>,
+        guidance: Option<f64>,
+    ) -> Result<Self, ModelError> {
+        if let Some(g) = guidance
+            && !(0.0..=MAX_GUIDANCE).contains(&g)
+        {
+            return Err(ModelError::Guidance(g.to_string()));
+        }
+        Ok(Self {
+            sampler,
+            steps,
+            guidance,
+        })
+    }
+
+    /// Check options that arrive from JavaScript: a sampler name and two doubles.
+    pub fn from_js(
+        sampler: Option<String>,
+        steps: Option<f64>,
+        guidance: Option<f64>,
+    ) -> Result<Self, ModelError> {
+        let sampler = sampler
+            .map(|name| name.parse::<SamplerKind>())
+            .transpose()
+            .map_err(ModelError::Sampler)?;
+        let steps = match steps {
+            Some(s) if !is_whole(s) || s > 1e6 => {
+                return Err(ModelError::DiffusionSteps(s.to_string()));
+            }
+            s => s.map(|s| s as usize),
+        };
+        Self::new(sampler, steps, guidance)
+    }
+
+    /// Whether no option was given (what every non-diffusion model requires).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The options with defaults filled in.
+    pub fn options(&self) -> SamplingOptions {
+        let defaults = SamplingOptions::default();
+        SamplingOptions {
+            sampler: self.sampler.unwrap_or(defaults.sampler),
+            steps: self.steps.unwrap_or(defaults.steps),
+            guidance: self.guidance.unwrap_or(defaults.guidance),
+        }
     }
 }
 
@@ -237,5 +308,35 @@ mod tests {
         ] {
             assert!(ok(pixels, noise, seed).is_err(), "{noise} {seed}");
         }
+    }
+
+    #[test]
+    fn diffusion_requests_are_checked() {
+        let ok = DiffusionRequest::from_js(Some("ddpm".into()), Some(50.0), Some(3.0)).unwrap();
+        assert_eq!(ok.options().sampler, SamplerKind::Ddpm);
+        assert_eq!((ok.options().steps, ok.options().guidance), (50, 3.0));
+        assert!(DiffusionRequest::default().is_empty());
+        assert_eq!(
+            DiffusionRequest::default().options(),
+            SamplingOptions::default()
+        );
+        let err = |s: Option<&str>, steps, g| {
+            DiffusionRequest::from_js(s.map(String::from), steps, g)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(Some("euler"), None, None),
+            "sampler must be \"ddpm\" or \"ddim\", got \"euler\""
+        );
+        assert_eq!(
+            err(None, Some(2.5), None),
+            "steps must be a whole number of reverse steps, got 2.5"
+        );
+        assert_eq!(
+            err(None, None, Some(-1.0)),
+            "guidance must be a number from 0 to 10, got -1"
+        );
+        assert!(DiffusionRequest::from_js(None, None, Some(f64::NAN)).is_err());
     }
 }

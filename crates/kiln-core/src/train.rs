@@ -9,6 +9,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::autoencoder::DenoisingAutoencoder;
 use crate::classifier::Classifier;
+use crate::diffusion::{DEFAULT_STEPS, Denoising, Diffusion, SamplingOptions};
 use crate::gan::Gan;
 use crate::vae::Vae;
 
@@ -157,6 +158,34 @@ impl DigitObjective for Gan {
             terms: vec![("d_loss", d_loss), ("g_loss", g_loss)],
         };
         (gan, losses)
+    }
+}
+
+impl DigitObjective for Diffusion {
+    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
+        let mse = self.loss(batch.images.clone(), batch.labels.clone(), seed);
+        Losses {
+            terms: vec![("mse", mse.clone())],
+            total: mse,
+        }
+    }
+
+    /// The default sampler (what the page shows first).
+    fn preview(&self, device: &Device) -> Option<Tensor<4>> {
+        let options = SamplingOptions {
+            steps: DEFAULT_STEPS.min(self.schedule().len()),
+            ..SamplingOptions::default()
+        };
+        let run = Denoising::new(
+            self.clone(),
+            PREVIEW_COUNT,
+            PREVIEW_SEED,
+            None,
+            options,
+            device,
+        )
+        .expect("steps within the schedule");
+        Some(run.finish())
     }
 }
 

@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 use kiln_core::manifest::Manifest;
 use kiln_core::mnist::IMAGE_PIXELS;
 use kiln_core::model::Model;
-use kiln_core::request::{DenoiseRequest, SampleRequest};
+use kiln_core::request::{DenoiseRequest, DiffusionRequest, SampleRequest};
 use kiln_core::weights;
 
 #[test]
@@ -27,6 +27,15 @@ fn every_pretrained_model_verifies_and_loads() {
         let dims = match &model {
             Model::Vae(_) | Model::Gan(_) => model
                 .sample(SampleRequest::new(2, 0).unwrap(), &device)
+                .unwrap()
+                .dims(),
+            Model::Ddpm(_) => model
+                .sample(
+                    SampleRequest::new(2, 0)
+                        .unwrap()
+                        .with_diffusion(DiffusionRequest::new(None, Some(2), None).unwrap()),
+                    &device,
+                )
                 .unwrap()
                 .dims(),
             Model::Autoencoder(_) => {

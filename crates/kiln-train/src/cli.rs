@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use kiln_core::diffusion::SamplerKind;
+use kiln_core::model::ModelError;
+use kiln_core::request::DiffusionRequest;
+
 use crate::device::Backend;
 
 #[derive(Debug, Parser)]
@@ -47,6 +51,8 @@ pub enum ModelKind {
     Classifier,
     /// Class-conditional DCGAN (generator and discriminator trained in turn).
     Gan,
+    /// Class-conditional diffusion model (DDPM with a UNet and classifier-free guidance).
+    Ddpm,
 }
 
 #[derive(Debug, Args)]
@@ -69,7 +75,7 @@ pub struct TrainArgs {
     /// Images per batch [default: 128].
     #[arg(long)]
     pub batch: Option<NonZeroUsize>,
-    /// Adam learning rate [default: 0.001; 0.0002 for gan].
+    /// Adam learning rate [default: 0.001; 0.0002 for gan, 0.0005 for ddpm].
     #[arg(long)]
     pub lr: Option<f64>,
     /// VAE and CVAE: weight of the KL term [default: 1.0].
@@ -78,6 +84,10 @@ pub struct TrainArgs {
     /// VAE and CVAE: size of the latent code [default: 16].
     #[arg(long)]
     pub latent: Option<NonZeroUsize>,
+    /// DDPM: channels of the UNet's 28×28 stage, a multiple of 8 (the deeper stages have 2×
+    /// and 4× as many) [default: 16].
+    #[arg(long)]
+    pub channels: Option<NonZeroUsize>,
     /// Seed for initialisation, shuffling and noise [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -117,7 +127,31 @@ pub struct SampleArgs {
     #[arg(long)]
     pub class: Option<usize>,
     #[command(flatten)]
+    pub diffusion: DiffusionArgs,
+    #[command(flatten)]
     pub output: ImagesOut,
+}
+
+/// How a diffusion model runs its reverse process (other models refuse these flags).
+#[derive(Debug, Args)]
+pub struct DiffusionArgs {
+    /// Diffusion models: the reverse process, ddpm (ancestral) or ddim (deterministic)
+    /// [default: ddim].
+    #[arg(long)]
+    pub sampler: Option<SamplerKind>,
+    /// Diffusion models: number of reverse steps, from 1 to the model's T [default: 20].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Diffusion models: classifier-free guidance weight w from 0 to 10; 1 is the plain
+    /// conditional model, more gives clearer but less varied digits [default: 2].
+    #[arg(long)]
+    pub guidance: Option<f64>,
+}
+
+impl DiffusionArgs {
+    pub fn request(&self) -> Result<DiffusionRequest, ModelError> {
+        DiffusionRequest::new(self.sampler, self.steps, self.guidance)
+    }
 }
 
 /// Where generated images go.
@@ -185,6 +219,8 @@ pub struct EvalArgs {
     /// Seed of the first batch of latent noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub diffusion: DiffusionArgs,
     /// Store the figures, command, count and seed in the model's manifest entry.
     #[arg(long)]
     pub record: bool,

@@ -285,20 +285,23 @@ fn bad_data_is_named() {
 }
 
 #[test]
-fn autoencoder_classifier_and_cvae_train_export_and_refuse_what_they_cannot_do() {
+fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     let env = Env::new();
     let (data, pretrained) = (env.path("data"), env.path("pretrained"));
     let manifest = env.path("pretrained/manifest.json");
-    for (kind, name) in [
-        ("ae", "tiny-ae"),
-        ("classifier", "tiny-classifier"),
-        ("cvae", "tiny-cvae"),
-        ("gan", "tiny-gan"),
+    for (kind, name, extra) in [
+        ("ae", "tiny-ae", &[][..]),
+        ("classifier", "tiny-classifier", &[]),
+        ("cvae", "tiny-cvae", &[]),
+        ("gan", "tiny-gan", &[]),
+        ("ddpm", "tiny-ddpm", &["--channels", "8", "--limit", "64"]),
     ] {
         let run = env.path(name);
-        ok(&[
+        let mut args = vec![
             "train", kind, "--data", &data, "--out", &run, "--epochs", "1", "--batch", "64",
-        ]);
+        ];
+        args.extend(extra);
+        ok(&args);
         ok(&["export", "--run", &run, "--to", &pretrained, "--name", name]);
     }
     let entries: serde_json::Value =
@@ -387,6 +390,86 @@ fn autoencoder_classifier_and_cvae_train_export_and_refuse_what_they_cannot_do()
         &out,
     ]);
     assert!(err.contains("ae models cannot sample from noise"), "{err}");
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--steps",
+        "5",
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("vae models cannot take a sampler, steps or guidance"),
+        "{err}"
+    );
+
+    // The diffusion model samples with either sampler, and names the limits of its options.
+    let ddpm_out = env.root.join("ddpm-samples");
+    for sampler in ["ddpm", "ddim"] {
+        ok(&[
+            "sample",
+            "--model",
+            "tiny-ddpm",
+            "--manifest",
+            &manifest,
+            "--count",
+            "3",
+            "--class",
+            "4",
+            "--sampler",
+            sampler,
+            "--steps",
+            "3",
+            "--guidance",
+            "1.5",
+            "--out",
+            &ddpm_out.display().to_string(),
+        ]);
+        assert!(ddpm_out.join("000002.png").is_file());
+    }
+    for (flag, value, message) in [
+        (
+            "--steps",
+            "1001",
+            "steps must be from 1 to 1000 (the timesteps the model was trained with), got 1001",
+        ),
+        (
+            "--guidance",
+            "11",
+            "guidance must be a number from 0 to 10, got 11",
+        ),
+        ("--sampler", "euler", "sampler must be \"ddpm\" or \"ddim\""),
+    ] {
+        let err = fails(&[
+            "sample",
+            "--model",
+            "tiny-ddpm",
+            "--manifest",
+            &manifest,
+            flag,
+            value,
+            "--out",
+            &out,
+        ]);
+        assert!(err.contains(message), "{flag} {value}: {err}");
+    }
+    let err = fails(&[
+        "train",
+        "gan",
+        "--data",
+        &data,
+        "--out",
+        &env.path("y"),
+        "--channels",
+        "8",
+    ]);
+    assert!(
+        err.contains("--channels applies only to `kiln train ddpm`"),
+        "{err}"
+    );
     let err = fails(&[
         "sample",
         "--model",

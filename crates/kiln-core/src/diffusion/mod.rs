@@ -1,5 +1,6 @@
 //! Denoising diffusion (Ho et al. 2020, "DDPM"; Song et al. 2021, "DDIM"): the noise schedule of
-//! the forward process and the samplers that run it backwards, behind one [`Scheduler`] trait.
+//! the forward process, the samplers that run it backwards behind one [`Scheduler`] trait, and
+//! the class-conditional model they sample ([`Diffusion`], a UNet trained to predict noise).
 //!
 //! Notation: x₀ a clean image scaled to `[-1, 1]`, x_t its noised version at timestep
 //! t ∈ {0, …, T−1}, ε ~ N(0, I), β_t the noise added at step t, α_t = 1 − β_t,
@@ -7,11 +8,19 @@
 
 mod ddim;
 mod ddpm;
+mod model;
+mod sampling;
 mod schedule;
+mod unet;
 
 pub use ddim::DdimScheduler;
 pub use ddpm::DdpmScheduler;
+pub use model::{Diffusion, DiffusionConfig};
+pub use sampling::{
+    DEFAULT_GUIDANCE, DEFAULT_STEPS, Denoising, Frame, MAX_GUIDANCE, SamplerKind, SamplingOptions,
+};
 pub use schedule::{BetaSchedule, NoiseSchedule, ScheduleError};
+pub use unet::{Unet, UnetConfig};
 
 use burn::tensor::Tensor;
 

@@ -25,6 +25,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "--count must be at least 1, got {}",
         args.count
     );
+    let diffusion = args.diffusion.request()?;
     let (model, device) = resolve::load(&args.model)?;
     let judge_args = ModelArgs {
         model: args.classifier.clone(),
@@ -49,7 +50,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         let count = BATCH.min(args.count - drawn).min(MAX_SAMPLE_COUNT);
         let images = model
-            .sample(SampleRequest::new(count, seed)?, &device)
+            .sample(
+                SampleRequest::new(count, seed)?.with_diffusion(diffusion),
+                &device,
+            )
             .with_context(|| format!("drawing batch {batch}"))?;
         // Without a class, a conditional model draws image i as digit i mod num_classes.
         let requested: Option<Vec<usize>> = model

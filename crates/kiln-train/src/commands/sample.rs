@@ -8,7 +8,9 @@ use crate::cli::{ImagesOut, SampleArgs};
 use crate::{atomic, png, resolve};
 
 pub fn run(args: SampleArgs) -> Result<()> {
-    let request = SampleRequest::new(args.count, args.seed)?.with_class(args.class);
+    let request = SampleRequest::new(args.count, args.seed)?
+        .with_class(args.class)
+        .with_diffusion(args.diffusion.request()?);
     let (model, device) = resolve::load(&args.model)?;
     let batch = ImageBatch::from_data(model.sample(request, &device)?.into_data())?;
     write_images(&batch, &args.output)

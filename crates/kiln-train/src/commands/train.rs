@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::Bytes;
 use kiln_core::autoencoder::AutoencoderConfig;
 use kiln_core::classifier::ClassifierConfig;
+use kiln_core::diffusion::DiffusionConfig;
 use kiln_core::gan::GanConfig;
 use kiln_core::mnist::NUM_CLASSES;
 use kiln_core::model::ModelSpec;
@@ -22,6 +23,8 @@ const DEFAULT_BATCH: usize = 128;
 const DEFAULT_LR: f64 = 1e-3;
 /// DCGAN's learning rate (Radford et al. 2016).
 const DEFAULT_GAN_LR: f64 = 2e-4;
+/// Half the usual rate: the noise-prediction loss is noisy, and the UNet trains without EMA.
+const DEFAULT_DDPM_LR: f64 = 5e-4;
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let run = RunDir::new(&args.out);
@@ -74,6 +77,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         ModelSpec::Autoencoder(c) => fit(&session, c.init(&train_device), checkpoint, state),
         ModelSpec::Classifier(c) => fit(&session, c.init(&train_device), checkpoint, state),
         ModelSpec::Gan(c) => fit(&session, c.init(&train_device), checkpoint, state),
+        ModelSpec::Ddpm(c) => fit(&session, c.init(&train_device), checkpoint, state),
     }?;
     eprintln!(
         "trained {} epochs ({} steps, {:.0} s); weights in {}",
@@ -117,6 +121,10 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             );
         }
     }
+    ensure!(
+        args.channels.is_none() || args.model == ModelKind::Ddpm,
+        "--channels applies only to `kiln train ddpm`"
+    );
     let spec = match args.model {
         ModelKind::Vae | ModelKind::Cvae => {
             let mut vae = VaeConfig::new();
@@ -134,10 +142,18 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
         ModelKind::Ae => ModelSpec::Autoencoder(AutoencoderConfig::new()),
         ModelKind::Classifier => ModelSpec::Classifier(ClassifierConfig::new()),
         ModelKind::Gan => ModelSpec::Gan(GanConfig::new()),
+        ModelKind::Ddpm => {
+            let mut ddpm = DiffusionConfig::new();
+            if let Some(channels) = args.channels {
+                ddpm.unet.base_channels = channels.get();
+            }
+            ModelSpec::Ddpm(ddpm)
+        }
     };
     spec.validate()?;
     let learning_rate = args.lr.unwrap_or(match args.model {
         ModelKind::Gan => DEFAULT_GAN_LR,
+        ModelKind::Ddpm => DEFAULT_DDPM_LR,
         _ => DEFAULT_LR,
     });
     ensure!(
@@ -187,8 +203,9 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
             "--limit",
         ),
         (
-            (args.beta.is_some() || args.latent.is_some()) && fixed.spec != config.spec,
-            "--beta/--latent",
+            (args.beta.is_some() || args.latent.is_some() || args.channels.is_some())
+                && fixed.spec != config.spec,
+            "--beta/--latent/--channels",
         ),
         (fixed.spec.kind() != config.spec.kind(), "the model kind"),
     ]
