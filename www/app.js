@@ -56,7 +56,8 @@ async function main() {
   document.body.dataset.backend = kiln.backend;
   await Promise.all([
     vaeSection(kiln).catch((error) => showError(`The VAE could not start: ${error.message}`)),
-    cvaeSection(kiln).catch((error) => showSectionError("cvae", `The conditional VAE could not start: ${error.message}`)),
+    digitSection(kiln).catch((error) => showSectionError("digit", `The conditional models could not start: ${error.message}`)),
+    diffusionSection(kiln).catch((error) => showSectionError("ddpm", `The diffusion model could not start: ${error.message}`)),
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
   ]);
 }
@@ -168,53 +169,168 @@ function drawRow(canvas, { count, width, height }, data) {
   }
 }
 
-/** The conditional VAE: a grid of one digit class (or of all ten) in the styles of one seed. */
-async function cvaeSection(kiln) {
-  $("cvae-status").textContent = "Downloading weights…";
-  const cvae = await kiln.model("cvae");
-  const p = cvae.provenance;
-  const accuracy = cvae.evaluation?.metrics?.conditional_accuracy;
-  $("cvae-info").textContent = `${p.epochs} epochs on ${p.dataset}` +
-    (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
+/** Readable names of the conditional model kinds the page offers. */
+const CONDITIONAL_KINDS = { vae: "conditional VAE", gan: "conditional GAN" };
+
+/** Conditional models (every one the manifest lists): a grid of one digit class, or of all
+ * ten, in the styles of one seed. Models load when first picked. */
+async function digitSection(kiln) {
+  const entries = (await kiln.manifest()).models.filter(
+    (m) => (m.kind === "vae" && m.config.num_classes) || m.kind === "gan",
+  );
+  if (entries.length === 0) throw new Error("the manifest lists no conditional model");
+  for (const { name, kind } of entries) {
+    $("digit-model").add(new Option(`${name} (${CONDITIONAL_KINDS[kind]})`, name));
+  }
+  const loading = new Map(); // name → Promise<KilnModel>
+  const load = (name) => {
+    if (!loading.has(name)) {
+      $("digit-status").textContent = `Downloading ${name}…`;
+      const model = kiln.model(name);
+      model.catch(() => loading.delete(name)); // allow a retry
+      loading.set(name, model);
+    }
+    return loading.get(name);
+  };
   let latest = 0; // only the newest request may draw
   async function draw() {
-    const seed = Number($("cvae-seed").value);
+    const seed = Number($("digit-seed").value);
     if (!Number.isInteger(seed) || seed < 0) {
-      $("cvae-status").textContent = "The seed must be a whole number ≥ 0.";
+      $("digit-status").textContent = "The seed must be a whole number ≥ 0.";
       return;
     }
-    const digit = $("cvae-class").value === "" ? undefined : Number($("cvae-class").value);
+    const digit = $("digit-class").value === "" ? undefined : Number($("digit-class").value);
     const request = ++latest;
-    document.body.dataset.cvaeState = "working";
+    document.body.dataset.digitState = "working";
     try {
+      const model = await load($("digit-model").value);
       const started = performance.now();
-      const batch = await cvae.sample({ count: GRID_COUNT, seed, class: digit });
+      const batch = await model.sample({ count: GRID_COUNT, seed, class: digit });
       if (request !== latest) return;
-      drawImages($("cvae-grid"), batch, batch.data);
+      drawImages($("digit-grid"), batch, batch.data);
       const what = digit === undefined ? "digits 0–9" : `${digit}s`;
-      $("cvae-status").textContent = `Seed ${seed}, ${what}: ${(performance.now() - started).toFixed(0)} ms.`;
-      $("cvae-error").hidden = true;
-      document.body.dataset.cvaeState = "ready";
+      $("digit-status").textContent = `${model.name}, seed ${seed}, ${what}: ${(performance.now() - started).toFixed(0)} ms.`;
+      $("digit-info").textContent = describeConditional(model);
+      $("digit-error").hidden = true;
+      document.body.dataset.digitState = "ready";
     } catch (error) {
-      showSectionError("cvae", error.message);
+      if (request === latest) showSectionError("digit", error.message);
     }
   }
-  $("cvae-class").addEventListener("change", draw);
-  $("cvae-seed").addEventListener("change", draw);
-  $("cvae-new").addEventListener("click", () => {
-    $("cvae-seed").value = Math.floor(Math.random() * 1_000_000);
+  for (const id of ["digit-model", "digit-class", "digit-seed"]) $(id).addEventListener("change", draw);
+  $("digit-new").addEventListener("click", () => {
+    $("digit-seed").value = Math.floor(Math.random() * 1_000_000);
     draw();
   });
-  for (const id of ["cvae-class", "cvae-seed", "cvae-new"]) $(id).disabled = false;
+  for (const id of ["digit-model", "digit-class", "digit-seed", "digit-new"]) $(id).disabled = false;
   await draw();
 }
 
-/** Show `message` in the error line of section `prefix` ("cvae", "ae") and mark it failed. */
+/** How a conditional model was trained and how often it draws the digit asked for. */
+function describeConditional(model) {
+  const p = model.provenance;
+  const accuracy = model.evaluation?.metrics?.conditional_accuracy;
+  return `${p.epochs} epochs on ${p.dataset}` +
+    (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
+}
+
+/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae") and mark it
+ * failed. */
 function showSectionError(prefix, message) {
   $(`${prefix}-error`).textContent = message;
   $(`${prefix}-error`).hidden = false;
   $(`${prefix}-status`).textContent = "Something went wrong.";
   document.body.dataset[`${prefix}State`] = "error";
+}
+
+const DIFFUSION_CONTROLS = ["ddpm-class", "ddpm-sampler", "ddpm-seed", "ddpm-steps", "ddpm-guidance"];
+
+/** Resolves when `element` first comes into view. */
+function firstSight(element) {
+  return new Promise((resolve) => {
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) {
+        observer.disconnect();
+        resolve();
+      }
+    });
+    observer.observe(element);
+  });
+}
+
+/** The diffusion model, animated: every reverse step draws x_t and the predicted digits. It
+ * loads and starts when its card comes into view (or Denoise is pressed), since sampling is
+ * the page's heaviest work. A change of any control restarts the run; Stop cancels it between
+ * two steps. */
+async function diffusionSection(kiln) {
+  // The controls work before the model loads: the first run uses what they say then.
+  for (const [id, format] of [["ddpm-steps", (v) => v], ["ddpm-guidance", (v) => Number(v).toFixed(1)]]) {
+    $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
+  }
+  $("ddpm-status").textContent = "Starts when you scroll here or press Denoise.";
+  $("ddpm-run").disabled = false;
+  const pressed = new Promise((resolve) => $("ddpm-run").addEventListener("click", resolve, { once: true }));
+  await Promise.race([firstSight($("ddpm-title").closest("section")), pressed]);
+  $("ddpm-run").disabled = true;
+  $("ddpm-status").textContent = "Downloading weights…";
+  const ddpm = await kiln.model("ddpm");
+  $("ddpm-info").textContent = describeConditional(ddpm);
+  let run; // { controller, done } of the run in progress
+
+  async function denoise() {
+    const seed = Number($("ddpm-seed").value);
+    if (!Number.isInteger(seed) || seed < 0) {
+      $("ddpm-status").textContent = "The seed must be a whole number ≥ 0.";
+      return;
+    }
+    run?.controller.abort();
+    await run?.done;
+    const digit = $("ddpm-class").value === "" ? undefined : Number($("ddpm-class").value);
+    const options = {
+      count: GRID_COUNT,
+      seed,
+      class: digit,
+      sampler: $("ddpm-sampler").value,
+      steps: Number($("ddpm-steps").value),
+      guidance: Number($("ddpm-guidance").value),
+    };
+    const controller = new AbortController();
+    const started = performance.now();
+    const onStep = (frame) => {
+      drawImages($("ddpm-sample"), frame, frame.sample);
+      drawImages($("ddpm-predicted"), frame, frame.predicted);
+      $("ddpm-progress").max = frame.total;
+      $("ddpm-progress").value = frame.step;
+      $("ddpm-status").textContent = `Step ${frame.step} of ${frame.total}…`;
+    };
+    document.body.dataset.ddpmState = "working";
+    $("ddpm-progress").value = 0;
+    $("ddpm-stop").disabled = false;
+    const done = ddpm.sample({ ...options, onStep, signal: controller.signal }).then(
+      () => {
+        const ms = performance.now() - started;
+        $("ddpm-status").textContent =
+          `${options.sampler}, ${options.steps} steps, guidance ${options.guidance}, seed ${seed}: ${ms.toFixed(0)} ms.`;
+        $("ddpm-error").hidden = true;
+        document.body.dataset.ddpmState = "ready";
+      },
+      (error) => {
+        if (error.name !== "AbortError") return showSectionError("ddpm", error.message);
+        $("ddpm-status").textContent = `Stopped at step ${$("ddpm-progress").value} of ${options.steps}.`;
+        document.body.dataset.ddpmState = "cancelled";
+      },
+    ).finally(() => {
+      if (run?.controller === controller) $("ddpm-stop").disabled = true;
+    });
+    run = { controller, done };
+    await done;
+  }
+
+  for (const id of DIFFUSION_CONTROLS) $(id).addEventListener("change", denoise);
+  $("ddpm-run").addEventListener("click", denoise);
+  $("ddpm-stop").addEventListener("click", () => run?.controller.abort());
+  $("ddpm-run").disabled = false;
+  await denoise();
 }
 
 async function denoiserSection(kiln) {
@@ -272,6 +388,7 @@ async function denoiserSection(kiln) {
 
 main().catch((error) => {
   showError(`Kiln could not start: ${error.message}`);
-  showSectionError("cvae", `Kiln could not start: ${error.message}`);
+  showSectionError("digit", `Kiln could not start: ${error.message}`);
+  showSectionError("ddpm", `Kiln could not start: ${error.message}`);
   showSectionError("ae", `Kiln could not start: ${error.message}`);
 });

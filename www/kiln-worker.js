@@ -7,13 +7,19 @@
 //       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string } }
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
-//   → { id, command: "sample", model: number, count: number, seed: number, class?: number }
+//   → { id, command: "sample", model: number, count: number, seed: number, class?: number,
+//       sampler?: "ddpm" | "ddim", steps?: number, guidance?: number }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
+//   → { id, command: "diffuse", …the same as "sample" } — a diffusion model, step by step:
+//       ← { id, progress: { step, total, count, width, height, sample, predicted } } after each step
+//       ← { id, ok: true, result: { count, width, height, data } } (the last step's sample)
+//   → { id, command: "cancel", target: number } stops a "diffuse" request before its next step:
+//       ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
 //   → { id, command: "interpolate", model: number, from: number, to: number, steps: number, class?: number }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
-//   Any failure: ← { id, ok: false, error: string }.
+//   Any other failure: ← { id, ok: false, error: string }.
 
 import init, { Engine } from "./kiln-web.js";
 
@@ -23,6 +29,11 @@ let wasm; // Promise of the instantiated module; retried after a failure.
 const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
 const models = new Map(); // handle → LoadedModel
 let nextModel = 1;
+const diffusing = new Set(); // ids of "diffuse" requests still running
+const cancelled = new Set(); // ids of those asked to stop
+
+/** Thrown when a request is cancelled; kiln.js turns it into an AbortError. */
+class Cancelled extends Error {}
 
 function loadWasm() {
   wasm ??= instantiate().catch((error) => {
@@ -66,9 +77,34 @@ const commands = {
     return { result: { model } };
   },
 
-  async sample({ model, count, seed, class: digit }) {
-    const batch = await loadedModel(model).sample(count, seed, digit);
+  async sample({ model, count, seed, class: digit, sampler, steps, guidance }) {
+    const batch = await loadedModel(model).sample(count, seed, digit, sampler, steps, guidance);
     return { result: batch, transfer: [batch.data.buffer] };
+  },
+
+  async diffuse({ id, model, count, seed, class: digit, sampler, steps, guidance }) {
+    const run = loadedModel(model).denoising(count, seed, digit, sampler, steps, guidance);
+    diffusing.add(id);
+    try {
+      let last;
+      for (let frame; (frame = await run.step()) !== null; last = frame) {
+        self.postMessage({ id, progress: frame });
+        // On the CPU a step finishes without ever yielding: let "cancel" and other requests in.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (cancelled.has(id)) throw new Cancelled(`cancelled after step ${frame.step} of ${frame.total}`);
+      }
+      const { count: n, width, height, sample: data } = last;
+      return { result: { count: n, width, height, data }, transfer: [data.buffer] };
+    } finally {
+      run.free();
+      diffusing.delete(id);
+      cancelled.delete(id);
+    }
+  },
+
+  async cancel({ target }) {
+    if (diffusing.has(target)) cancelled.add(target);
+    return {};
   },
 
   async interpolate({ model, from, to, steps, class: digit }) {
@@ -90,6 +126,7 @@ self.onmessage = async ({ data: request }) => {
     const { result, transfer = [] } = await handler(request);
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (error) {
-    self.postMessage({ id, ok: false, error: error?.message ?? String(error) });
+    const cancelled = error instanceof Cancelled;
+    self.postMessage({ id, ok: false, cancelled, error: error?.message ?? String(error) });
   }
 };

@@ -6,6 +6,9 @@
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
 //   const walk = await vae.interpolate({ from: 7, to: 8, steps: 16 });  // frames, like sample
 //   const ae = await kiln.model("ae");                    // denoising autoencoder
+//   const ddpm = await kiln.model("ddpm");                // diffusion, step by step:
+//   const sevens = await ddpm.sample({ count: 16, seed: 1, class: 7, steps: 20, guidance: 2,
+//     onStep: ({ step, total, sample, predicted }) => …, signal: abortController.signal });
 //   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
 //
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
@@ -25,11 +28,19 @@ class WorkerClient {
   #pending = new Map(); // request id → { resolve, reject }
   #nextId = 1;
 
-  call(command, args = {}, transfer = []) {
+  /** Send `command`; `onProgress` receives the worker's progress messages, and aborting
+   * `signal` asks the worker to stop (the call then rejects with an AbortError). */
+  call(command, args = {}, transfer = [], { onProgress, signal } = {}) {
     this.#worker ??= this.#start();
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const cancel = () => this.call("cancel", { target: id }).catch(() => {});
+      signal?.addEventListener("abort", cancel, { once: true });
+      const settle = (then) => (value) => {
+        signal?.removeEventListener("abort", cancel);
+        then(value);
+      };
+      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress });
       this.#worker.postMessage({ id, command, ...args }, transfer);
     });
   }
@@ -38,8 +49,13 @@ class WorkerClient {
     const worker = new Worker(WORKER_URL, { type: "module" });
     worker.onmessage = ({ data: reply }) => {
       const pending = this.#pending.get(reply.id);
+      if ("progress" in reply) {
+        pending?.onProgress?.(reply.progress);
+        return;
+      }
       this.#pending.delete(reply.id);
       if (reply.ok) pending?.resolve(reply.result);
+      else if (reply.cancelled) pending?.reject(new DOMException(reply.error, "AbortError"));
       else pending?.reject(new Error(reply.error));
     };
     // The worker itself failed (its script did not load, or it crashed): fail every waiting
@@ -122,11 +138,34 @@ export class KilnModel {
    * `count × height × width` intensities in [0, 1]. The same seed gives the same images on
    * every backend. Class-conditional models (e.g. "cvae") take `class` (0–9) to draw one
    * digit; without it, image i is digit i mod 10.
+   *
+   * Diffusion models ("ddpm") also take `sampler` ("ddim", the default, or "ddpm"), `steps`
+   * (1 to the model's T, default 20) and `guidance` (classifier-free guidance weight 0–10,
+   * default 2; 1 is the plain conditional model). They denoise step by step: `onStep({ step,
+   * total, count, width, height, sample, predicted })` sees x_t and the predicted clean digits
+   * after every step, and aborting `signal` stops the run (the promise rejects with an
+   * AbortError).
    */
-  async sample({ count = 16, seed = 0, class: digit } = {}) {
+  async sample({ count = 16, seed = 0, class: digit, sampler, steps, guidance, onStep, signal } = {}) {
     checkInteger("count", count, 1, 1024);
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
-    return worker.call("sample", { model: this.#handle, count, seed, class: checkClass(digit) });
+    if (sampler !== undefined && typeof sampler !== "string") {
+      throw new TypeError(`sampler must be "ddpm" or "ddim", got ${JSON.stringify(sampler)}`);
+    }
+    if (steps !== undefined) checkInteger("steps", steps, 1, this.config.timesteps ?? Number.MAX_SAFE_INTEGER);
+    if (guidance !== undefined && (typeof guidance !== "number" || Number.isNaN(guidance))) {
+      throw new TypeError(`guidance must be a number, got ${JSON.stringify(guidance) ?? String(guidance)}`);
+    }
+    if (onStep !== undefined && typeof onStep !== "function") {
+      throw new TypeError("onStep must be a function");
+    }
+    signal?.throwIfAborted();
+    const args = { model: this.#handle, count, seed, class: checkClass(digit), sampler, steps, guidance };
+    if (this.kind !== "ddpm") {
+      if (onStep) throw new TypeError(`onStep applies only to diffusion models such as ddpm, not ${this.kind}`);
+      return worker.call("sample", args);
+    }
+    return worker.call("diffuse", args, [], { onProgress: onStep, signal });
   }
 
   /**

@@ -52,6 +52,21 @@ for (const { what, call, cli } of [
     cli: ["sample", "--model", "cvae", "--count", "8", "--seed", "3", "--class", "3"],
   },
   {
+    what: "gan `sample` with a class",
+    call: { model: "gan", method: "sample", options: { count: 8, seed: 3, class: 5 } },
+    cli: ["sample", "--model", "gan", "--count", "8", "--seed", "3", "--class", "5"],
+  },
+  {
+    what: "ddpm `sample` (5 DDIM steps, guided) with a class",
+    call: { model: "ddpm", method: "sample", options: { count: 4, seed: 3, class: 7, steps: 5 } },
+    cli: ["sample", "--model", "ddpm", "--count", "4", "--seed", "3", "--class", "7", "--steps", "5"],
+  },
+  {
+    what: "ddpm `sample` (3 ancestral DDPM steps)",
+    call: { model: "ddpm", method: "sample", options: { count: 2, seed: 4, sampler: "ddpm", steps: 3, guidance: 1 } },
+    cli: ["sample", "--model", "ddpm", "--count", "2", "--seed", "4", "--sampler", "ddpm", "--steps", "3", "--guidance", "1"],
+  },
+  {
     what: "`interpolate`",
     call: { model: "vae", method: "interpolate", options: { from: 7, to: 8, steps: 6 } },
     cli: ["interpolate", "--model", "vae", "--from", "7", "--to", "8", "--steps", "6"],
@@ -79,20 +94,64 @@ for (const { what, call, cli } of [
 }
 
 for (const name of ["webgpu", "cpu"]) {
-  test(`conditional VAE on the page, ${name}: picking a digit redraws the grid`, async () => {
+  test(`conditional models on the page, ${name}: picking a digit or a model redraws the grid`, async () => {
     const { page, problems } = await openPage(site.browsers[name]);
     await openDemo(page, `${site.url}?backend=${name}`);
-    const settled = () => page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.cvaeState), null, { timeout: 120_000 });
+    const settled = () => page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.digitState), null, { timeout: 120_000 });
     await settled();
-    assert.equal(await page.evaluate(() => document.body.dataset.cvaeState), "ready", await page.locator("#cvae-error").textContent());
-    const grid = () => page.evaluate(() => document.getElementById("cvae-grid").toDataURL());
+    assert.equal(await page.evaluate(() => document.body.dataset.digitState), "ready", await page.locator("#digit-error").textContent());
+    const grid = () => page.evaluate(() => document.getElementById("digit-grid").toDataURL());
     const mixed = await grid();
-    await page.locator("#cvae-class").selectOption("3");
+    await page.locator("#digit-class").selectOption("3");
     await settled();
-    assert.match(await page.locator("#cvae-status").textContent(), /^Seed 7, 3s: \d+ ms\.$/);
+    assert.match(await page.locator("#digit-status").textContent(), /^cvae, seed 7, 3s: \d+ ms\.$/);
     assert.notEqual(await grid(), mixed);
-    const lit = await litFraction(page, "cvae-grid");
+    const lit = await litFraction(page, "digit-grid");
     assert.ok(lit > 0.03 && lit < 0.5, `lit fraction ${lit}`);
+    const cvaeThrees = await grid();
+    await page.locator("#digit-model").selectOption("gan");
+    await settled();
+    assert.match(await page.locator("#digit-status").textContent(), /^gan, seed 7, 3s: \d+ ms\.$/);
+    assert.notEqual(await grid(), cvaeThrees);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}
+
+for (const name of ["webgpu", "cpu"]) {
+  test(`diffusion on the page, ${name}: watch it denoise, stop it, pick a digit`, async () => {
+    const { page, problems } = await openPage(site.browsers[name]);
+    await openDemo(page, `${site.url}?backend=${name}`);
+    const state = () => page.evaluate(() => document.body.dataset.ddpmState);
+    const settled = () => page.waitForFunction(() => ["ready", "cancelled", "error"].includes(document.body.dataset.ddpmState), null, { timeout: 240_000 });
+    // Nothing heavy before the card is on screen; few steps keep the test quick.
+    assert.equal(await state(), undefined);
+    await page.locator("#ddpm-steps").fill("5");
+    await page.locator("#ddpm-title").scrollIntoViewIfNeeded();
+    await settled();
+    assert.equal(await state(), "ready", await page.locator("#ddpm-error").textContent());
+    assert.match(await page.locator("#ddpm-status").textContent(), /^ddim, 5 steps, guidance 2, seed 7: \d+ ms\.$/);
+    assert.equal(await page.locator("#ddpm-progress").evaluate((bar) => bar.value), 5);
+    for (const canvas of ["ddpm-sample", "ddpm-predicted"]) {
+      const lit = await litFraction(page, canvas);
+      assert.ok(lit > 0.03 && lit < 0.5, `${canvas} lit fraction ${lit}`);
+    }
+    const mixed = await page.evaluate(() => document.getElementById("ddpm-predicted").toDataURL());
+
+    // A long run shows its steps as they happen and stops between two of them.
+    await page.locator("#ddpm-steps").fill("100");
+    await page.waitForFunction(() => document.getElementById("ddpm-status").textContent.startsWith("Step "));
+    await page.locator("#ddpm-stop").click();
+    await settled();
+    assert.equal(await state(), "cancelled");
+    assert.match(await page.locator("#ddpm-status").textContent(), /^Stopped at step \d+ of 100\.$/);
+
+    await page.locator("#ddpm-steps").fill("5");
+    await page.locator("#ddpm-class").selectOption("3");
+    await page.waitForFunction(() => document.body.dataset.ddpmState === "working");
+    await settled();
+    assert.equal(await state(), "ready", await page.locator("#ddpm-error").textContent());
+    assert.notEqual(await page.evaluate(() => document.getElementById("ddpm-predicted").toDataURL()), mixed);
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -144,14 +203,41 @@ test("bad arguments reject with clear errors", async () => {
       classTen: await attempt(() => vae.sample({ count: 1, class: 10 })),
       nullClassMeansAny: (await vae.sample({ count: 1, seed: 1, class: null })).count,
       badFrom: await attempt(() => vae.interpolate({ from: -1, to: 2 })),
+      stepsOfVae: await attempt(() => vae.sample({ count: 1, steps: 5 })),
+      onStepOfVae: await attempt(() => vae.sample({ count: 1, onStep: () => {} })),
       stillWorks: (await vae.sample({ count: 2, seed: 1 })).count,
     };
   });
+  const ddpm = await page.evaluate(async () => {
+    const { Kiln } = await import("./kiln.js");
+    const ddpm = await (await Kiln.open({ backend: "cpu" })).model("ddpm");
+    const attempt = (f) => f().then(() => "resolved", (e) => `${e.name}: ${e.message}`);
+    const aborted = new AbortController();
+    aborted.abort();
+    return {
+      tooManySteps: await attempt(() => ddpm.sample({ count: 1, steps: 1001 })),
+      zeroSteps: await attempt(() => ddpm.sample({ count: 1, steps: 0 })),
+      sampler: await attempt(() => ddpm.sample({ count: 1, steps: 1, sampler: "euler" })),
+      guidance: await attempt(() => ddpm.sample({ count: 1, steps: 1, guidance: 11 })),
+      stringGuidance: await attempt(() => ddpm.sample({ count: 1, steps: 1, guidance: "2" })),
+      alreadyAborted: await attempt(() => ddpm.sample({ count: 1, steps: 1, signal: aborted.signal })),
+      stillWorks: (await ddpm.sample({ count: 1, steps: 2 })).count,
+    };
+  });
+  assert.equal(ddpm.tooManySteps, "RangeError: steps must be from 1 to 1000, got 1001");
+  assert.equal(ddpm.zeroSteps, "RangeError: steps must be from 1 to 1000, got 0");
+  assert.equal(ddpm.sampler, 'Error: sampler must be "ddpm" or "ddim", got "euler"');
+  assert.equal(ddpm.guidance, "Error: guidance must be a number from 0 to 10, got 11");
+  assert.equal(ddpm.stringGuidance, 'TypeError: guidance must be a number, got "2"');
+  assert.match(ddpm.alreadyAborted, /^AbortError: /);
+  assert.equal(ddpm.stillWorks, 1);
+  assert.equal(messages.stepsOfVae, "true: vae models cannot take a sampler, steps or guidance; those choose how a diffusion model such as ddpm denoises");
+  assert.equal(messages.onStepOfVae, "true: onStep applies only to diffusion models such as ddpm, not vae");
   assert.equal(messages.zero, "true: count must be from 1 to 1024, got 0");
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
-  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
   assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
   assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);

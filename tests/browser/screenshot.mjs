@@ -15,6 +15,11 @@ try {
   await denoiserSettled(page);
   await drawSeven(page);
   await denoiserSettled(page);
+  // The diffusion card starts when it comes into view: let it finish its first run.
+  await page.locator("#ddpm-title").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.ddpmState), null, {
+    timeout: 600_000,
+  });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

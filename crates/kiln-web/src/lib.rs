@@ -3,9 +3,11 @@
 //! is kiln-core.
 
 mod backend;
+mod denoising_run;
 mod engine;
 mod loaded_model;
 
+pub use denoising_run::DenoisingRun;
 pub use engine::Engine;
 pub use loaded_model::LoadedModel;
 

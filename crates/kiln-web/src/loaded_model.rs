@@ -5,9 +5,12 @@ use js_sys::{Float32Array, Object, Reflect};
 use kiln_core::image::ImageBatch;
 use kiln_core::model::Model;
 use kiln_core::request::{
-    DenoiseRequest, InterpolateRequest, SampleRequest, class_from_f64, seed_from_f64,
+    DenoiseRequest, DiffusionRequest, InterpolateRequest, SampleRequest, class_from_f64,
+    seed_from_f64,
 };
 use wasm_bindgen::prelude::*;
+
+use crate::denoising_run::DenoisingRun;
 
 #[wasm_bindgen]
 pub struct LoadedModel {
@@ -33,17 +36,40 @@ impl LoadedModel {
         self.name.clone()
     }
 
-    /// Draw `count` images with `seed` (of digit `class`, for conditional models). Resolves to
+    /// Draw `count` images with `seed` (of digit `class`, for conditional models; with
+    /// `sampler`, `steps` and `guidance` for diffusion models). Resolves to
     /// `{ count, width, height, data }`, where `data` is a `Float32Array` of intensities in [0, 1].
-    pub fn sample(&self, count: f64, seed: f64, class: Option<f64>) -> js_sys::Promise {
+    pub fn sample(
+        &self,
+        count: f64,
+        seed: f64,
+        class: Option<f64>,
+        sampler: Option<String>,
+        steps: Option<f64>,
+        guidance: Option<f64>,
+    ) -> js_sys::Promise {
         let (model, device) = (self.model.clone(), self.device.clone());
         wasm_bindgen_futures::future_to_promise(async move {
-            let request = SampleRequest::from_f64(count, seed)
-                .map_err(to_js)?
-                .with_class(class_from_f64(class).map_err(to_js)?);
+            let request = sample_request(count, seed, class, sampler, steps, guidance)?;
             let batch = read_images(model.sample(request, &device).map_err(to_js)?).await?;
             image_object(&batch, &[("data", &batch)])
         })
+    }
+
+    /// Start a diffusion model's reverse process (arguments as for `sample`), to run one
+    /// `step()` at a time.
+    pub fn denoising(
+        &self,
+        count: f64,
+        seed: f64,
+        class: Option<f64>,
+        sampler: Option<String>,
+        steps: Option<f64>,
+        guidance: Option<f64>,
+    ) -> Result<DenoisingRun, JsValue> {
+        let request = sample_request(count, seed, class, sampler, steps, guidance)?;
+        let run = self.model.denoising(request, &self.device).map_err(to_js)?;
+        Ok(DenoisingRun::new(run))
     }
 
     /// Decode `steps` frames on the latent path from seed `from`'s code to seed `to`'s (VAEs;
@@ -82,8 +108,23 @@ impl LoadedModel {
     }
 }
 
+/// A sample request from JavaScript's loosely typed arguments, checked.
+fn sample_request(
+    count: f64,
+    seed: f64,
+    class: Option<f64>,
+    sampler: Option<String>,
+    steps: Option<f64>,
+    guidance: Option<f64>,
+) -> Result<SampleRequest, JsValue> {
+    Ok(SampleRequest::from_f64(count, seed)
+        .map_err(to_js)?
+        .with_class(class_from_f64(class).map_err(to_js)?)
+        .with_diffusion(DiffusionRequest::from_js(sampler, steps, guidance).map_err(to_js)?))
+}
+
 /// A device tensor's images, read without blocking (a synchronous GPU read panics in browsers).
-async fn read_images(images: burn::tensor::Tensor<4>) -> Result<ImageBatch, JsValue> {
+pub(crate) async fn read_images(images: burn::tensor::Tensor<4>) -> Result<ImageBatch, JsValue> {
     let data = images
         .into_data_async()
         .await
@@ -92,7 +133,10 @@ async fn read_images(images: burn::tensor::Tensor<4>) -> Result<ImageBatch, JsVa
 }
 
 /// `{ count, width, height }` of `shape`, plus each named batch's pixels as a `Float32Array`.
-fn image_object(shape: &ImageBatch, arrays: &[(&str, &ImageBatch)]) -> Result<JsValue, JsValue> {
+pub(crate) fn image_object(
+    shape: &ImageBatch,
+    arrays: &[(&str, &ImageBatch)],
+) -> Result<JsValue, JsValue> {
     let object = Object::new();
     let set = |key: &str, value: JsValue| Reflect::set(&object, &key.into(), &value);
     set("count", (shape.count as u32).into())?;
@@ -104,6 +148,6 @@ fn image_object(shape: &ImageBatch, arrays: &[(&str, &ImageBatch)]) -> Result<Js
     Ok(object.into())
 }
 
-fn to_js(error: impl ToString) -> JsValue {
+pub(crate) fn to_js(error: impl ToString) -> JsValue {
     JsError::new(&error.to_string()).into()
 }
