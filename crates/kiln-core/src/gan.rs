@@ -7,14 +7,12 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{
-    Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d,
-};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::layers::positive;
+use crate::layers::{doubling_deconv, halving_conv, multiple_of, positive};
 use crate::mnist::IMAGE_SIDE;
 use crate::noise;
 
@@ -58,12 +56,7 @@ impl GanConfig {
             ("hidden", self.hidden),
             ("num_classes", self.num_classes),
         ])?;
-        if !self.base_channels.is_multiple_of(NORM_GROUPS) {
-            return Err(format!(
-                "base_channels {} must be a multiple of {NORM_GROUPS}",
-                self.base_channels
-            ));
-        }
+        multiple_of("base_channels", self.base_channels, NORM_GROUPS)?;
         if !(0.5..=1.0).contains(&self.real_label) {
             return Err(format!(
                 "real_label {} must be from 0.5 to 1",
@@ -81,18 +74,6 @@ impl GanConfig {
         }
         let [c1, c2] = [self.base_channels, 2 * self.base_channels];
         let feature_len = c2 * START_SIDE * START_SIDE;
-        let up = |from, to| {
-            ConvTranspose2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device)
-        };
-        let down = |from, to| {
-            Conv2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
         Gan {
             generator: Generator {
                 class_embedding: EmbeddingConfig::new(self.num_classes, self.class_embedding)
@@ -100,16 +81,16 @@ impl GanConfig {
                 project: LinearConfig::new(self.latent_dim + self.class_embedding, feature_len)
                     .init(device),
                 norm0: GroupNormConfig::new(NORM_GROUPS, c2).init(device),
-                deconv1: up(c2, c1),
+                deconv1: doubling_deconv(c2, c1, device),
                 norm1: GroupNormConfig::new(NORM_GROUPS, c1).init(device),
-                deconv2: up(c1, 1),
+                deconv2: doubling_deconv(c1, 1, device),
                 latent_dim: self.latent_dim,
                 num_classes: self.num_classes,
                 feature_channels: c2,
             },
             discriminator: Discriminator {
-                conv1: down(1, c1),
-                conv2: down(c1, c2),
+                conv1: halving_conv(1, c1, device),
+                conv2: halving_conv(c1, c2, device),
                 hidden: LinearConfig::new(feature_len, self.hidden).init(device),
                 score: LinearConfig::new(self.hidden, 1).init(device),
                 class_projection: EmbeddingConfig::new(self.num_classes, self.hidden).init(device),

@@ -71,6 +71,15 @@ impl ConvStackConfig {
     }
 }
 
+/// `Err` unless `value` (named `name`) is a multiple of `factor`.
+pub fn multiple_of(name: &str, value: usize, factor: usize) -> Result<(), String> {
+    if value.is_multiple_of(factor) {
+        Ok(())
+    } else {
+        Err(format!("{name} {value} must be a multiple of {factor}"))
+    }
+}
+
 /// `Err` naming the first of `values` that is zero.
 pub fn positive(values: &[(&str, usize)]) -> Result<(), String> {
     match values.iter().find(|(_, value)| *value == 0) {
@@ -80,7 +89,7 @@ pub fn positive(values: &[(&str, usize)]) -> Result<(), String> {
 }
 
 /// k4 s2 p1: halves the side exactly.
-fn halving_conv(from: usize, to: usize, device: &Device) -> Conv2d {
+pub fn halving_conv(from: usize, to: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([from, to], [4, 4])
         .with_stride([2, 2])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -88,7 +97,7 @@ fn halving_conv(from: usize, to: usize, device: &Device) -> Conv2d {
 }
 
 /// The transpose of [`halving_conv`]: doubles the side exactly.
-fn doubling_deconv(from: usize, to: usize, device: &Device) -> ConvTranspose2d {
+pub fn doubling_deconv(from: usize, to: usize, device: &Device) -> ConvTranspose2d {
     ConvTranspose2dConfig::new([from, to], [4, 4])
         .with_stride([2, 2])
         .with_padding([1, 1])

@@ -5,14 +5,14 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
 use burn::nn::{
     Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::layers::positive;
+use crate::layers::{doubling_deconv, multiple_of, positive};
 
 /// Groups of every group norm; channel counts are multiples of it.
 const NORM_GROUPS: usize = 8;
@@ -41,13 +41,7 @@ impl UnetConfig {
             ("base_channels", self.base_channels),
             ("num_classes", self.num_classes),
         ])?;
-        if !self.base_channels.is_multiple_of(NORM_GROUPS) {
-            return Err(format!(
-                "base_channels {} must be a multiple of {NORM_GROUPS}",
-                self.base_channels
-            ));
-        }
-        Ok(())
+        multiple_of("base_channels", self.base_channels, NORM_GROUPS)
     }
 
     /// Width of the timestep-and-class embedding.
@@ -78,9 +72,9 @@ impl UnetConfig {
             attention: self.attention.then(|| SelfAttention::new(c2, device)),
             middle1: block(c2, c2),
             up2: block(2 * c2, c2),
-            upsample2: doubling(c2, c1, device),
+            upsample2: doubling_deconv(c2, c1, device),
             up1: block(2 * c1, c1),
-            upsample1: doubling(c1, c0, device),
+            upsample1: doubling_deconv(c1, c0, device),
             up0: block(2 * c0, c0),
             out_norm: GroupNormConfig::new(NORM_GROUPS, c0).init(device),
             out: conv3(c0, 1, 1, device),
@@ -95,14 +89,6 @@ fn conv3(from: usize, to: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([from, to], [3, 3])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(device)
-}
-
-/// Transposed convolution k4 s2 p1: doubles the side exactly (7 → 14 → 28).
-fn doubling(from: usize, to: usize, device: &Device) -> ConvTranspose2d {
-    ConvTranspose2dConfig::new([from, to], [4, 4])
-        .with_stride([2, 2])
-        .with_padding([1, 1])
         .init(device)
 }
 
