@@ -10,7 +10,11 @@ import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const DIST = resolve(ROOT, process.env.KILN_DIST ?? "dist-test");
-export const KILN_BIN = resolve(ROOT, process.env.KILN_BIN ?? "target/debug/kiln");
+// The native CLI that `cargo test --workspace` built (honouring CARGO_TARGET_DIR, as cargo does).
+export const KILN_BIN = resolve(
+  ROOT,
+  process.env.KILN_BIN ?? join(process.env.CARGO_TARGET_DIR ?? "target", "debug", "kiln"),
+);
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/lib/chromium/chromium";
 
 const MIME = {
