@@ -60,14 +60,19 @@ impl Scheduler for DdimScheduler {
         // 1. ᾱ at this and the previous timestep (1 past the last: the clean image).
         let alpha_bar = self.schedule.alpha_bar(Some(t));
         let alpha_bar_prev = self.schedule.alpha_bar(prev);
-        // 2. x̂₀ from the predicted noise, clipped ("predicted x₀" in eq. 12).
-        let original = self.schedule.predict_original(t, sample, eps.clone());
+        // 2. x̂₀ from the predicted noise, clipped ("predicted x₀" in eq. 12), and the noise
+        //    that the clipped x̂₀ implies. Stepping with the raw ε instead would pair a clipped x̂₀
+        //    with noise that no longer matches it: under strong guidance, where ε overshoots,
+        //    x_t then drifts off the data manifold and samples dissolve into blotches.
+        let original = self.schedule.predict_original(t, sample.clone(), eps);
+        let eps = (sample - original.clone().mul_scalar(alpha_bar.sqrt()))
+            .div_scalar((1.0 - alpha_bar).sqrt());
         // 3. σ_t (eq. 16), zero at the last step.
         let sigma = match prev {
             Some(_) => self.sigma(alpha_bar, alpha_bar_prev),
             None => 0.0,
         };
-        // 4. x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'} − σ²) ε + σ z (eq. 12).
+        // 4. x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z (eq. 12).
         let mut prev_sample = original.clone().mul_scalar(alpha_bar_prev.sqrt())
             + eps.mul_scalar((1.0 - alpha_bar_prev - sigma * sigma).max(0.0).sqrt());
         if sigma > 0.0 {
