@@ -78,6 +78,11 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 0.001; 0.0002 for gan, 0.0005 for ddpm].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Also keep an exponential moving average of the weights with this decay (0 < d < 1);
+    /// sampling, evaluation and export then use the average. Can be added when resuming
+    /// [default: 0.999 for ddpm, off for the others].
+    #[arg(long)]
+    pub ema: Option<f64>,
     /// VAE and CVAE: weight of the KL term [default: 1.0].
     #[arg(long)]
     pub beta: Option<f64>,

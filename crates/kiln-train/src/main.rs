@@ -6,6 +6,7 @@ mod command_line;
 mod commands;
 mod data;
 mod device;
+mod ema;
 mod png;
 mod progress;
 mod resolve;

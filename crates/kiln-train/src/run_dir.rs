@@ -5,6 +5,7 @@
 //! RUN_DIR/state.json            progress; names the latest complete checkpoint (atomic)
 //! RUN_DIR/ckpt-NNNN/model.bpk   weights after epoch NNNN
 //! RUN_DIR/ckpt-NNNN/optim.bpk   Adam moments after epoch NNNN
+//! RUN_DIR/ckpt-NNNN/ema.bpk     runs with --ema: the averaged weights after epoch NNNN
 //! RUN_DIR/previews/NNNN.png     generative models: the same latents decoded after each epoch
 //! ```
 //!
@@ -25,6 +26,7 @@ const RUN_FILE: &str = "run.json";
 const STATE_FILE: &str = "state.json";
 const MODEL_FILE: &str = "model.bpk";
 const OPTIM_FILE: &str = "optim.bpk";
+const EMA_FILE: &str = "ema.bpk";
 const PREVIEW_DIR: &str = "previews";
 
 /// What a run trains and how; fixed when the run starts.
@@ -45,6 +47,9 @@ pub struct TrainSettings {
     pub seed: u64,
     /// Train on only the first `limit` training images.
     pub limit: Option<usize>,
+    /// Decay of the moving average of the weights, if the run keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
 }
 
 /// Mean losses of one epoch, by term name (`loss` is the objective).
@@ -76,6 +81,15 @@ pub struct TrainState {
 pub struct Checkpoint {
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
+    /// The moving average of the weights, in runs that keep one.
+    pub ema: Option<Vec<u8>>,
+}
+
+impl Checkpoint {
+    /// The weights to sample from: the moving average where there is one.
+    pub fn inference_weights(self) -> Vec<u8> {
+        self.ema.unwrap_or(self.model)
+    }
 }
 
 pub struct RunDir {
@@ -128,6 +142,9 @@ impl RunDir {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         atomic::write(&dir.join(MODEL_FILE), &checkpoint.model)?;
         atomic::write(&dir.join(OPTIM_FILE), &checkpoint.optimizer)?;
+        if let Some(ema) = &checkpoint.ema {
+            atomic::write(&dir.join(EMA_FILE), ema)?;
+        }
         let previous = self.state()?.checkpoint;
         self.write_json(STATE_FILE, state)?;
         // Only now is the older checkpoint unreferenced.
@@ -148,16 +165,18 @@ impl RunDir {
             let path = dir.join(file);
             std::fs::read(&path).with_context(|| format!("reading checkpoint {}", path.display()))
         };
+        let ema_path = dir.join(EMA_FILE);
         Ok(Some(Checkpoint {
             model: read(MODEL_FILE)?,
             optimizer: read(OPTIM_FILE)?,
+            ema: ema_path.is_file().then(|| read(EMA_FILE)).transpose()?,
         }))
     }
 
-    /// The latest weights, for sampling and export.
+    /// The latest weights for sampling and export (the moving average where the run keeps one).
     pub fn latest_weights(&self) -> Result<Vec<u8>> {
         match self.load(&self.state()?)? {
-            Some(checkpoint) => Ok(checkpoint.model),
+            Some(checkpoint) => Ok(checkpoint.inference_weights()),
             None => bail!(
                 "run {} has no checkpoint yet: train at least one epoch",
                 self.root.display()
@@ -203,6 +222,7 @@ mod tests {
                 learning_rate: 1e-3,
                 seed: 0,
                 limit: None,
+                ema: None,
             },
             command: "kiln train vae".into(),
         }
@@ -223,11 +243,33 @@ mod tests {
             let checkpoint = Checkpoint {
                 model: vec![epoch as u8],
                 optimizer: vec![],
+                ema: None,
             };
             run.save(&state, &checkpoint).unwrap();
         }
         assert_eq!(run.latest_weights().unwrap(), vec![2]);
         assert!(!run.path().join(checkpoint_name(1)).exists());
         assert_eq!(run.config().unwrap(), config());
+    }
+
+    #[test]
+    fn samples_from_the_moving_average_where_the_run_keeps_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::new(tmp.path().join("run"));
+        run.create(&config()).unwrap();
+        let state = TrainState {
+            epochs_done: 1,
+            checkpoint: Some(checkpoint_name(1)),
+            ..Default::default()
+        };
+        let checkpoint = Checkpoint {
+            model: vec![1],
+            optimizer: vec![],
+            ema: Some(vec![7]),
+        };
+        run.save(&state, &checkpoint).unwrap();
+        assert_eq!(run.latest_weights().unwrap(), vec![7]);
+        let loaded = run.load(&state).unwrap().unwrap();
+        assert_eq!((loaded.model, loaded.ema), (vec![1], Some(vec![7])));
     }
 }

@@ -1,5 +1,6 @@
 //! The epoch loop shared by every model that implements [`DigitObjective`]: shuffled batches,
-//! one Adam step each, a test-set evaluation and an atomic checkpoint per epoch.
+//! one Adam step each (and a moving average of the weights, where the run keeps one), a test-set
+//! evaluation and an atomic checkpoint per epoch.
 
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use kiln_core::train::{DigitBatch, DigitObjective, Losses};
 use kiln_core::weights;
 
 use crate::data::Splits;
+use crate::ema::WeightAverage;
 use crate::progress;
 use crate::run_dir::{
     Checkpoint, EpochLosses, EpochRecord, RunConfig, RunDir, TrainState, checkpoint_name,
@@ -32,11 +34,13 @@ pub struct Session<'a> {
     pub device: &'a Device,
 }
 
-/// Train `model` from `state` up to the configured number of epochs.
+/// Train `model` from `state` up to the configured number of epochs. With an `average`, the
+/// test losses and previews are those of the averaged weights, the ones that get shipped.
 pub fn train<M: DigitObjective>(
     session: &Session,
     mut model: M,
     mut optimizer: ModuleOptimizer,
+    mut average: Option<WeightAverage<M>>,
     mut state: TrainState,
 ) -> Result<TrainState> {
     let settings = &session.config.settings;
@@ -62,17 +66,18 @@ pub fn train<M: DigitObjective>(
             (model, losses) =
                 model.train_step(&batch, seed, &mut optimizer, settings.learning_rate);
             let objective = tally.add(&losses, indices.len());
+            if let Some(average) = &mut average {
+                average.update(&model.valid(), state.steps);
+            }
             state.steps += 1;
             bar.set_message(format!("loss {objective:.2}"));
             bar.inc(1);
         }
         bar.finish();
-        let test = evaluate(
-            &model.valid(),
-            &session.data.test,
-            session.device,
-            settings.seed,
-        );
+        let shipped = average
+            .as_ref()
+            .map_or_else(|| model.valid(), |average| average.model().clone());
+        let test = evaluate(&shipped, &session.data.test, session.device, settings.seed);
         eprintln!(
             "epoch {epoch}: train {} | test {}",
             format_losses(&tally.means()),
@@ -87,7 +92,7 @@ pub fn train<M: DigitObjective>(
             train: tally.means(),
             test,
         });
-        if let Some(images) = model.valid().preview(session.device) {
+        if let Some(images) = shipped.preview(session.device) {
             session
                 .run
                 .save_preview(epoch, &ImageBatch::from_data(images.into_data())?)?;
@@ -95,6 +100,10 @@ pub fn train<M: DigitObjective>(
         let checkpoint = Checkpoint {
             model: weights::to_bytes(model.valid())?,
             optimizer: optimizer.into_bytes()?.to_vec(),
+            ema: average
+                .as_ref()
+                .map(|average| weights::to_bytes(average.model().clone()))
+                .transpose()?,
         };
         session.run.save(&state, &checkpoint)?;
     }
