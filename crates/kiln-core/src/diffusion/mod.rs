@@ -88,7 +88,7 @@ mod tests {
         let cases = [
             // t = 900 → 800: x̂₀ = 24.3 is clipped to 1, and DDIM steps with the noise that the
             // clipped x̂₀ implies, so η = 1 lands exactly where DDPM does.
-            (0, 0.5, 0.1, 1.0, 0.522_088_4, 0.514_926_35, 0.514_926_4),
+            (0, 0.5, 0.1, 1.0, 0.522_088_4, 0.514_926_4, 0.514_926_4),
             // t = 100 → 0.
             (
                 8,
