@@ -1,5 +1,5 @@
-//! Judging generated digits by what the project's classifier recognises in them: whether a
-//! conditional model drew the digit it was asked for, and whether a model covers all classes.
+//! Which digits the classifier recognises: whether a conditional model drew the digit it was
+//! asked for, and whether a model covers all classes.
 
 /// Running counts of predicted (and, for conditional models, requested) classes.
 #[derive(Debug, Clone, PartialEq)]
