@@ -95,20 +95,15 @@ impl Classifier {
         self.logits.forward(self.features(images))
     }
 
-    /// Class probabilities p(y|x).
+    /// The penultimate-layer features and the class probabilities from one pass: what the
+    /// metrics judge generated digits by.
     ///
     /// # Shapes
-    /// - images: `[batch, 1, side, side]`; output: `[batch, 10]`
-    pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
-        softmax(self.logits(images), 1)
-    }
-
-    /// The most probable class of each image.
-    ///
-    /// # Shapes
-    /// - images: `[batch, 1, side, side]`; output: `[batch]`
-    pub fn predict(&self, images: Tensor<4>) -> Tensor<1, Int> {
-        self.logits(images).argmax(1).squeeze_dim(1)
+    /// - images: `[batch, 1, side, side]`; output: `[batch, features]`, `[batch, 10]`
+    pub fn features_and_probabilities(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let features = self.features(images);
+        let probabilities = softmax(self.logits.forward(features.clone()), 1);
+        (features, probabilities)
     }
 
     /// Mean cross-entropy and error rate of a labelled batch.
@@ -156,7 +151,8 @@ mod tests {
         let classifier = small().init(&device);
         let images = toy_digits(3, &device);
         assert_eq!(classifier.features(images.clone()).dims(), [3, 16]);
-        let p = classifier.probabilities(images);
+        let (features, p) = classifier.features_and_probabilities(images);
+        assert_eq!(features.dims(), [3, 16]);
         assert_eq!(p.dims(), [3, 10]);
         let row_sums = p.sum_dim(1).into_data().convert::<f32>();
         row_sums.assert_approx_eq::<f32>(

@@ -25,6 +25,12 @@ pub fn standard_normal_values(seed: u64, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.sample(StandardNormal)).collect()
 }
 
+/// `len` draws from U[0, 1).
+pub fn uniform_values(seed: u64, len: usize) -> Vec<f32> {
+    let mut rng = rng(seed);
+    (0..len).map(|_| rng.random()).collect()
+}
+
 /// The indices `0..len` in an order fixed by `seed`.
 pub fn permutation(len: usize, rng: &mut impl Rng) -> Vec<usize> {
     let mut order: Vec<usize> = (0..len).collect();

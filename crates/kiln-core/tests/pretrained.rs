@@ -43,7 +43,8 @@ fn every_pretrained_model_verifies_and_loads() {
                 model.denoise(&request, &device).unwrap().restored.dims()
             }
             Model::Classifier(classifier) => {
-                let p = classifier.probabilities(Tensor::zeros([2, 1, 28, 28], &device));
+                let (_, p) =
+                    classifier.features_and_probabilities(Tensor::zeros([2, 1, 28, 28], &device));
                 assert_eq!(p.dims(), [2, 10], "{}", entry.name);
                 continue;
             }

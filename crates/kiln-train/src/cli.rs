@@ -218,8 +218,12 @@ pub struct EvalArgs {
     /// The classifier that judges the samples: a name in the manifest, a run directory or a file.
     #[arg(long, default_value = "classifier")]
     pub classifier: String,
+    /// Directory with the MNIST IDX files: the test set is the reference for FID, precision and
+    /// recall, the training set a reference row.
+    #[arg(long)]
+    pub data: PathBuf,
     /// How many images to draw.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 10_000)]
     pub count: usize,
     /// Seed of the first batch of latent noise.
     #[arg(long, default_value_t = 0)]

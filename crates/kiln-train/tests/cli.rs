@@ -28,6 +28,16 @@ fn ok(args: &[&str]) -> String {
     stderr
 }
 
+fn stdout_of(args: &[&str]) -> String {
+    let out = kiln(args);
+    assert!(
+        out.status.success(),
+        "kiln {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn fails(args: &[&str]) -> String {
     let out = kiln(args);
     assert!(!out.status.success(), "kiln {args:?} should fail");
@@ -555,26 +565,48 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         &sevens,
     ]);
     assert!(err.contains("class must be from 0 to 9, got 10"), "{err}");
-    ok(&[
+    let eval = [
         "eval",
         "--model",
         "tiny-cvae",
         "--manifest",
         &manifest,
+        "--data",
+        &data,
         "--classifier",
         "tiny-classifier",
-        "--count",
-        "30",
-        "--record",
-    ]);
+    ];
+    let table = stdout_of(&[&eval[..], &["--count", "30", "--record"]].concat());
+    assert!(table.contains("MNIST train (real digits)") && table.contains("uniform noise"));
     let entries: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     let evaluation = &entries["models"][2]["evaluation"];
     assert_eq!(evaluation["count"], 30);
-    let accuracy = evaluation["metrics"]["conditional_accuracy"]
-        .as_f64()
-        .unwrap();
-    assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
+    let metric = |name: &str| evaluation["metrics"][name].as_f64().unwrap();
+    for share in [
+        "conditional_accuracy",
+        "precision",
+        "recall",
+        "class_entropy",
+    ] {
+        assert!(
+            (0.0..=1.0).contains(&metric(share)),
+            "{share}: {evaluation}"
+        );
+    }
+    assert!(metric("fid") >= 0.0);
+    assert!((1.0..=10.0).contains(&metric("inception_score")));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(
+        &[&eval[..], &["--count", "20", "--json"]].concat(),
+    ))
+    .unwrap();
+    assert_eq!(report["evaluation"]["count"], 20);
+    assert!(
+        report["references"]["uniform noise"]["fid"].is_number(),
+        "{report}"
+    );
+    let err = fails(&[&eval[..], &["--count", "9"]].concat());
+    assert!(err.contains("--count must be at least 10"), "{err}");
     assert!(
         evaluation["judge"]
             .as_str()
@@ -587,6 +619,8 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         "tiny-cvae",
         "--manifest",
         &manifest,
+        "--data",
+        &data,
         "--classifier",
         "tiny-ae",
     ]);

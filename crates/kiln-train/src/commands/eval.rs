@@ -1,54 +1,63 @@
-//! `kiln eval`: draw images from a generative model and judge them with the digit classifier.
+//! `kiln eval`: draw images from a generative model and judge them with the digit classifier,
+//! against the MNIST test set (Fréchet distance, precision and recall) and on their own
+//! (Inception Score, class accuracy and coverage), beside two reference rows that bracket the
+//! numbers: real training digits (as good as it gets) and uniform noise (as bad).
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail, ensure};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor, TensorData};
+use kiln_core::classifier::Classifier;
 use kiln_core::manifest::Evaluation;
-use kiln_core::metrics::ClassTally;
-use kiln_core::mnist::NUM_CLASSES;
+use kiln_core::metrics::{
+    ClassTally, FeatureStatistics, INCEPTION_SCORE_SPLITS, MANIFOLD_NEIGHBOURS, frechet_distance,
+    inception_score, precision_recall,
+};
+use kiln_core::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::model::Model;
+use kiln_core::noise;
 use kiln_core::request::{MAX_SAMPLE_COUNT, SampleRequest};
 use kiln_core::weights;
+use serde::Serialize;
 
 use crate::cli::{EvalArgs, ModelArgs};
 use crate::command_line::command_line;
-use crate::{atomic, progress, resolve};
+use crate::{atomic, data, progress, resolve};
 
 /// Images per sampling call: a multiple of 10, so every batch asks a conditional model for each
 /// digit equally often.
 const BATCH: usize = 500;
 
+/// Figures of one set of images, by name (`fid`, `precision`, …).
+type Figures = BTreeMap<String, f64>;
+
 pub fn run(args: EvalArgs) -> Result<()> {
     ensure!(
-        args.count > 0,
-        "--count must be at least 1, got {}",
+        args.count >= INCEPTION_SCORE_SPLITS,
+        "--count must be at least {INCEPTION_SCORE_SPLITS} (the Inception Score averages over \
+         {INCEPTION_SCORE_SPLITS} splits), got {}",
         args.count
     );
     let diffusion = args.diffusion.request()?;
     let (model, device) = resolve::load(&args.model)?;
-    let judge_args = ModelArgs {
-        model: args.classifier.clone(),
-        manifest: args.model.manifest.clone(),
-        device: args.model.device,
-    };
-    let judge = resolve::resolve(&judge_args.model, &judge_args.manifest)?;
-    let Model::Classifier(classifier) = judge
-        .spec
-        .load(&judge.weights, &device)
-        .with_context(|| format!("loading the classifier {}", args.classifier))?
-    else {
-        bail!("--classifier {} is not a classifier", args.classifier);
-    };
+    let (classifier, judge) = load_classifier(&args, &device)?;
+    let mnist = data::load_mnist(&args.data)?;
+    let test = TestSet::new(Judged::real(
+        &classifier,
+        &mnist.test,
+        mnist.test.len(),
+        &device,
+    )?);
 
     let bar = progress::bar(args.count as u64, "judging".into());
-    let mut tally = ClassTally::new(NUM_CLASSES);
-    let mut drawn = 0;
+    let mut generated = Judged::new();
     for (batch, seed) in (args.seed..).enumerate() {
-        if drawn == args.count {
+        let count = BATCH
+            .min(args.count - generated.tally.total())
+            .min(MAX_SAMPLE_COUNT);
+        if count == 0 {
             break;
         }
-        let count = BATCH.min(args.count - drawn).min(MAX_SAMPLE_COUNT);
         let images = model
             .sample(
                 SampleRequest::new(count, seed)?.with_diffusion(diffusion),
@@ -59,34 +68,42 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let requested: Option<Vec<usize>> = model
             .num_classes()
             .map(|n| (0..count).map(|i| i % n).collect());
-        tally.add(
-            &predictions(classifier.predict(images))?,
-            requested.as_deref(),
-        );
-        drawn += count;
+        generated.add(&classifier, images, requested.as_deref())?;
         bar.inc(count as u64);
     }
     bar.finish_and_clear();
 
-    let mut metrics = BTreeMap::from([("class_entropy".to_owned(), tally.normalized_entropy())]);
-    if let Some(accuracy) = tally.conditional_accuracy() {
-        metrics.insert("conditional_accuracy".into(), accuracy);
-    }
     let evaluation = Evaluation {
         command: command_line(),
         count: args.count,
         seed: args.seed,
-        judge: format!(
-            "{} (sha256 {})",
-            args.classifier,
-            &weights::sha256_hex(&judge.weights)[..12]
-        ),
-        metrics,
+        judge,
+        metrics: generated.figures(&test, args.count),
     };
+    let references = [
+        (
+            "MNIST train (real digits)",
+            Judged::real(&classifier, &mnist.train, args.count, &device)?,
+        ),
+        (
+            "uniform noise",
+            Judged::noise(&classifier, args.count, args.seed, &device)?,
+        ),
+    ]
+    .map(|(name, set)| (name.to_owned(), set.figures(&test, args.count)));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&evaluation)?);
+        let report = Report {
+            evaluation: &evaluation,
+            references: references.iter().cloned().collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&args.model.model, &evaluation, &tally);
+        print_table(
+            &args.model.model,
+            &evaluation,
+            &references,
+            &generated.tally,
+        );
     }
     if args.record {
         record(&args.model, evaluation)?;
@@ -94,26 +111,177 @@ pub fn run(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The predicted classes of a batch as indices.
-fn predictions(classes: Tensor<1, burn::tensor::Int>) -> Result<Vec<usize>> {
-    let values = classes
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .map_err(|e| anyhow::anyhow!("reading predictions: {e:?}"))?;
-    values
-        .into_iter()
-        .map(|c| usize::try_from(c).context("negative class"))
-        .collect()
+/// What `--json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    evaluation: &'a Evaluation,
+    references: BTreeMap<String, Figures>,
 }
 
-fn print_table(name: &str, evaluation: &Evaluation, tally: &ClassTally) {
+/// The judging classifier and how the figures name it (name and weight hash).
+fn load_classifier(args: &EvalArgs, device: &Device) -> Result<(Classifier, String)> {
+    let judge = resolve::resolve(&args.classifier, &args.model.manifest)?;
+    let Model::Classifier(classifier) = judge
+        .spec
+        .load(&judge.weights, device)
+        .with_context(|| format!("loading the classifier {}", args.classifier))?
+    else {
+        bail!("--classifier {} is not a classifier", args.classifier);
+    };
+    let name = format!(
+        "{} (sha256 {})",
+        args.classifier,
+        &weights::sha256_hex(&judge.weights)[..12]
+    );
+    Ok((classifier, name))
+}
+
+/// The MNIST test set as the metrics compare against it.
+struct TestSet {
+    statistics: FeatureStatistics,
+    judged: Judged,
+}
+
+impl TestSet {
+    fn new(judged: Judged) -> Self {
+        Self {
+            statistics: FeatureStatistics::from_rows(&judged.features, judged.feature_size),
+            judged,
+        }
+    }
+}
+
+/// What the classifier makes of a set of images: features, class probabilities and the
+/// predicted classes.
+struct Judged {
+    features: Vec<f32>,
+    probabilities: Vec<f32>,
+    feature_size: usize,
+    tally: ClassTally,
+}
+
+impl Judged {
+    fn new() -> Self {
+        Self {
+            features: Vec::new(),
+            probabilities: Vec::new(),
+            feature_size: 0,
+            tally: ClassTally::new(NUM_CLASSES),
+        }
+    }
+
+    /// The first `count` images of `data` (all of them if it has fewer).
+    fn real(
+        classifier: &Classifier,
+        data: &DigitDataset,
+        count: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut judged = Self::new();
+        let indices: Vec<usize> = (0..count.min(data.len())).collect();
+        for chunk in indices.chunks(BATCH) {
+            judged.add(classifier, data.images(chunk, device), None)?;
+        }
+        Ok(judged)
+    }
+
+    /// `count` images of pixels drawn uniformly from [0, 1) with `seed`.
+    fn noise(classifier: &Classifier, count: usize, seed: u64, device: &Device) -> Result<Self> {
+        const PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+        let mut judged = Self::new();
+        for values in noise::uniform_values(seed, count * PIXELS).chunks(BATCH * PIXELS) {
+            let shape = [values.len() / PIXELS, 1, IMAGE_SIDE, IMAGE_SIDE];
+            let images = Tensor::from_data(TensorData::new(values.to_vec(), shape), device);
+            judged.add(classifier, images, None)?;
+        }
+        Ok(judged)
+    }
+
+    fn add(
+        &mut self,
+        classifier: &Classifier,
+        images: Tensor<4>,
+        requested: Option<&[usize]>,
+    ) -> Result<()> {
+        let (features, probabilities) = classifier.features_and_probabilities(images);
+        self.feature_size = features.dims()[1];
+        self.features.extend(host_values(features)?);
+        let probabilities = host_values(probabilities)?;
+        let predicted: Vec<usize> = probabilities
+            .chunks_exact(NUM_CLASSES)
+            .map(|row| {
+                (0..NUM_CLASSES).fold(0, |best, c| if row[c] > row[best] { c } else { best })
+            })
+            .collect();
+        self.tally.add(&predicted, requested);
+        self.probabilities.extend(probabilities);
+        Ok(())
+    }
+
+    /// This set's figures against `test`; precision and recall against the first `count` test
+    /// images (the manifold estimate is biased unless both sets are the same size).
+    fn figures(&self, test: &TestSet, count: usize) -> Figures {
+        let dim = self.feature_size;
+        let fid = frechet_distance(
+            &FeatureStatistics::from_rows(&self.features, dim),
+            &test.statistics,
+        );
+        let inception = inception_score(&self.probabilities, NUM_CLASSES, INCEPTION_SCORE_SPLITS);
+        let test = &test.judged.features;
+        let real = &test[..count.min(test.len() / dim) * dim];
+        let manifold = precision_recall(real, &self.features, dim, MANIFOLD_NEIGHBOURS);
+        let mut figures = Figures::from([
+            ("fid".to_owned(), fid),
+            ("inception_score".into(), inception.mean),
+            ("inception_score_std".into(), inception.std),
+            ("precision".into(), manifold.precision),
+            ("recall".into(), manifold.recall),
+            ("class_entropy".into(), self.tally.normalized_entropy()),
+        ]);
+        if let Some(accuracy) = self.tally.conditional_accuracy() {
+            figures.insert("conditional_accuracy".into(), accuracy);
+        }
+        figures
+    }
+}
+
+fn host_values(tensor: Tensor<2>) -> Result<Vec<f32>> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading the classifier's outputs: {e:?}"))
+}
+
+fn print_table(
+    name: &str,
+    evaluation: &Evaluation,
+    references: &[(String, Figures)],
+    tally: &ClassTally,
+) {
     println!(
         "{name}: {} images, seed {}, judged by {}",
         evaluation.count, evaluation.seed, evaluation.judge
     );
-    for (metric, value) in &evaluation.metrics {
-        println!("  {metric:<22} {value:.4}");
+    println!(
+        "  {:<28} {:>8} {:>13} {:>9} {:>7} {:>9} {:>8}",
+        "", "FID ↓", "IS ↑", "precision", "recall", "accuracy", "entropy"
+    );
+    let rows = std::iter::once((name, &evaluation.metrics))
+        .chain(references.iter().map(|(n, f)| (n.as_str(), f)));
+    for (row, figures) in rows {
+        let accuracy = figures
+            .get("conditional_accuracy")
+            .map_or("–".to_owned(), |a| format!("{:.1}%", 100.0 * a));
+        println!(
+            "  {row:<28} {:>8.2} {:>6.2} ± {:<4.2} {:>9.3} {:>7.3} {accuracy:>9} {:>8.3}",
+            figures["fid"],
+            figures["inception_score"],
+            figures["inception_score_std"],
+            figures["precision"],
+            figures["recall"],
+            figures["class_entropy"],
+        );
     }
     let shares: Vec<String> = tally
         .histogram()
@@ -121,7 +289,7 @@ fn print_table(name: &str, evaluation: &Evaluation, tally: &ClassTally) {
         .enumerate()
         .map(|(class, share)| format!("{class}: {:.1}%", 100.0 * share))
         .collect();
-    println!("  predicted classes      {}", shares.join("  "));
+    println!("  predicted classes of {name}: {}", shares.join("  "));
 }
 
 /// Store `evaluation` in the manifest entry of the model `args` names.
