@@ -15,6 +15,7 @@ use crate::request::{
     DenoiseRequest, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD, MAX_SAMPLE_COUNT,
     MAX_SEED, SampleRequest, check_class,
 };
+use crate::train::WithObjective;
 use crate::vae::{Vae, VaeConfig};
 use crate::weights::{self, WeightError};
 
@@ -102,6 +103,23 @@ impl ModelSpec {
             ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
             ModelSpec::Gan(config) => Model::Gan(Box::new(config.init(device))),
             ModelSpec::Ddpm(config) => Model::Ddpm(Box::new(config.init(device))),
+        })
+    }
+
+    /// Initialise this architecture on `device` (an autodiff device, to train it) and hand it
+    /// to `task` with its concrete type, which the shared training code is generic over.
+    pub fn init_objective<T: WithObjective>(
+        &self,
+        device: &Device,
+        task: T,
+    ) -> Result<T::Output, ModelError> {
+        self.validate()?;
+        Ok(match self {
+            ModelSpec::Vae(config) => task.run(config.init(device)),
+            ModelSpec::Autoencoder(config) => task.run(config.init(device)),
+            ModelSpec::Classifier(config) => task.run(config.init(device)),
+            ModelSpec::Gan(config) => task.run(config.init(device)),
+            ModelSpec::Ddpm(config) => task.run(config.init(device)),
         })
     }
 

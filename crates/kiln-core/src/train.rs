@@ -67,6 +67,13 @@ pub trait DigitObjective: Module + Clone {
     }
 }
 
+/// Work on a trainable model whose concrete type only the spec knows (a closure cannot be
+/// generic over it): see [`crate::model::ModelSpec::init_objective`].
+pub trait WithObjective {
+    type Output;
+    fn run<M: DigitObjective>(self, model: M) -> Self::Output;
+}
+
 impl DigitObjective for Vae {
     fn preview(&self, device: &Device) -> Option<Tensor<4>> {
         Some(self.sample(PREVIEW_COUNT, PREVIEW_SEED, None, device))

@@ -36,6 +36,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Copy a run's weights into a pretrained/ folder and record them in its manifest.
     Export(ExportArgs),
+    /// Time sampling and training of each model and print a table of images per second.
+    Bench(BenchArgs),
 }
 
 /// The model families `kiln train` knows.
@@ -249,4 +251,26 @@ pub struct ExportArgs {
     /// Name to publish the model under (lower-case letters, digits, '-', '_').
     #[arg(long)]
     pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Models to time, by manifest name, comma-separated [default: every model in the manifest].
+    #[arg(long, value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    /// The manifest that model names resolve against.
+    #[arg(long, default_value = "pretrained/manifest.json")]
+    pub manifest: PathBuf,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
+    /// Batch sizes to sample (denoise, classify) at, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    pub batches: Vec<usize>,
+    /// Images per timed training step.
+    #[arg(long, default_value_t = 64)]
+    pub train_batch: usize,
+    /// Timed runs per measurement (after one warm-up run).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
 }

@@ -36,6 +36,7 @@ fn run() -> anyhow::Result<ExitCode> {
         cli::Command::Denoise(args) => commands::denoise::run(args)?,
         cli::Command::Export(args) => commands::export::run(args)?,
         cli::Command::Eval(args) => commands::eval::run(args)?,
+        cli::Command::Bench(args) => commands::bench::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

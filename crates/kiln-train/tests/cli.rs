@@ -607,6 +607,31 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     );
     let err = fails(&[&eval[..], &["--count", "9"]].concat());
     assert!(err.contains("--count must be at least 10"), "{err}");
+
+    let bench = [
+        "bench",
+        "--manifest",
+        &manifest,
+        "--batches",
+        "1,2",
+        "--runs",
+        "1",
+        "--train-batch",
+        "4",
+        "--models",
+    ];
+    let table = stdout_of(&[&bench[..], &["tiny-cvae,tiny-ae,tiny-classifier,tiny-ddpm"]].concat());
+    for row in [
+        "| tiny-cvae | sample | 2 | ",
+        "| tiny-ae | denoise | 1 | ",
+        "| tiny-classifier | classify | 2 | ",
+        "| tiny-ddpm | sample (DDIM 20 steps, guidance 2) | 1 | ",
+        "| tiny-ddpm | train step | 4 | ",
+    ] {
+        assert!(table.contains(row), "no {row:?} in\n{table}");
+    }
+    let err = fails(&[&bench[..], &["nope"]].concat());
+    assert!(err.contains("nope"), "{err}");
     assert!(
         evaluation["judge"]
             .as_str()

@@ -8,7 +8,7 @@ use kiln_core::diffusion::DiffusionConfig;
 use kiln_core::gan::GanConfig;
 use kiln_core::mnist::NUM_CLASSES;
 use kiln_core::model::ModelSpec;
-use kiln_core::train::DigitObjective;
+use kiln_core::train::{DigitObjective, WithObjective};
 use kiln_core::vae::VaeConfig;
 use kiln_core::weights;
 
@@ -75,14 +75,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if checkpoint.is_none() {
         train_device.seed(config.settings.seed);
     }
-    let checkpoint = checkpoint.as_ref();
-    let final_state = match &config.spec {
-        ModelSpec::Vae(c) => fit(&session, c.init(&train_device), checkpoint, state),
-        ModelSpec::Autoencoder(c) => fit(&session, c.init(&train_device), checkpoint, state),
-        ModelSpec::Classifier(c) => fit(&session, c.init(&train_device), checkpoint, state),
-        ModelSpec::Gan(c) => fit(&session, c.init(&train_device), checkpoint, state),
-        ModelSpec::Ddpm(c) => fit(&session, c.init(&train_device), checkpoint, state),
-    }?;
+    let fit = Fit {
+        session: &session,
+        checkpoint: checkpoint.as_ref(),
+        state,
+    };
+    let final_state = config.spec.init_objective(&train_device, fit)??;
     eprintln!(
         "trained {} epochs ({} steps, {:.0} s); weights in {}",
         final_state.epochs_done,
@@ -93,8 +91,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Train `model` (fresh, or from the checkpoint's weights, optimizer state and moving average)
+/// Train a model (fresh, or from the checkpoint's weights, optimizer state and moving average)
 /// through the shared loop.
+struct Fit<'a> {
+    session: &'a Session<'a>,
+    checkpoint: Option<&'a Checkpoint>,
+    state: TrainState,
+}
+
+impl WithObjective for Fit<'_> {
+    type Output = Result<TrainState>;
+
+    fn run<M: DigitObjective>(self, model: M) -> Result<TrainState> {
+        fit(self.session, model, self.checkpoint, self.state)
+    }
+}
+
 fn fit<M: DigitObjective>(
     session: &Session,
     model: M,

@@ -1,0 +1,191 @@
+//! `kiln bench`: how fast each model does its job natively — sampling (or denoising, or
+//! classifying) at several batch sizes, and training steps — as a table of images per second,
+//! median of several timed runs after a warm-up one.
+
+use std::time::Instant;
+
+use anyhow::{Result, ensure};
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use clap::ValueEnum;
+use kiln_core::mnist::{IMAGE_SIDE, NUM_CLASSES};
+use kiln_core::model::Model;
+use kiln_core::noise;
+use kiln_core::request::{DenoiseRequest, SampleRequest};
+use kiln_core::train::{DigitBatch, DigitObjective, WithObjective};
+
+use crate::cli::BenchArgs;
+use crate::{progress, resolve};
+
+const PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+/// The learning rate of the timed steps; irrelevant to speed, but a step needs one.
+const LEARNING_RATE: f64 = 1e-4;
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    ensure!(args.runs > 0, "--runs must be at least 1");
+    ensure!(
+        args.batches.iter().all(|&b| b > 0) && args.train_batch > 0,
+        "batch sizes must be at least 1"
+    );
+    let names = match &args.models {
+        Some(names) => names.clone(),
+        None => resolve::read_manifest(&args.manifest)?
+            .models
+            .into_iter()
+            .map(|m| m.name)
+            .collect(),
+    };
+    let device = args.device.device()?;
+    let measurements = names.len() * (args.batches.len() + 1) * (args.runs + 1);
+    let bar = progress::bar(measurements as u64, "benchmarking".into());
+    let mut rows = Vec::new();
+    for name in &names {
+        let resolved = resolve::resolve(name, &args.manifest)?;
+        let model = resolved.spec.load(&resolved.weights, &device)?;
+        for &batch in &args.batches {
+            bar.set_message(format!("{name}, {} × {batch}", work(&model)));
+            let times = timed(args.runs, || infer(&model, batch, &device), &bar)?;
+            rows.push(row(name, work(&model), batch, &times));
+        }
+        bar.set_message(format!("{name}, training × {}", args.train_batch));
+        let train_device = device.clone().autodiff();
+        let training = TrainingSteps {
+            batch: args.train_batch,
+            runs: args.runs,
+            device: train_device.clone(),
+            bar: &bar,
+        };
+        let times = resolved.spec.init_objective(&train_device, training)??;
+        rows.push(row(name, "train step", args.train_batch, &times));
+    }
+    bar.finish_and_clear();
+    let backend = args
+        .device
+        .to_possible_value()
+        .expect("no variant is skipped");
+    println!(
+        "kiln bench --device {}: median (min–max) of {} runs after one warm-up run",
+        backend.get_name(),
+        args.runs
+    );
+    println!("| model | work | batch | images/s | ms per call |");
+    println!("|---|---|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// What the model does for a user, named for the table.
+fn work(model: &Model) -> &'static str {
+    match model {
+        Model::Autoencoder(_) => "denoise",
+        Model::Classifier(_) => "classify",
+        Model::Ddpm(_) => "sample (DDIM 20 steps, guidance 2)",
+        Model::Vae(_) | Model::Gan(_) => "sample",
+    }
+}
+
+/// One call of the model's work on `batch` digits, read back to the host so that asynchronous
+/// backends finish it inside the timing.
+fn infer(model: &Model, batch: usize, device: &Device) -> Result<()> {
+    match model {
+        Model::Autoencoder(_) => {
+            let digits = noise::uniform_values(0, batch * PIXELS);
+            let request = DenoiseRequest::new(digits, 0.4, 0)?;
+            model.denoise(&request, device)?.restored.into_data();
+        }
+        Model::Classifier(classifier) => {
+            let images = noise_images(batch, device);
+            classifier.features_and_probabilities(images).1.into_data();
+        }
+        _ => {
+            model
+                .sample(SampleRequest::new(batch, 0)?, device)?
+                .into_data();
+        }
+    }
+    Ok(())
+}
+
+fn noise_images(batch: usize, device: &Device) -> Tensor<4> {
+    let values = noise::uniform_values(0, batch * PIXELS);
+    Tensor::from_data(
+        TensorData::new(values, [batch, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
+}
+
+/// Seconds of each of `runs` calls of `call`, after one untimed warm-up call.
+fn timed(
+    runs: usize,
+    mut call: impl FnMut() -> Result<()>,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<f64>> {
+    call()?;
+    bar.inc(1);
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            call()?;
+            bar.inc(1);
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// Timed Adam steps of a freshly initialised model on a batch of noise images.
+struct TrainingSteps<'a> {
+    batch: usize,
+    runs: usize,
+    device: Device,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl WithObjective for TrainingSteps<'_> {
+    type Output = Result<Vec<f64>>;
+
+    fn run<M: DigitObjective>(self, model: M) -> Result<Vec<f64>> {
+        let labels: Vec<i32> = (0..self.batch).map(|i| (i % NUM_CLASSES) as i32).collect();
+        let batch = DigitBatch {
+            images: noise_images(self.batch, &self.device),
+            labels: Tensor::<1, Int>::from_data(
+                TensorData::new(labels, [self.batch]),
+                &self.device,
+            ),
+        };
+        let mut optimizer: ModuleOptimizer = M::adam().init();
+        let mut model = Some(model);
+        let mut seed = 0;
+        timed(
+            self.runs,
+            || {
+                let (next, losses) = model
+                    .take()
+                    .expect("the model is put back after every step")
+                    .train_step(&batch, seed, &mut optimizer, LEARNING_RATE);
+                losses.total.into_data();
+                model = Some(next);
+                seed += 1;
+                Ok(())
+            },
+            self.bar,
+        )
+    }
+}
+
+/// One line of the table: images per second at the median run (and at the slowest and
+/// fastest), and the median call in milliseconds.
+fn row(model: &str, work: &str, batch: usize, seconds: &[f64]) -> String {
+    let mut sorted = seconds.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let rate = |s: f64| batch as f64 / s;
+    format!(
+        "| {model} | {work} | {batch} | {:.1} ({:.1}–{:.1}) | {:.1} |",
+        rate(median),
+        rate(sorted[sorted.len() - 1]),
+        rate(sorted[0]),
+        1000.0 * median
+    )
+}
