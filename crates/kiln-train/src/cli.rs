@@ -215,8 +215,23 @@ pub struct DenoiseArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
+    /// A model name from the manifest, a run directory, or a .bpk file listed in a manifest beside it.
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub model: Option<String>,
+    /// Judge every generative model in the manifest, record the figures there and rewrite the
+    /// metrics table of --readme.
+    #[arg(long, conflicts_with = "json")]
+    pub all: bool,
+    /// The Markdown file whose table --all rewrites, between the lines `<!-- kiln eval --all -->`
+    /// and `<!-- end of kiln eval --all -->`.
+    #[arg(long, default_value = "README.md")]
+    pub readme: PathBuf,
+    /// The manifest that model names resolve against.
+    #[arg(long, default_value = "pretrained/manifest.json")]
+    pub manifest: PathBuf,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
     /// The classifier that judges the samples: a name in the manifest, a run directory or a file.
     #[arg(long, default_value = "classifier")]
     pub classifier: String,

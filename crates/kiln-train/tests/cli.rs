@@ -608,6 +608,55 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     let err = fails(&[&eval[..], &["--count", "9"]].concat());
     assert!(err.contains("--count must be at least 10"), "{err}");
 
+    // --all: every generative model, recorded, and the README's table rewritten in place.
+    let readme = env.path("README.md");
+    std::fs::write(
+        &readme,
+        "# Models\n<!-- kiln eval --all -->\nold table\n<!-- end of kiln eval --all -->\nThe end.\n",
+    )
+    .unwrap();
+    let all = [
+        "eval",
+        "--all",
+        "--manifest",
+        &manifest,
+        "--data",
+        &data,
+        "--classifier",
+        "tiny-classifier",
+        "--count",
+        "20",
+        "--readme",
+        &readme,
+    ];
+    ok(&all);
+    let text = std::fs::read_to_string(&readme).unwrap();
+    for expected in [
+        "# Models\n<!-- kiln eval --all -->\n| model |",
+        "| `tiny-cvae` | ",
+        "| `tiny-gan` | ",
+        "| `tiny-ddpm` | ",
+        "| *uniform noise* | –",
+        "20 images per model (seed 0)",
+        "\n<!-- end of kiln eval --all -->\nThe end.\n",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("old table") && !text.contains("tiny-ae"),
+        "{text}"
+    );
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(entries["models"][3]["name"], "tiny-gan");
+    assert_eq!(entries["models"][3]["evaluation"]["count"], 20);
+    std::fs::write(&readme, "no markers\n").unwrap();
+    let err = fails(&all);
+    assert!(
+        err.contains("has no lines `<!-- kiln eval --all -->`"),
+        "{err}"
+    );
+
     let bench = [
         "bench",
         "--manifest",

@@ -4,6 +4,7 @@
 //! numbers: real training digits (as good as it gets) and uniform noise (as bad).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -14,9 +15,9 @@ use kiln_core::metrics::{
     inception_score, precision_recall,
 };
 use kiln_core::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
-use kiln_core::model::Model;
+use kiln_core::model::{Model, ModelSpec};
 use kiln_core::noise;
-use kiln_core::request::{MAX_SAMPLE_COUNT, SampleRequest};
+use kiln_core::request::{DiffusionRequest, MAX_SAMPLE_COUNT, SampleRequest};
 use kiln_core::weights;
 use serde::Serialize;
 
@@ -38,8 +39,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
          {INCEPTION_SCORE_SPLITS} splits), got {}",
         args.count
     );
-    let diffusion = args.diffusion.request()?;
-    let (model, device) = resolve::load(&args.model)?;
+    let names = match &args.model {
+        Some(name) => vec![name.clone()],
+        None => generative_models(&args.manifest)?,
+    };
+    let device = args.device.device()?;
     let (classifier, judge) = load_classifier(&args, &device)?;
     let mnist = data::load_mnist(&args.data)?;
     let test = TestSet::new(Judged::real(
@@ -48,38 +52,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         mnist.test.len(),
         &device,
     )?);
-
-    let bar = progress::bar(args.count as u64, "judging".into());
-    let mut generated = Judged::new();
-    for (batch, seed) in (args.seed..).enumerate() {
-        let count = BATCH
-            .min(args.count - generated.tally.total())
-            .min(MAX_SAMPLE_COUNT);
-        if count == 0 {
-            break;
-        }
-        let images = model
-            .sample(
-                SampleRequest::new(count, seed)?.with_diffusion(diffusion),
-                &device,
-            )
-            .with_context(|| format!("drawing batch {batch}"))?;
-        // Without a class, a conditional model draws image i as digit i mod num_classes.
-        let requested: Option<Vec<usize>> = model
-            .num_classes()
-            .map(|n| (0..count).map(|i| i % n).collect());
-        generated.add(&classifier, images, requested.as_deref())?;
-        bar.inc(count as u64);
-    }
-    bar.finish_and_clear();
-
-    let evaluation = Evaluation {
-        command: command_line(),
-        count: args.count,
-        seed: args.seed,
-        judge,
-        metrics: generated.figures(&test, args.count),
-    };
     let references = [
         (
             "MNIST train (real digits)",
@@ -91,24 +63,106 @@ pub fn run(args: EvalArgs) -> Result<()> {
         ),
     ]
     .map(|(name, set)| (name.to_owned(), set.figures(&test, args.count)));
-    if args.json {
-        let report = Report {
-            evaluation: &evaluation,
-            references: references.iter().cloned().collect(),
+
+    let mut evaluations = Vec::new();
+    for name in names {
+        let model_args = ModelArgs {
+            model: name,
+            manifest: args.manifest.clone(),
+            device: args.device,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(
-            &args.model.model,
-            &evaluation,
-            &references,
-            &generated.tally,
-        );
+        let (metrics, tally) = judge_samples(&args, &model_args, &classifier, &test, &device)?;
+        let evaluation = Evaluation {
+            command: command_line(),
+            count: args.count,
+            seed: args.seed,
+            judge: judge.clone(),
+            metrics,
+        };
+        if args.json {
+            let report = Report {
+                evaluation: &evaluation,
+                references: references.iter().cloned().collect(),
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_table(&model_args.model, &evaluation, &references, &tally);
+        }
+        if args.record || args.all {
+            record(&model_args, evaluation.clone())?;
+        }
+        evaluations.push((model_args.model, evaluation));
     }
-    if args.record {
-        record(&args.model, evaluation)?;
+    if args.all {
+        rewrite_table(&args.readme, &markdown_table(&evaluations, &references))?;
     }
     Ok(())
+}
+
+/// The manifest's models that draw images (not the autoencoder or the classifier).
+fn generative_models(manifest: &Path) -> Result<Vec<String>> {
+    let names: Vec<String> = resolve::read_manifest(manifest)?
+        .models
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m.spec,
+                ModelSpec::Vae(_) | ModelSpec::Gan(_) | ModelSpec::Ddpm(_)
+            )
+        })
+        .map(|m| m.name)
+        .collect();
+    ensure!(
+        !names.is_empty(),
+        "{} lists no generative model to evaluate",
+        manifest.display()
+    );
+    Ok(names)
+}
+
+/// Draw `args.count` images from the model and judge them against `test`.
+fn judge_samples(
+    args: &EvalArgs,
+    model_args: &ModelArgs,
+    classifier: &Classifier,
+    test: &TestSet,
+    device: &Device,
+) -> Result<(Figures, ClassTally)> {
+    let resolved = resolve::resolve(&model_args.model, &model_args.manifest)?;
+    let model = resolved
+        .spec
+        .load(&resolved.weights, device)
+        .with_context(|| format!("loading {}", model_args.model))?;
+    // Sampler options apply to diffusion models only; --all passes them to those alone.
+    let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
+        DiffusionRequest::default()
+    } else {
+        args.diffusion.request()?
+    };
+    let bar = progress::bar(args.count as u64, format!("judging {}", model_args.model));
+    let mut generated = Judged::new();
+    for (batch, seed) in (args.seed..).enumerate() {
+        let count = BATCH
+            .min(args.count - generated.tally.total())
+            .min(MAX_SAMPLE_COUNT);
+        if count == 0 {
+            break;
+        }
+        let images = model
+            .sample(
+                SampleRequest::new(count, seed)?.with_diffusion(diffusion),
+                device,
+            )
+            .with_context(|| format!("drawing batch {batch} from {}", model_args.model))?;
+        // Without a class, a conditional model draws image i as digit i mod num_classes.
+        let requested: Option<Vec<usize>> = model
+            .num_classes()
+            .map(|n| (0..count).map(|i| i % n).collect());
+        generated.add(classifier, images, requested.as_deref())?;
+        bar.inc(count as u64);
+    }
+    bar.finish_and_clear();
+    Ok((generated.figures(test, args.count), generated.tally))
 }
 
 /// What `--json` prints.
@@ -120,7 +174,7 @@ struct Report<'a> {
 
 /// The judging classifier and how the figures name it (name and weight hash).
 fn load_classifier(args: &EvalArgs, device: &Device) -> Result<(Classifier, String)> {
-    let judge = resolve::resolve(&args.classifier, &args.model.manifest)?;
+    let judge = resolve::resolve(&args.classifier, &args.manifest)?;
     let Model::Classifier(classifier) = judge
         .spec
         .load(&judge.weights, device)
@@ -290,6 +344,75 @@ fn print_table(
         .map(|(class, share)| format!("{class}: {:.1}%", 100.0 * share))
         .collect();
     println!("  predicted classes of {name}: {}", shares.join("  "));
+}
+
+const TABLE_START: &str = "<!-- kiln eval --all -->";
+const TABLE_END: &str = "<!-- end of kiln eval --all -->";
+
+/// The figures as a Markdown table: the models, then the references in italics, then how they
+/// were measured.
+fn markdown_table(
+    evaluations: &[(String, Evaluation)],
+    references: &[(String, Figures)],
+) -> String {
+    let mut lines = vec![
+        "| model | the digit asked for | FID ↓ | IS ↑ | precision | recall | class entropy |"
+            .to_owned(),
+        "|---|---:|---:|---:|---:|---:|---:|".to_owned(),
+    ];
+    let rows = evaluations
+        .iter()
+        .map(|(name, evaluation)| (format!("`{name}`"), &evaluation.metrics))
+        .chain(
+            references
+                .iter()
+                .map(|(name, figures)| (format!("*{name}*"), figures)),
+        );
+    for (name, figures) in rows {
+        let accuracy = figures
+            .get("conditional_accuracy")
+            .map_or("–".to_owned(), |a| format!("{:.1} %", 100.0 * a));
+        lines.push(format!(
+            "| {name} | {accuracy} | {:.1} | {:.2} ± {:.2} | {:.3} | {:.3} | {:.3} |",
+            figures["fid"],
+            figures["inception_score"],
+            figures["inception_score_std"],
+            figures["precision"],
+            figures["recall"],
+            figures["class_entropy"],
+        ));
+    }
+    if let Some((_, first)) = evaluations.first() {
+        lines.push(String::new());
+        lines.push(format!(
+            "{} images per model (seed {}), judged by {}; FID against the MNIST test digits. \
+             Measured with `{}`.",
+            first.count, first.seed, first.judge, first.command
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Put `table` between the table markers of the Markdown file `path`.
+fn rewrite_table(path: &Path, table: &str) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {} to rewrite its metrics table", path.display()))?;
+    let (Some(start), Some(end)) = (text.find(TABLE_START), text.find(TABLE_END)) else {
+        bail!(
+            "{} has no lines `{TABLE_START}` and `{TABLE_END}` to put the metrics table between",
+            path.display()
+        );
+    };
+    ensure!(
+        start < end,
+        "{}: `{TABLE_END}` comes before `{TABLE_START}`",
+        path.display()
+    );
+    let before = &text[..start + TABLE_START.len()];
+    let after = &text[end..];
+    atomic::write(path, format!("{before}\n{table}\n{after}").as_bytes())?;
+    eprintln!("rewrote the metrics table in {}", path.display());
+    Ok(())
 }
 
 /// Store `evaluation` in the manifest entry of the model `args` names.
