@@ -59,7 +59,28 @@ async function main() {
     digitSection(kiln).catch((error) => showSectionError("digit", `The conditional models could not start: ${error.message}`)),
     diffusionSection(kiln).catch((error) => showSectionError("ddpm", `The diffusion model could not start: ${error.message}`)),
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
+    metricsSection(kiln).catch((error) => {
+      $("metrics-status").textContent = `The figures could not be read: ${error.message}`;
+    }),
   ]);
+}
+
+/** The figures `kiln eval --all` recorded in the manifest, one row per evaluated model. */
+async function metricsSection(kiln) {
+  const evaluated = (await kiln.manifest()).models.filter((m) => Number.isFinite(m.evaluation?.metrics?.fid));
+  const body = $("metrics").tBodies[0];
+  for (const { name, evaluation } of evaluated) {
+    const m = evaluation.metrics;
+    const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
+    const row = body.insertRow();
+    for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3)]) {
+      row.insertCell().textContent = text;
+    }
+  }
+  const first = evaluated[0]?.evaluation;
+  $("metrics-status").textContent = first
+    ? `${first.count} images per model, judged by ${first.judge}; measured with ${first.command}.`
+    : "No model in the manifest has been evaluated yet.";
 }
 
 async function vaeSection(kiln) {

@@ -31,6 +31,14 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
       assert.equal(await page.evaluate(() => document.body.dataset.walkState), "playing", await page.locator("#walk-status").textContent());
       const walkLit = await litFraction(page, "walk-frame");
       assert.ok(walkLit > 0.03 && walkLit < 0.5, `walk frame lit fraction ${walkLit}`);
+      // The sample-quality table shows what `kiln eval --all` recorded in the manifest.
+      await page.waitForFunction(() => document.getElementById("metrics-status").textContent.includes("images per model"));
+      const table = await page.locator("#metrics tbody tr").evaluateAll((rows) => rows.map((row) => [...row.cells].map((c) => c.textContent)));
+      assert.deepEqual(table.map((row) => row[0]), ["vae", "cvae", "gan", "ddpm"]);
+      for (const [, accuracy, fid] of table) {
+        assert.match(accuracy, /^(–|\d+\.\d %)$/);
+        assert.ok(Number(fid) > 0, `FID ${fid}`);
+      }
       // A new seed redraws without errors.
       await page.locator("#new").click();
       await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));
