@@ -608,6 +608,30 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     let err = fails(&[&eval[..], &["--count", "9"]].concat());
     assert!(err.contains("--count must be at least 10"), "{err}");
 
+    // The autoencoder is judged by its restorations of noisy test digits.
+    let ae = [
+        "eval",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--data",
+        &data,
+        "--count",
+        "20",
+    ];
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout_of(&[&ae[..], &["--json"]].concat())).unwrap();
+    let figure = |name: &str| report["metrics"][name].as_f64().unwrap();
+    assert_eq!(report["count"], 20);
+    assert_eq!(figure("noise_std"), 0.4);
+    assert!(
+        figure("damaged_mse") > 0.0 && figure("restored_mse") > 0.0,
+        "{report}"
+    );
+    let psnr = -10.0 * figure("restored_mse").log10();
+    assert!((figure("restored_psnr_db") - psnr).abs() < 1e-9, "{report}");
+
     // --all: every generative model, recorded, and the README's table rewritten in place.
     let readme = env.path("README.md");
     std::fs::write(

@@ -1,13 +1,16 @@
 //! Judging generated digits with the project's MNIST classifier: its predictions (class
 //! accuracy, coverage, Inception Score) and its penultimate-layer features (Fréchet distance,
-//! precision and recall), the standard stand-ins for Inception-v3 on 28×28 digits.
+//! precision and recall), the standard stand-ins for Inception-v3 on 28×28 digits; and how well a
+//! denoiser restores digits (PSNR).
 
 mod classes;
 mod frechet;
 mod inception;
 mod manifold;
+mod restoration;
 
 pub use classes::ClassTally;
 pub use frechet::{FeatureStatistics, frechet_distance};
 pub use inception::{INCEPTION_SCORE_SPLITS, InceptionScore, inception_score};
 pub use manifold::{MANIFOLD_NEIGHBOURS, PrecisionRecall, precision_recall};
+pub use restoration::psnr;
