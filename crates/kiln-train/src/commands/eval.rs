@@ -44,15 +44,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
          {INCEPTION_SCORE_SPLITS} splits), got {}",
         args.count
     );
-    let names = match &args.model {
+    // Each model's weights are read (and their sha256 checked) once, here.
+    let models = match &args.model {
         Some(name) => {
             let resolved = resolve::resolve(name, &args.manifest)?;
             if let ModelSpec::Autoencoder(_) = resolved.spec {
                 return judge_restoration(&args, name, resolved);
             }
-            vec![name.clone()]
+            vec![(name.clone(), resolved)]
         }
-        None => generative_models(&args.manifest)?,
+        None => generative_models(&args.manifest)?
+            .into_iter()
+            .map(|name| resolve::resolve(&name, &args.manifest).map(|resolved| (name, resolved)))
+            .collect::<Result<_>>()?,
     };
     let device = args.device.device()?;
     let (classifier, judge) = load_classifier(&args, &device)?;
@@ -76,13 +80,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
     .map(|(name, set)| (name.to_owned(), set.figures(&test, args.count)));
 
     let mut evaluations = Vec::new();
-    for name in names {
+    for (name, resolved) in models {
+        let (metrics, tally) = judge_samples(&args, &name, resolved, &classifier, &test, &device)?;
         let model_args = ModelArgs {
             model: name,
             manifest: args.manifest.clone(),
             device: args.device,
         };
-        let (metrics, tally) = judge_samples(&args, &model_args, &classifier, &test, &device)?;
         let evaluation = Evaluation {
             command: command_line(),
             count: args.count,
@@ -210,23 +214,23 @@ fn generative_models(manifest: &Path) -> Result<Vec<String>> {
 /// Draw `args.count` images from the model and judge them against `test`.
 fn judge_samples(
     args: &EvalArgs,
-    model_args: &ModelArgs,
+    name: &str,
+    resolved: Resolved,
     classifier: &Classifier,
     test: &TestSet,
     device: &Device,
 ) -> Result<(Figures, ClassTally)> {
-    let resolved = resolve::resolve(&model_args.model, &model_args.manifest)?;
     let model = resolved
         .spec
         .load(&resolved.weights, device)
-        .with_context(|| format!("loading {}", model_args.model))?;
+        .with_context(|| format!("loading {name}"))?;
     // Sampler options apply to diffusion models only; --all passes them to those alone.
     let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
         DiffusionRequest::default()
     } else {
         args.diffusion.request()?
     };
-    let bar = progress::bar(args.count as u64, format!("judging {}", model_args.model));
+    let bar = progress::bar(args.count as u64, format!("judging {name}"));
     let mut generated = Judged::new();
     for (batch, seed) in (args.seed..).enumerate() {
         let count = BATCH
@@ -240,7 +244,7 @@ fn judge_samples(
                 SampleRequest::new(count, seed)?.with_diffusion(diffusion),
                 device,
             )
-            .with_context(|| format!("drawing batch {batch} from {}", model_args.model))?;
+            .with_context(|| format!("drawing batch {batch} from {name}"))?;
         // Without a class, a conditional model draws image i as digit i mod num_classes.
         let requested: Option<Vec<usize>> = model
             .num_classes()
