@@ -65,21 +65,36 @@ async function main() {
   ]);
 }
 
-/** The figures `kiln eval --all` recorded in the manifest, one row per evaluated model. */
+/**
+ * The figures `kiln eval --all` recorded in the manifest: one row per evaluated model, then the
+ * reference sets (real digits, noise) that bracket them.
+ */
 async function metricsSection(kiln) {
-  const evaluated = (await kiln.manifest()).models.filter((m) => Number.isFinite(m.evaluation?.metrics?.fid));
+  const manifest = await kiln.manifest();
+  const evaluated = manifest.models.filter((m) => Number.isFinite(m.evaluation?.metrics?.fid));
   const body = $("metrics").tBodies[0];
-  for (const { name, evaluation } of evaluated) {
-    const m = evaluation.metrics;
+  const addRow = (name, m, className) => {
     const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
     const row = body.insertRow();
+    row.className = className;
     for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3)]) {
       row.insertCell().textContent = text;
     }
+  };
+  for (const { name, evaluation } of evaluated) addRow(name, evaluation.metrics, "model");
+  for (const [name, evaluation] of Object.entries(manifest.references ?? {})) {
+    if (Number.isFinite(evaluation.metrics?.fid)) addRow(name, evaluation.metrics, "reference");
   }
+  const likelihoods = evaluated
+    .filter(({ evaluation: { metrics: m } }) => Number.isFinite(m.test_nll_bound_nats))
+    .map(({ name, evaluation: { metrics: m } }) =>
+      `${name} −ELBO ${m.test_negative_elbo_nats.toFixed(1)}, importance-weighted bound (k = ${m.importance_samples}) ${m.test_nll_bound_nats.toFixed(1)}`);
+  $("metrics-likelihood").hidden = likelihoods.length === 0;
+  $("metrics-likelihood").textContent =
+    `Negative log-likelihood of the test digits (nats per digit; a CVAE's given the label): ${likelihoods.join("; ")}.`;
   const first = evaluated[0]?.evaluation;
   $("metrics-status").textContent = first
-    ? `${first.count} images per model, judged by ${first.judge}; measured with ${first.command}.`
+    ? `${first.count} images per model, judged by ${first.judge}; measured ${first.date ? `${first.date.slice(0, 10)} ` : ""}with ${first.command}.`
     : "No model in the manifest has been evaluated yet.";
 }
 

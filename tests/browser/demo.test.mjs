@@ -34,11 +34,15 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
       // The sample-quality table shows what `kiln eval --all` recorded in the manifest.
       await page.waitForFunction(() => document.getElementById("metrics-status").textContent.includes("images per model"));
       const table = await page.locator("#metrics tbody tr").evaluateAll((rows) => rows.map((row) => [...row.cells].map((c) => c.textContent)));
-      assert.deepEqual(table.map((row) => row[0]), ["vae", "cvae", "gan", "ddpm"]);
+      assert.deepEqual(table.map((row) => row[0]), ["vae", "cvae", "gan", "ddpm", "MNIST train (real digits)", "uniform noise"]);
       for (const [, accuracy, fid] of table) {
         assert.match(accuracy, /^(–|\d+\.\d %)$/);
         assert.ok(Number(fid) > 0, `FID ${fid}`);
       }
+      // Real digits score better than every model, noise worse.
+      const fids = table.map((row) => Number(row[2]));
+      assert.ok(Math.max(...fids.slice(0, 4)) < fids[5] && Math.min(...fids.slice(0, 4)) > fids[4], `FIDs ${fids}`);
+      assert.match(await page.locator("#metrics-likelihood").textContent(), /vae −ELBO \d+\.\d, importance-weighted bound \(k = 100\) \d+\.\d/);
       // A new seed redraws without errors.
       await page.locator("#new").click();
       await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));

@@ -35,6 +35,10 @@ pub enum ManifestError {
 pub struct Manifest {
     pub version: u32,
     pub models: Vec<ManifestEntry>,
+    /// The reference sets judged beside the models (`kiln eval --all`): real digits and noise,
+    /// so a model's figures can be read against the best and the worst.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub references: BTreeMap<String, Evaluation>,
 }
 
 impl Default for Manifest {
@@ -42,6 +46,7 @@ impl Default for Manifest {
         Self {
             version: MANIFEST_VERSION,
             models: Vec::new(),
+            references: BTreeMap::new(),
         }
     }
 }
@@ -66,12 +71,16 @@ pub struct ManifestEntry {
     pub evaluation: Option<Evaluation>,
 }
 
-/// How well a model's samples hold up, and how that was measured.
+/// How well a model (or a reference set) holds up, and how that was measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The exact command line that measured it.
     pub command: String,
-    /// Images drawn.
+    /// When, in UTC (RFC 3339, e.g. `2026-11-23T10:04:05Z`); absent in manifests written
+    /// before Kiln recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// Images judged.
     pub count: usize,
     pub seed: u64,
     /// The classifier that judged the images: its name and weight sha256.

@@ -123,6 +123,33 @@ pub struct VaeOutput {
     pub posterior: Posterior,
 }
 
+/// Two upper bounds on −log p(x) per image (nats), from the same k draws z_i ~ q(z|x).
+#[derive(Debug, Clone)]
+pub struct LikelihoodBounds {
+    /// −ELBO, estimated as −(1/k) Σ log w_i with w_i = p(x, z_i) / q(z_i|x). Shape `[batch]`.
+    pub negative_elbo: Tensor<1>,
+    /// −log (1/k) Σ w_i, the importance-weighted bound of Burda et al. (2016): never above
+    /// `negative_elbo` for the same draws, and tending to −log p(x) as k grows. Shape `[batch]`.
+    pub importance_weighted: Tensor<1>,
+}
+
+impl LikelihoodBounds {
+    /// Both bounds from the log importance weights, shape `[k, batch]`; the log-mean-exp
+    /// subtracts each image's largest weight first, so weights of −500 nats do not underflow.
+    pub fn from_log_weights(log_weights: Tensor<2>) -> Self {
+        let largest = log_weights.clone().max_dim(0); // (1, B)
+        let log_mean_weight = (log_weights.clone() - largest.clone())
+            .exp()
+            .mean_dim(0)
+            .log()
+            + largest;
+        Self {
+            negative_elbo: log_weights.mean_dim(0).squeeze_dim(0).neg(),
+            importance_weighted: log_mean_weight.squeeze_dim(0).neg(),
+        }
+    }
+}
+
 /// Per-image loss terms, averaged over the batch (nats).
 #[derive(Debug, Clone)]
 pub struct VaeLoss {
@@ -207,6 +234,44 @@ impl Vae {
             reconstruction,
             kl,
         }
+    }
+
+    /// Bounds on −log p(x) (−log p(x|y) for a CVAE) of each image from `samples` draws of
+    /// q(z|x) seeded by `seed`; see [`LikelihoodBounds`].
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, side, side]` in `[0, 1]`; outputs: `[batch]`
+    pub fn likelihood_bounds(
+        &self,
+        images: Tensor<4>,
+        labels: &Labels,
+        samples: usize,
+        seed: u64,
+    ) -> LikelihoodBounds {
+        let [batch, ..] = images.dims();
+        let posterior = self.encode(images.clone(), labels);
+        // Row s·batch + b holds draw s of image b.
+        let repeated = Posterior {
+            mean: posterior.mean.repeat_dim(0, samples),
+            log_var: posterior.log_var.repeat_dim(0, samples),
+        };
+        let epsilon =
+            noise::standard_normal(seed, [samples * batch, self.latent_dim], &images.device());
+        let latents = reparameterize(&repeated, epsilon.clone());
+        let labels = labels.as_ref().map(|l| l.clone().repeat_dim(0, samples));
+        let log_likelihood = bernoulli_nll(
+            self.decode(latents.clone(), &labels),
+            images.repeat_dim(0, samples),
+        )
+        .neg();
+        // log p(z) − log q(z|x) = −½ Σ (z² − ε² − log σ²): the log 2π terms cancel.
+        let log_prior_ratio = (latents.powi_scalar(2) - epsilon.powi_scalar(2) - repeated.log_var)
+            .sum_dim(1)
+            .squeeze_dim(1)
+            .mul_scalar(-0.5);
+        LikelihoodBounds::from_log_weights(
+            (log_likelihood + log_prior_ratio).reshape([samples, batch]),
+        )
     }
 
     /// Labels for `count` generated images of a CVAE: all `class`, or without one image `i`
@@ -414,6 +479,53 @@ mod tests {
         let mixed = cvae.sample(4, 5, None, &device).slice(3..4).into_data();
         let threes = cvae.sample(4, 5, Some(3), &device).slice(3..4).into_data();
         mixed.assert_eq(&threes, true);
+    }
+
+    #[test]
+    fn bounds_from_known_weights() {
+        // Weights 1 and 3: the ELBO averages their logs, the importance-weighted bound takes the
+        // log of their mean. Offsets of −1000 nats must not underflow.
+        let device = Device::flex();
+        let log_weights = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, -1000.0, 3f32.ln(), 3f32.ln() - 1000.0], [2, 2]),
+            &device,
+        );
+        let bounds = LikelihoodBounds::from_log_weights(log_weights);
+        bounds.negative_elbo.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(vec![-0.5 * 3f32.ln(), 1000.0 - 0.5 * 3f32.ln()], [2]),
+            Default::default(),
+        );
+        bounds
+            .importance_weighted
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &TensorData::new(vec![-2f32.ln(), 1000.0 - 2f32.ln()], [2]),
+                Default::default(),
+            );
+    }
+
+    #[test]
+    fn importance_weighting_tightens_the_elbo() {
+        let device = Device::flex();
+        let cvae = small().with_num_classes(Some(10)).init(&device);
+        let images = toy_digits(3, &device);
+        let labels = Some(Tensor::<1, Int>::from_data(
+            TensorData::new(vec![1, 4, 7], [3]),
+            &device,
+        ));
+        let values = |t: Tensor<1>| t.into_data().try_into_vec::<f32>().unwrap();
+        // One draw: both bounds are the same number.
+        let one = cvae.likelihood_bounds(images.clone(), &labels, 1, 2);
+        let (elbo, weighted) = (values(one.negative_elbo), values(one.importance_weighted));
+        for (e, w) in elbo.iter().zip(&weighted) {
+            assert!((e - w).abs() < 1e-3, "{e} vs {w}");
+        }
+        // Many draws: never looser, and (untrained) well above zero nats.
+        let many = cvae.likelihood_bounds(images, &labels, 50, 2);
+        let (elbo, weighted) = (values(many.negative_elbo), values(many.importance_weighted));
+        for (e, w) in elbo.iter().zip(&weighted) {
+            assert!(w <= e && *w > 100.0, "importance-weighted {w}, −ELBO {e}");
+        }
     }
 
     #[test]

@@ -247,6 +247,9 @@ pub struct EvalArgs {
     pub seed: u64,
     #[command(flatten)]
     pub diffusion: DiffusionArgs,
+    /// Draws of q(z|x) per test digit for a VAE's importance-weighted likelihood bound.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub importance_samples: u32,
     /// Store the figures, command, count and seed in the model's manifest entry.
     #[arg(long)]
     pub record: bool,

@@ -19,6 +19,7 @@ use kiln_core::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::model::{Model, ModelSpec};
 use kiln_core::noise;
 use kiln_core::request::{DenoiseRequest, DiffusionRequest, MAX_SAMPLE_COUNT, SampleRequest};
+use kiln_core::vae::Vae;
 use kiln_core::weights;
 use serde::Serialize;
 
@@ -30,6 +31,9 @@ use crate::{atomic, data, progress, resolve};
 /// Images per sampling call: a multiple of 10, so every batch asks a conditional model for each
 /// digit equally often.
 const BATCH: usize = 500;
+
+/// Decoder passes per batch of the likelihood bound (digits × draws): bounds memory.
+const LIKELIHOOD_DRAWS_PER_BATCH: usize = 2_000;
 
 /// The noise the autoencoder's figures are measured at (the page's default).
 const RESTORATION_NOISE: f64 = 0.4;
@@ -81,19 +85,20 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
     let mut evaluations = Vec::new();
     for (name, resolved) in models {
-        let (metrics, tally) = judge_samples(&args, &name, resolved, &classifier, &test, &device)?;
+        let judged = Judgement {
+            args: &args,
+            classifier: &classifier,
+            test: &test,
+            test_digits: &mnist.test,
+            device: &device,
+        };
+        let (metrics, tally) = judged.samples(&name, resolved)?;
         let model_args = ModelArgs {
             model: name,
             manifest: args.manifest.clone(),
             device: args.device,
         };
-        let evaluation = Evaluation {
-            command: command_line(),
-            count: args.count,
-            seed: args.seed,
-            judge: judge.clone(),
-            metrics,
-        };
+        let evaluation = measured(&args, args.count, &judge, metrics);
         if args.json {
             let report = Report {
                 evaluation: &evaluation,
@@ -109,9 +114,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
         evaluations.push((model_args.model, evaluation));
     }
     if args.all {
+        record_references(&args, &judge, &references)?;
         rewrite_table(&args.readme, &markdown_table(&evaluations, &references))?;
     }
     Ok(())
+}
+
+/// An [`Evaluation`] of `count` images measured now by this command.
+fn measured(args: &EvalArgs, count: usize, judge: &str, metrics: Figures) -> Evaluation {
+    Evaluation {
+        command: command_line(),
+        date: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
+        count,
+        seed: args.seed,
+        judge: judge.to_owned(),
+        metrics,
+    }
 }
 
 /// An autoencoder's figures: how close it brings the first `--count` test digits, damaged by
@@ -144,19 +162,18 @@ fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<
     bar.finish_and_clear();
     let pixels = (indices.len() * IMAGE_SIDE * IMAGE_SIDE) as f64;
     let (damaged, restored) = (damaged / pixels, restored / pixels);
-    let evaluation = Evaluation {
-        command: command_line(),
-        count: indices.len(),
-        seed: args.seed,
-        judge: format!("MNIST test digits with Gaussian noise σ = {RESTORATION_NOISE}"),
-        metrics: Figures::from([
+    let evaluation = measured(
+        args,
+        indices.len(),
+        &format!("MNIST test digits with Gaussian noise σ = {RESTORATION_NOISE}"),
+        Figures::from([
             ("noise_std".to_owned(), RESTORATION_NOISE),
             ("damaged_mse".into(), damaged),
             ("damaged_psnr_db".into(), psnr(damaged)),
             ("restored_mse".into(), restored),
             ("restored_psnr_db".into(), psnr(restored)),
         ]),
-    };
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&evaluation)?);
     } else {
@@ -183,10 +200,17 @@ fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<
 
 /// Σ (a − b)² over every pixel.
 fn squared_error(a: Tensor<4>, b: Tensor<4>) -> Result<f64> {
-    let sum = (a - b).powi_scalar(2).sum().into_data().convert::<f32>();
-    let sum = sum
+    total((a - b).powi_scalar(2))
+}
+
+/// The sum of every element, on the host.
+fn total<const D: usize>(tensor: Tensor<D>) -> Result<f64> {
+    let sum = tensor
+        .sum()
+        .into_data()
+        .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading an error sum: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("reading a sum: {e:?}"))?;
     Ok(f64::from(sum[0]))
 }
 
@@ -211,49 +235,87 @@ fn generative_models(manifest: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Draw `args.count` images from the model and judge them against `test`.
-fn judge_samples(
-    args: &EvalArgs,
-    name: &str,
-    resolved: Resolved,
-    classifier: &Classifier,
-    test: &TestSet,
-    device: &Device,
-) -> Result<(Figures, ClassTally)> {
-    let model = resolved
-        .spec
-        .load(&resolved.weights, device)
-        .with_context(|| format!("loading {name}"))?;
-    // Sampler options apply to diffusion models only; --all passes them to those alone.
-    let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
-        DiffusionRequest::default()
-    } else {
-        args.diffusion.request()?
-    };
-    let bar = progress::bar(args.count as u64, format!("judging {name}"));
-    let mut generated = Judged::new();
-    for (batch, seed) in (args.seed..).enumerate() {
-        let count = BATCH
-            .min(args.count - generated.tally.total())
-            .min(MAX_SAMPLE_COUNT);
-        if count == 0 {
-            break;
+/// What judges a model's samples: the classifier and the MNIST test set it is compared with.
+struct Judgement<'a> {
+    args: &'a EvalArgs,
+    classifier: &'a Classifier,
+    test: &'a TestSet,
+    test_digits: &'a DigitDataset,
+    device: &'a Device,
+}
+
+impl Judgement<'_> {
+    /// Draw `--count` images from the model and judge them against the test set; a VAE also
+    /// gets its likelihood bounds on the test digits.
+    fn samples(&self, name: &str, resolved: Resolved) -> Result<(Figures, ClassTally)> {
+        let (args, device) = (self.args, self.device);
+        let model = resolved
+            .spec
+            .load(&resolved.weights, device)
+            .with_context(|| format!("loading {name}"))?;
+        // Sampler options apply to diffusion models only; --all passes them to those alone.
+        let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
+            DiffusionRequest::default()
+        } else {
+            args.diffusion.request()?
+        };
+        let bar = progress::bar(args.count as u64, format!("judging {name}"));
+        let mut generated = Judged::new();
+        for (batch, seed) in (args.seed..).enumerate() {
+            let count = BATCH
+                .min(args.count - generated.tally.total())
+                .min(MAX_SAMPLE_COUNT);
+            if count == 0 {
+                break;
+            }
+            let images = model
+                .sample(
+                    SampleRequest::new(count, seed)?.with_diffusion(diffusion),
+                    device,
+                )
+                .with_context(|| format!("drawing batch {batch} from {name}"))?;
+            // Without a class, a conditional model draws image i as digit i mod num_classes.
+            let requested: Option<Vec<usize>> = model
+                .num_classes()
+                .map(|n| (0..count).map(|i| i % n).collect());
+            generated.add(self.classifier, images, requested.as_deref())?;
+            bar.inc(count as u64);
         }
-        let images = model
-            .sample(
-                SampleRequest::new(count, seed)?.with_diffusion(diffusion),
-                device,
-            )
-            .with_context(|| format!("drawing batch {batch} from {name}"))?;
-        // Without a class, a conditional model draws image i as digit i mod num_classes.
-        let requested: Option<Vec<usize>> = model
-            .num_classes()
-            .map(|n| (0..count).map(|i| i % n).collect());
-        generated.add(classifier, images, requested.as_deref())?;
-        bar.inc(count as u64);
+        bar.finish_and_clear();
+        let mut figures = generated.figures(self.test, args.count);
+        if let Model::Vae(vae) = &model {
+            figures.extend(self.likelihood(name, vae)?);
+        }
+        Ok((figures, generated.tally))
     }
-    bar.finish_and_clear();
-    Ok((generated.figures(test, args.count), generated.tally))
+
+    /// A VAE's bounds on the negative log-likelihood of the first `--count` test digits, in nats
+    /// per digit (a CVAE's given the true labels): −ELBO and the importance-weighted bound.
+    fn likelihood(&self, name: &str, vae: &Vae) -> Result<Figures> {
+        let (args, test) = (self.args, self.test_digits);
+        let samples = args.importance_samples as usize;
+        let indices: Vec<usize> = (0..args.count.min(test.len())).collect();
+        let bar = progress::bar(indices.len() as u64, format!("bounding log p(x) of {name}"));
+        let (mut negative_elbo, mut importance_weighted) = (0.0, 0.0);
+        let digits_per_batch = (LIKELIHOOD_DRAWS_PER_BATCH / samples).max(1);
+        for (batch, chunk) in indices.chunks(digits_per_batch).enumerate() {
+            let labels = vae
+                .num_classes()
+                .map(|_| test.label_tensor(chunk, self.device));
+            let images = test.images(chunk, self.device);
+            let bounds = vae.likelihood_bounds(images, &labels, samples, args.seed + batch as u64);
+            negative_elbo += total(bounds.negative_elbo)?;
+            importance_weighted += total(bounds.importance_weighted)?;
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        let digits = indices.len() as f64;
+        Ok(Figures::from([
+            ("test_negative_elbo_nats".to_owned(), negative_elbo / digits),
+            ("test_nll_bound_nats".into(), importance_weighted / digits),
+            ("importance_samples".into(), samples as f64),
+        ]))
+    }
 }
 
 /// What `--json` prints.
@@ -428,6 +490,9 @@ fn print_table(
             figures["class_entropy"],
         );
     }
+    if let Some(line) = likelihood_line(&evaluation.metrics) {
+        println!("  test digits: {line}");
+    }
     let shares: Vec<String> = tally
         .histogram()
         .iter()
@@ -435,6 +500,16 @@ fn print_table(
         .map(|(class, share)| format!("{class}: {:.1}%", 100.0 * share))
         .collect();
     println!("  predicted classes of {name}: {}", shares.join("  "));
+}
+
+/// A VAE's likelihood bounds in words, if `figures` has them.
+fn likelihood_line(figures: &Figures) -> Option<String> {
+    let elbo = figures.get("test_negative_elbo_nats")?;
+    let bound = figures.get("test_nll_bound_nats")?;
+    let samples = figures.get("importance_samples")?;
+    Some(format!(
+        "−ELBO {elbo:.1}, importance-weighted bound (k = {samples}) {bound:.1}"
+    ))
 }
 
 const TABLE_START: &str = "<!-- kiln eval --all -->";
@@ -473,6 +548,18 @@ fn markdown_table(
             figures["class_entropy"],
         ));
     }
+    let likelihoods: Vec<String> = evaluations
+        .iter()
+        .filter_map(|(name, e)| likelihood_line(&e.metrics).map(|line| format!("`{name}` {line}")))
+        .collect();
+    if !likelihoods.is_empty() {
+        lines.push(String::new());
+        lines.push(format!(
+            "Negative log-likelihood of the MNIST test digits (nats per digit, Bernoulli decoder \
+             on grey levels; a CVAE's given the digit's label): {}.",
+            likelihoods.join("; ")
+        ));
+    }
     if let Some((_, first)) = evaluations.first() {
         lines.push(String::new());
         lines.push(format!(
@@ -484,11 +571,32 @@ fn markdown_table(
     lines.join("\n")
 }
 
-/// Put `table` between the table markers of the Markdown file `path`.
+/// Put `table` between the table markers of the Markdown file `path`: lines that hold nothing
+/// else, so prose that quotes a marker is left alone.
 fn rewrite_table(path: &Path, table: &str) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {} to rewrite its metrics table", path.display()))?;
-    let (Some(start), Some(end)) = (text.find(TABLE_START), text.find(TABLE_END)) else {
+    atomic::write(path, replace_table(&text, table, path)?.as_bytes())?;
+    eprintln!("rewrote the metrics table in {}", path.display());
+    Ok(())
+}
+
+/// `text` with the lines between its marker lines replaced by `table`.
+fn replace_table(text: &str, table: &str, path: &Path) -> Result<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let marker_line = |marker: &str| -> Result<Option<usize>> {
+        let found: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].trim() == marker)
+            .collect();
+        ensure!(
+            found.len() <= 1,
+            "{} has {} lines `{marker}`; keep one",
+            path.display(),
+            found.len()
+        );
+        Ok(found.first().copied())
+    };
+    let (Some(start), Some(end)) = (marker_line(TABLE_START)?, marker_line(TABLE_END)?) else {
         bail!(
             "{} has no lines `{TABLE_START}` and `{TABLE_END}` to put the metrics table between",
             path.display()
@@ -499,11 +607,24 @@ fn rewrite_table(path: &Path, table: &str) -> Result<()> {
         "{}: `{TABLE_END}` comes before `{TABLE_START}`",
         path.display()
     );
-    let before = &text[..start + TABLE_START.len()];
-    let after = &text[end..];
-    atomic::write(path, format!("{before}\n{table}\n{after}").as_bytes())?;
-    eprintln!("rewrote the metrics table in {}", path.display());
-    Ok(())
+    Ok(format!(
+        "{}{table}\n{}",
+        lines[..=start].concat(),
+        lines[end..].concat()
+    ))
+}
+
+/// Store the reference sets' figures in the manifest, for the page's table.
+fn record_references(args: &EvalArgs, judge: &str, references: &[(String, Figures)]) -> Result<()> {
+    let mut manifest = resolve::read_manifest(&args.manifest)?;
+    manifest.references = references
+        .iter()
+        .map(|(name, figures)| {
+            let evaluation = measured(args, args.count, judge, figures.clone());
+            (name.clone(), evaluation)
+        })
+        .collect();
+    atomic::write(&args.manifest, manifest.to_json().as_bytes())
 }
 
 /// Store `evaluation` in the manifest entry of the model `args` names.
@@ -520,4 +641,28 @@ fn record(args: &ModelArgs, evaluation: Evaluation) -> Result<()> {
     atomic::write(&args.manifest, manifest.to_json().as_bytes())?;
     eprintln!("recorded in {}", args.manifest.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_goes_between_marker_lines_only() {
+        let text = format!(
+            "Run it to rewrite `{TABLE_START}`.\n{TABLE_START}\nold\n{TABLE_END}\nThe end.\n"
+        );
+        let path = Path::new("README.md");
+        assert_eq!(
+            replace_table(&text, "| new |", path).unwrap(),
+            format!(
+                "Run it to rewrite `{TABLE_START}`.\n{TABLE_START}\n| new |\n{TABLE_END}\nThe end.\n"
+            )
+        );
+        let twice = format!("{TABLE_START}\n{TABLE_START}\n{TABLE_END}\n");
+        let err = replace_table(&twice, "", path).unwrap_err().to_string();
+        assert!(err.contains("has 2 lines"), "{err}");
+        let reversed = format!("{TABLE_END}\n{TABLE_START}\n");
+        assert!(replace_table(&reversed, "", path).is_err());
+    }
 }
