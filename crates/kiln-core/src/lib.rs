@@ -7,6 +7,7 @@ pub mod classifier;
 pub mod corruption;
 pub mod diffusion;
 pub mod gan;
+pub mod gpt;
 pub mod idx;
 pub mod image;
 pub mod interpolation;

@@ -1,0 +1,166 @@
+//! Writing text one character at a time: a [`Generation`] feeds the model only what it has not
+//! read yet (the [`KvCache`] holds the rest) and a [`TokenChoice`] picks each next character,
+//! seeded on the CPU so that a seed means the same choices on every backend.
+//!
+//! Each step is two calls — [`Generation::next_logits`], then [`Generation::choose`] with those
+//! logits read back — so a native caller reads them synchronously and the browser
+//! asynchronously, and either can stop between any two characters.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::RngExt;
+use rand::rngs::Xoshiro256PlusPlus;
+use thiserror::Error;
+
+use super::{Gpt, KvCache};
+use crate::noise;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum GenerationError {
+    #[error("the prompt is empty: give at least one character (a newline starts a fresh line)")]
+    EmptyPrompt,
+    #[error(
+        "temperature must be a finite number from 0 to 10 (0 always picks the likeliest), got {0}"
+    )]
+    Temperature(f32),
+    #[error("top-k must be at least 1, got {0}")]
+    TopK(usize),
+    #[error("top-p must be above 0 and at most 1, got {0}")]
+    TopP(f32),
+}
+
+/// How the next character is picked from the model's logits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenChoice {
+    /// Divides the logits: below 1 sharper, above 1 flatter; 0 picks the likeliest (greedy).
+    pub temperature: f32,
+    /// Draw only among the `k` likeliest characters.
+    pub top_k: Option<usize>,
+    /// Draw only among the likeliest characters whose probabilities add up to `p` (nucleus
+    /// sampling, Holtzman et al. 2020), after top-k.
+    pub top_p: Option<f32>,
+}
+
+impl Default for TokenChoice {
+    fn default() -> Self {
+        Self {
+            temperature: 0.8,
+            top_k: None,
+            top_p: None,
+        }
+    }
+}
+
+impl TokenChoice {
+    pub fn validate(&self) -> Result<(), GenerationError> {
+        if !(self.temperature.is_finite() && (0.0..=10.0).contains(&self.temperature)) {
+            return Err(GenerationError::Temperature(self.temperature));
+        }
+        if let Some(k) = self.top_k.filter(|&k| k == 0) {
+            return Err(GenerationError::TopK(k));
+        }
+        if let Some(p) = self.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return Err(GenerationError::TopP(p));
+        }
+        Ok(())
+    }
+
+    /// The index of the chosen character, drawing (unless greedy) one uniform number.
+    pub(super) fn pick(&self, logits: &[f32], rng: &mut Xoshiro256PlusPlus) -> usize {
+        // Likeliest first; ties keep the lower index, so greedy picks the first maximum.
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        if self.temperature == 0.0 {
+            return order[0];
+        }
+        order.truncate(self.top_k.unwrap_or(order.len()).max(1));
+        let top = f64::from(logits[order[0]]);
+        let temperature = f64::from(self.temperature);
+        let mut weights: Vec<f64> = order
+            .iter()
+            .map(|&i| ((f64::from(logits[i]) - top) / temperature).exp())
+            .collect();
+        if let Some(p) = self.top_p {
+            let total: f64 = weights.iter().sum();
+            let mut mass = 0.0;
+            let keep = weights
+                .iter()
+                .position(|w| {
+                    mass += w / total;
+                    mass >= f64::from(p)
+                })
+                .map_or(weights.len(), |last| last + 1);
+            weights.truncate(keep);
+        }
+        let mut threshold = rng.random::<f64>() * weights.iter().sum::<f64>();
+        for (rank, weight) in weights.iter().enumerate() {
+            threshold -= weight;
+            if threshold < 0.0 {
+                return order[rank];
+            }
+        }
+        order[weights.len() - 1]
+    }
+}
+
+/// One piece of text being written.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    cache: KvCache,
+    /// The tokens in the cache, in order.
+    read: Vec<u32>,
+    /// Tokens chosen (or prompted) but not yet read by the model.
+    unread: Vec<u32>,
+    choice: TokenChoice,
+    rng: Xoshiro256PlusPlus,
+}
+
+impl Generation {
+    /// Start writing after `prompt` (its last `context` characters are what the model reads).
+    pub fn new(prompt: &[u32], choice: TokenChoice, seed: u64) -> Result<Self, GenerationError> {
+        choice.validate()?;
+        if prompt.is_empty() {
+            return Err(GenerationError::EmptyPrompt);
+        }
+        Ok(Self {
+            cache: KvCache::default(),
+            read: Vec::new(),
+            unread: prompt.to_vec(),
+            choice,
+            rng: noise::rng(seed),
+        })
+    }
+
+    /// The logits of the next character. Reads the unread tokens into the cache; when they
+    /// would overflow the context, the model starts afresh from the last ¾ context of the text
+    /// (one longer read every quarter context, instead of a full one per character).
+    ///
+    /// # Shapes
+    /// - output: `[V]`
+    pub fn next_logits(&mut self, model: &Gpt, device: &Device) -> Tensor<1> {
+        let context = model.context();
+        if self.cache.seen() + self.unread.len() > context {
+            let mut text = std::mem::take(&mut self.read);
+            text.append(&mut self.unread);
+            let keep = (context - context / 4).max(1);
+            self.unread = text.split_off(text.len() - keep.min(text.len()));
+            self.cache = KvCache::default();
+        }
+        let new = self.unread.len();
+        let tokens: Vec<i32> = self.unread.iter().map(|&t| t as i32).collect();
+        let tokens = Tensor::<1, Int>::from_data(TensorData::new(tokens, [new]), device);
+        let logits = model.forward_cached(tokens.reshape([1, new]), &mut self.cache);
+        self.read.append(&mut self.unread);
+        let vocab = logits.dims()[2];
+        logits
+            .slice([0..1, new - 1..new, 0..vocab])
+            .reshape([vocab])
+    }
+
+    /// Pick the next character from `logits` (those [`Generation::next_logits`] gave, read to
+    /// the host); the model reads it at the next step.
+    pub fn choose(&mut self, logits: &[f32]) -> u32 {
+        let token = self.choice.pick(logits, &mut self.rng) as u32;
+        self.unread.push(token);
+        token
+    }
+}
