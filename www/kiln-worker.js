@@ -4,7 +4,8 @@
 //
 // Protocol (every request carries a numeric `id`, echoed by its one reply):
 //   → { id, command: "open",   backend: "auto" | "webgpu" | "cpu" }
-//       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string } }
+//       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string,
+//            startup: { wasmMs, deviceMs } } }   // what the page's one-time start-up took
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
 //   → { id, command: "sample", model: number, count: number, seed: number, class?: number,
@@ -27,6 +28,8 @@ const WASM_URL = new URL("./kiln-web_bg.wasm", import.meta.url);
 
 let wasm; // Promise of the instantiated module; retried after a failure.
 const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
+// What those one-time steps cost (ms): the wasm download + instantiate, each backend's device init.
+const startup = { wasmMs: undefined, deviceMs: new Map() };
 const models = new Map(); // handle → LoadedModel
 let nextModel = 1;
 const diffusing = new Set(); // ids of "diffuse" requests still running
@@ -44,14 +47,22 @@ function loadWasm() {
 }
 
 async function instantiate() {
+  const start = performance.now();
   const response = await fetch(WASM_URL);
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return init({ module_or_path: response });
+  const instance = await init({ module_or_path: response });
+  startup.wasmMs = performance.now() - start;
+  return instance;
 }
 
 function engine(backend) {
   if (!engines.has(backend)) {
-    const opening = loadWasm().then(() => Engine.open(backend));
+    const opening = loadWasm().then(async () => {
+      const start = performance.now();
+      const opened = await Engine.open(backend);
+      startup.deviceMs.set(backend, performance.now() - start);
+      return opened;
+    });
     engines.set(backend, opening);
     opening.catch(() => engines.delete(backend)); // allow a retry after a failure
   }
@@ -67,7 +78,14 @@ function loadedModel(handle) {
 const commands = {
   async open({ backend }) {
     const opened = await engine(backend);
-    return { result: { backend: opened.backend, fallbackReason: opened.fallbackReason } };
+    const { wasmMs, deviceMs } = startup;
+    return {
+      result: {
+        backend: opened.backend,
+        fallbackReason: opened.fallbackReason,
+        startup: { wasmMs, deviceMs: deviceMs.get(backend) },
+      },
+    };
   },
 
   async load({ backend, entry, bytes }) {

@@ -2,6 +2,7 @@
 //
 //   import { Kiln } from "./kiln.js";
 //   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
+//   kiln.backend, kiln.startup                            // "webgpu", { wasmMs, deviceMs }
 //   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
 //   const walk = await vae.interpolate({ from: 7, to: 8, steps: 16 });  // frames, like sample
@@ -244,6 +245,14 @@ export class Kiln {
   /** "webgpu" or "cpu": the backend actually in use. */
   get backend() {
     return this.#engine.backend;
+  }
+
+  /**
+   * What starting took, in ms: `{ wasmMs, deviceMs }`, the wasm download + instantiate and the
+   * backend's device init. Both happen once per page, so every Kiln on it reports the same.
+   */
+  get startup() {
+    return this.#engine.startup;
   }
 
   /** Why "auto" fell back to the CPU, or undefined. */

@@ -1,6 +1,7 @@
-// Browser benchmark: for each model and backend in headless Chromium, the time to open Kiln in
-// a fresh page (wasm download, instantiate and device init) and load the model's weights, the
-// first call (cold: shaders compile on WebGPU) and the median of warm calls, 16 digits each.
+// Browser benchmark: for each model and backend in headless Chromium, in a fresh page: the wasm
+// download + instantiate, the device init, the model's download and load (sha256 check, weights
+// onto the device), the first call of 16 digits (cold: shaders compile on WebGPU), the median of
+// warm calls, and warm throughput at a larger batch.
 //   node tests/browser/bench.mjs [--runs N]   (after a build into dist-test/, or KILN_DIST=dist)
 // A benchmark, not a test: it prints a Markdown table and asserts nothing.
 import { parseArgs } from "node:util";
@@ -9,6 +10,7 @@ import { launch, openPage, serve } from "./harness.mjs";
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
 const WARM_RUNS = Number(values.runs);
 const COUNT = 16;
+const LARGE_COUNT = 64;
 
 // What "16 digits" means for each model: sample them, or restore 16 damaged ones.
 const CALLS = [
@@ -19,39 +21,51 @@ const CALLS = [
   { model: "ae", method: "denoise", options: { data: "zeros", noise: 0.4, seed: 1 }, label: "ae (denoise)" },
 ];
 
-/** Time each call inside the page, through the public kiln.js API. */
-function measure(page, backend, call, warmRuns) {
+/** Time each step inside the page, through the public kiln.js API. */
+function measure(page, backend, call, warmRuns, largeBatch) {
   return page.evaluate(
-    async ({ backend, call, warmRuns, count }) => {
+    async ({ backend, call, warmRuns, count, largeBatch }) => {
       const clock = () => performance.now();
-      let t = clock();
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
-      const model = await kiln.model(call.model);
-      const loaded = clock() - t;
-      const options = () =>
-        call.options.data === "zeros" ? { ...call.options, data: new Float32Array(count * 28 * 28) } : call.options;
-      t = clock();
-      await model[call.method](options());
-      const cold = clock() - t;
-      const warm = [];
-      for (let i = 0; i < warmRuns; i++) {
+      let t = clock();
+      let downloaded;
+      const model = await kiln.model(call.model, {
+        onProgress: ({ phase }) => {
+          if (phase === "load") downloaded ??= clock() - t;
+        },
+      });
+      const load = { download: downloaded, load: clock() - t - downloaded };
+      const options = (n) => {
+        if (call.options.data === "zeros") return { ...call.options, data: new Float32Array(n * 28 * 28) };
+        return { ...call.options, count: n };
+      };
+      const time = async (n) => {
         t = clock();
-        await model[call.method](options());
-        warm.push(clock() - t);
-      }
-      return { backend: kiln.backend, loaded, cold, warm };
+        await model[call.method](options(n));
+        return clock() - t;
+      };
+      const cold = await time(count);
+      const warm = [];
+      for (let i = 0; i < warmRuns; i++) warm.push(await time(count));
+      const large = [];
+      for (let i = 0; largeBatch && i < warmRuns; i++) large.push(await time(largeBatch));
+      return { backend: kiln.backend, startup: kiln.startup, load, cold, warm, large };
     },
-    { backend, call, warmRuns, count: COUNT },
+    { backend, call, warmRuns, count: COUNT, largeBatch },
   );
 }
 
 const ms = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 function summary(warm) {
-  const sorted = [...warm].sort((a, b) => a - b);
-  return `${ms(sorted[Math.floor(sorted.length / 2)])} (${ms(sorted[0])}–${ms(sorted.at(-1))})`;
+  return `${ms(median(warm))} (${ms(Math.min(...warm))}–${ms(Math.max(...warm))})`;
 }
+
+/** Images per second at the median time of `times` for batches of `count`. */
+const throughput = (times, count) => (times.length ? `${Math.round((1000 * count) / median(times))}/s` : "–");
 
 /** An empty page of the site's origin, so the demo page's own work does not share the worker. */
 async function blankPage(browser) {
@@ -69,12 +83,17 @@ try {
     try {
       for (const call of CALLS) {
         const page = await blankPage(browser);
-        // SwiftShader runs the diffusion model at minutes per call: one warm run there.
-        const runs = backend === "webgpu" && call.model === "ddpm" ? 1 : WARM_RUNS;
-        const result = await measure(page, backend, call, runs);
+        // The diffusion model takes seconds (minutes on SwiftShader) per call: one warm run on
+        // WebGPU, and no larger batch.
+        const diffusion = call.model === "ddpm";
+        const runs = backend === "webgpu" && diffusion ? 1 : WARM_RUNS;
+        const result = await measure(page, backend, call, runs, diffusion ? 0 : LARGE_COUNT);
         if (result.backend !== backend) throw new Error(`asked for ${backend}, got ${result.backend}`);
+        const { startup, load } = result;
         rows.push(
-          `| ${backend} | ${call.label ?? call.model} | ${ms(result.loaded)} | ${ms(result.cold)} | ${summary(result.warm)} |`,
+          `| ${backend} | ${call.label ?? call.model} | ${ms(startup.wasmMs)} | ${ms(startup.deviceMs)} | ` +
+            `${ms(load.download)} + ${ms(load.load)} | ${ms(result.cold)} | ${summary(result.warm)} | ` +
+            `${throughput(result.warm, COUNT)} | ${throughput(result.large, LARGE_COUNT)} |`,
         );
         console.error(rows.at(-1));
         await page.close();
@@ -86,7 +105,12 @@ try {
 } finally {
   await server.close();
 }
-console.log(`16 digits per call; warm: median (min–max) of ${WARM_RUNS} runs (1 for ddpm on WebGPU)\n`);
-console.log("| backend | model | open Kiln + load model | first call | warm call |");
-console.log("|---|---|---|---|---|");
+console.log(
+  `16 digits per call; warm: median (min–max) of ${WARM_RUNS} runs (1 for ddpm on WebGPU); ` +
+    `throughput at the median warm call; each row in a fresh page (its own wasm instance and device)\n`,
+);
+console.log(
+  `| backend | model | wasm download + instantiate | device init | weights: download + load | first call | warm call | warm, 16 | warm, ${LARGE_COUNT} |`,
+);
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const row of rows) console.log(row);

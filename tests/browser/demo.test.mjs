@@ -91,6 +91,8 @@ for (const { what, call, cli } of [
       await page.goto(`${site.url}?backend=${name}`);
       results[name] = await callModel(page, name, call);
       assert.equal(results[name].backend, name);
+      const { wasmMs, deviceMs } = results[name].startup;
+      assert.ok(wasmMs > 0 && deviceMs >= 0, `start-up ${JSON.stringify(results[name].startup)}`);
       assert.deepEqual(problems, []);
       await page.close();
     }

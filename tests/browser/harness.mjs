@@ -101,14 +101,15 @@ export async function openDemo(page, url) {
 }
 
 /** Call `model[method](options)` for the named model through the public kiln.js API inside
- * the page; resolves to the backend in use and the image batch with `data` as a plain array. */
+ * the page; resolves to the backend in use, its start-up times and the image batch with `data`
+ * as a plain array. */
 export function callModel(page, backend, { model, method, options }) {
   return page.evaluate(
     async ({ backend, model, method, options }) => {
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
       const batch = await (await kiln.model(model))[method](options);
-      return { backend: kiln.backend, count: batch.count, width: batch.width, height: batch.height, data: Array.from(batch.data) };
+      return { backend: kiln.backend, startup: kiln.startup, count: batch.count, width: batch.width, height: batch.height, data: Array.from(batch.data) };
     },
     { backend, model, method, options },
   );
