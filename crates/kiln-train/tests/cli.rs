@@ -596,6 +596,20 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     }
     assert!(metric("fid") >= 0.0);
     assert!((1.0..=10.0).contains(&metric("inception_score")));
+    // A VAE is also bounded on the test digits' likelihood; the weighted bound is the tighter.
+    assert_eq!(metric("importance_samples"), 100.0);
+    assert!(
+        0.0 < metric("test_nll_bound_nats")
+            && metric("test_nll_bound_nats") <= metric("test_negative_elbo_nats"),
+        "{evaluation}"
+    );
+    assert!(
+        table.contains("importance-weighted bound (k = 100)"),
+        "{table}"
+    );
+    // Dated, as RFC 3339 in UTC.
+    let date = evaluation["date"].as_str().unwrap();
+    assert!(date.len() == 20 && date.ends_with('Z'), "{date}");
     let report: serde_json::Value = serde_json::from_str(&stdout_of(
         &[&eval[..], &["--count", "20", "--json"]].concat(),
     ))

@@ -83,16 +83,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
     ]
     .map(|(name, set)| (name.to_owned(), set.figures(&test, args.count)));
 
+    let judgement = Judgement {
+        args: &args,
+        classifier: &classifier,
+        test: &test,
+        test_digits: &mnist.test,
+        device: &device,
+    };
     let mut evaluations = Vec::new();
     for (name, resolved) in models {
-        let judged = Judgement {
-            args: &args,
-            classifier: &classifier,
-            test: &test,
-            test_digits: &mnist.test,
-            device: &device,
-        };
-        let (metrics, tally) = judged.samples(&name, resolved)?;
+        let (metrics, tally) = judgement.samples(&name, resolved)?;
         let model_args = ModelArgs {
             model: name,
             manifest: args.manifest.clone(),
