@@ -65,7 +65,11 @@ function summary(warm) {
 }
 
 /** Images per second at the median time of `times` for batches of `count`. */
-const throughput = (times, count) => (times.length ? `${Math.round((1000 * count) / median(times))}/s` : "–");
+function throughput(times, count) {
+  if (!times.length) return "–";
+  const rate = (1000 * count) / median(times);
+  return `${rate < 10 ? rate.toFixed(2) : Math.round(rate)}/s`;
+}
 
 /** An empty page of the site's origin, so the demo page's own work does not share the worker. */
 async function blankPage(browser) {
