@@ -260,7 +260,7 @@ export class Kiln {
     return this.#engine.fallbackReason;
   }
 
-  /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance }] }`. */
+  /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance, evaluation? }], references? }`. */
   async manifest() {
     this.#manifest ??= fetchBytes(this.#manifestUrl).then((bytes) => {
       const manifest = JSON.parse(new TextDecoder().decode(bytes));
