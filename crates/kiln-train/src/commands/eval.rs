@@ -32,6 +32,9 @@ use crate::{atomic, data, progress, resolve};
 /// digit equally often.
 const BATCH: usize = 500;
 
+/// What the classifier's outputs are called when they cannot be read.
+const CLASSIFIER_OUTPUTS: &str = "the classifier's outputs";
+
 /// Decoder passes per batch of the likelihood bound (digits × draws): bounds memory.
 const LIKELIHOOD_DRAWS_PER_BATCH: usize = 2_000;
 
@@ -147,12 +150,7 @@ fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<
     let (mut damaged, mut restored) = (0.0, 0.0);
     for (batch, chunk) in indices.chunks(BATCH).enumerate() {
         let clean = mnist.test.images(chunk, &device);
-        let pixels = clean
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading test digits: {e:?}"))?;
+        let pixels = host_values(clean.clone(), "test digits")?;
         let request = DenoiseRequest::new(pixels, RESTORATION_NOISE, args.seed + batch as u64)?;
         let out = model.denoise(&request, &device)?;
         damaged += squared_error(out.damaged, clean.clone())?;
@@ -205,13 +203,16 @@ fn squared_error(a: Tensor<4>, b: Tensor<4>) -> Result<f64> {
 
 /// The sum of every element, on the host.
 fn total<const D: usize>(tensor: Tensor<D>) -> Result<f64> {
-    let sum = tensor
-        .sum()
+    Ok(f64::from(host_values(tensor.sum(), "a sum")?[0]))
+}
+
+/// A tensor's values on the host as f32; `what` names them if they cannot be read.
+fn host_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    tensor
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading a sum: {e:?}"))?;
-    Ok(f64::from(sum[0]))
+        .map_err(|e| anyhow::anyhow!("reading {what}: {e:?}"))
 }
 
 /// The manifest's models that draw images (not the autoencoder or the classifier).
@@ -412,8 +413,9 @@ impl Judged {
     ) -> Result<()> {
         let (features, probabilities) = classifier.features_and_probabilities(images);
         self.feature_size = features.dims()[1];
-        self.features.extend(host_values(features)?);
-        let probabilities = host_values(probabilities)?;
+        self.features
+            .extend(host_values(features, CLASSIFIER_OUTPUTS)?);
+        let probabilities = host_values(probabilities, CLASSIFIER_OUTPUTS)?;
         let predicted: Vec<usize> = probabilities
             .chunks_exact(NUM_CLASSES)
             .map(|row| {
@@ -450,14 +452,6 @@ impl Judged {
         }
         figures
     }
-}
-
-fn host_values(tensor: Tensor<2>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading the classifier's outputs: {e:?}"))
 }
 
 fn print_table(
