@@ -10,14 +10,15 @@ use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
 use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, MAX_GUIDANCE, ScheduleError};
 use crate::gan::{Gan, GanConfig};
+use crate::gpt::{Generation, GenerationError, Gpt, GptSpec, Vocabulary, VocabularyError, Writing};
 use crate::mnist::IMAGE_SIDE;
 use crate::request::{
     DenoiseRequest, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD, MAX_SAMPLE_COUNT,
-    MAX_SEED, SampleRequest, check_class,
+    MAX_SEED, MAX_TOKENS, SampleRequest, TextRequest, check_class,
 };
 use crate::train::WithObjective;
 use crate::vae::{Vae, VaeConfig};
-use crate::weights::{self, WeightError};
+use crate::weights::{self, Precision, WeightError};
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -45,6 +46,14 @@ pub enum ModelError {
     Guidance(String),
     #[error("{0}")]
     Sampler(String),
+    #[error("max tokens must be an integer from 1 to {MAX_TOKENS}, got {0}")]
+    Tokens(String),
+    #[error("{0}")]
+    Prompt(String),
+    #[error(transparent)]
+    Generation(#[from] GenerationError),
+    #[error(transparent)]
+    Vocabulary(#[from] VocabularyError),
     #[error("{kind} models cannot {operation}; {hint}")]
     Unsupported {
         kind: &'static str,
@@ -66,6 +75,8 @@ pub enum ModelSpec {
     Gan(GanConfig),
     /// The class-conditional diffusion model.
     Ddpm(DiffusionConfig),
+    /// The character-level Transformer.
+    Gpt(GptSpec),
 }
 
 impl ModelSpec {
@@ -76,6 +87,15 @@ impl ModelSpec {
             ModelSpec::Classifier(_) => "classifier",
             ModelSpec::Gan(_) => "gan",
             ModelSpec::Ddpm(_) => "ddpm",
+            ModelSpec::Gpt(_) => "gpt",
+        }
+    }
+
+    /// The characters a text model's tokens stand for.
+    pub fn vocabulary(&self) -> Option<&Vocabulary> {
+        match self {
+            ModelSpec::Gpt(spec) => Some(&spec.vocabulary),
+            _ => None,
         }
     }
 
@@ -87,6 +107,7 @@ impl ModelSpec {
             ModelSpec::Classifier(config) => config.validate(),
             ModelSpec::Gan(config) => config.validate(),
             ModelSpec::Ddpm(config) => config.validate(),
+            ModelSpec::Gpt(spec) => spec.validate(),
         }
         .map_err(|why| ModelError::Config {
             kind: self.kind(),
@@ -103,6 +124,10 @@ impl ModelSpec {
             ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
             ModelSpec::Gan(config) => Model::Gan(Box::new(config.init(device))),
             ModelSpec::Ddpm(config) => Model::Ddpm(Box::new(config.init(device))),
+            ModelSpec::Gpt(spec) => Model::Gpt {
+                gpt: Box::new(spec.model.init(device)),
+                vocabulary: spec.vocabulary.clone(),
+            },
         })
     }
 
@@ -115,11 +140,12 @@ impl ModelSpec {
     ) -> Result<T::Output, ModelError> {
         self.validate()?;
         Ok(match self {
-            ModelSpec::Vae(config) => task.run(config.init(device)),
-            ModelSpec::Autoencoder(config) => task.run(config.init(device)),
-            ModelSpec::Classifier(config) => task.run(config.init(device)),
-            ModelSpec::Gan(config) => task.run(config.init(device)),
-            ModelSpec::Ddpm(config) => task.run(config.init(device)),
+            ModelSpec::Vae(config) => task.digits(config.init(device)),
+            ModelSpec::Autoencoder(config) => task.digits(config.init(device)),
+            ModelSpec::Classifier(config) => task.digits(config.init(device)),
+            ModelSpec::Gan(config) => task.digits(config.init(device)),
+            ModelSpec::Ddpm(config) => task.digits(config.init(device)),
+            ModelSpec::Gpt(spec) => task.text(spec.model.init(device)),
         })
     }
 
@@ -131,6 +157,10 @@ impl ModelSpec {
             Model::Classifier(m) => Model::Classifier(weights::load(m, bytes)?),
             Model::Gan(m) => Model::Gan(Box::new(weights::load(*m, bytes)?)),
             Model::Ddpm(m) => Model::Ddpm(Box::new(weights::load(*m, bytes)?)),
+            Model::Gpt { gpt, vocabulary } => Model::Gpt {
+                gpt: Box::new(weights::load(*gpt, bytes)?),
+                vocabulary,
+            },
         })
     }
 }
@@ -144,6 +174,11 @@ pub enum Model {
     /// Boxed: a GAN is far larger than the other variants.
     Gan(Box<Gan>),
     Ddpm(Box<Diffusion>),
+    /// A text model and the characters its tokens stand for.
+    Gpt {
+        gpt: Box<Gpt>,
+        vocabulary: Vocabulary,
+    },
 }
 
 /// What `denoise` returns: the damaged input and the model's restoration.
@@ -163,6 +198,7 @@ impl Model {
             Model::Classifier(_) => "classifier",
             Model::Gan(_) => "gan",
             Model::Ddpm(_) => "ddpm",
+            Model::Gpt { .. } => "gpt",
         }
     }
 
@@ -172,7 +208,7 @@ impl Model {
             Model::Vae(vae) => vae.num_classes(),
             Model::Gan(gan) => Some(gan.generator.num_classes()),
             Model::Ddpm(diffusion) => Some(diffusion.unet.num_classes()),
-            Model::Autoencoder(_) | Model::Classifier(_) => None,
+            Model::Autoencoder(_) | Model::Classifier(_) | Model::Gpt { .. } => None,
         }
     }
 
@@ -207,6 +243,9 @@ impl Model {
                 "they recognise digits: sample from a generative model such as vae",
             )),
             Model::Ddpm(_) => Ok(self.denoising(request, device)?.finish()),
+            Model::Gpt { .. } => {
+                Err(self.unsupported("draw digits", "they write text: use generate"))
+            }
         }
     }
 
@@ -230,6 +269,21 @@ impl Model {
             request.diffusion.options(),
             device,
         )?)
+    }
+
+    /// Start writing text after the request's prompt, one character per step.
+    pub fn writing(&self, request: &TextRequest) -> Result<Writing, ModelError> {
+        let Model::Gpt { gpt, vocabulary } = self else {
+            return Err(self.unsupported("write text", "use a text model such as gpt"));
+        };
+        let prompt = vocabulary.encode(&request.prompt)?;
+        let generation = Generation::new(&prompt, request.choice, request.seed)?;
+        Ok(Writing::new(
+            gpt.as_ref().clone(),
+            vocabulary.clone(),
+            generation,
+            request.max_tokens,
+        ))
     }
 
     /// Decode a walk between the latent codes of two seeds, in `[0, 1]`.
@@ -283,14 +337,15 @@ impl Model {
         }
     }
 
-    /// The weights as burnpack bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, WeightError> {
+    /// The weights as burnpack bytes, floats stored at `precision`.
+    pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
         match self {
-            Model::Vae(m) => weights::to_bytes(m.clone()),
-            Model::Autoencoder(m) => weights::to_bytes(m.clone()),
-            Model::Classifier(m) => weights::to_bytes(m.clone()),
-            Model::Gan(m) => weights::to_bytes(m.as_ref().clone()),
-            Model::Ddpm(m) => weights::to_bytes(m.as_ref().clone()),
+            Model::Vae(m) => weights::to_bytes_at(m.clone(), precision),
+            Model::Autoencoder(m) => weights::to_bytes_at(m.clone(), precision),
+            Model::Classifier(m) => weights::to_bytes_at(m.clone(), precision),
+            Model::Gan(m) => weights::to_bytes_at(m.as_ref().clone(), precision),
+            Model::Ddpm(m) => weights::to_bytes_at(m.as_ref().clone(), precision),
+            Model::Gpt { gpt, .. } => weights::to_bytes_at(gpt.as_ref().clone(), precision),
         }
     }
 }

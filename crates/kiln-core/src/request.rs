@@ -2,6 +2,7 @@
 //! so bad input is a readable error and never a panic.
 
 use crate::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
+use crate::gpt::TokenChoice;
 use crate::mnist::IMAGE_PIXELS;
 use crate::model::ModelError;
 
@@ -13,6 +14,10 @@ pub const MAX_SEED: u64 = (1 << 53) - 1;
 pub const MAX_INTERPOLATION_STEPS: usize = 256;
 /// Strongest noise `denoise` accepts (standard deviation, on intensities in `[0, 1]`).
 pub const MAX_NOISE_STD: f64 = 1.0;
+/// Most characters one `generate` call may write.
+pub const MAX_TOKENS: usize = 100_000;
+/// Longest prompt, in characters (the model reads only its last context anyway).
+pub const MAX_PROMPT_CHARS: usize = 100_000;
 
 /// A checked request for `count` images drawn with `seed`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,6 +206,69 @@ impl InterpolateRequest {
     /// Keep one digit class along the walk (checked against the model on use).
     pub fn with_class(self, class: Option<usize>) -> Self {
         Self { class, ..self }
+    }
+}
+
+/// A checked request to write up to `max_tokens` characters after `prompt`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextRequest {
+    pub prompt: String,
+    pub max_tokens: usize,
+    pub choice: TokenChoice,
+    pub seed: u64,
+}
+
+impl TextRequest {
+    /// The prompt's characters are checked against the model's vocabulary on use.
+    pub fn new(
+        prompt: String,
+        max_tokens: usize,
+        choice: TokenChoice,
+        seed: u64,
+    ) -> Result<Self, ModelError> {
+        if !(1..=MAX_TOKENS).contains(&max_tokens) {
+            return Err(ModelError::Tokens(max_tokens.to_string()));
+        }
+        if prompt.chars().count() > MAX_PROMPT_CHARS {
+            return Err(ModelError::Prompt(format!(
+                "the prompt must be at most {MAX_PROMPT_CHARS} characters"
+            )));
+        }
+        choice.validate()?;
+        Ok(Self {
+            prompt,
+            max_tokens,
+            choice,
+            seed: check_seed(seed)?,
+        })
+    }
+
+    /// Check numbers that arrive as JavaScript doubles (`top_k` may be absent).
+    pub fn from_f64(
+        prompt: String,
+        max_tokens: f64,
+        temperature: f64,
+        top_k: Option<f64>,
+        top_p: Option<f64>,
+        seed: f64,
+    ) -> Result<Self, ModelError> {
+        if !is_whole(max_tokens) || max_tokens > MAX_TOKENS as f64 {
+            return Err(ModelError::Tokens(max_tokens.to_string()));
+        }
+        let top_k = match top_k {
+            Some(k) if !is_whole(k) || k > 1e6 => {
+                return Err(ModelError::Sampler(format!(
+                    "top-k must be a whole number of characters, got {k}"
+                )));
+            }
+            k => k.map(|k| k as usize),
+        };
+        let choice = TokenChoice {
+            temperature: temperature as f32,
+            top_k,
+            top_p: top_p.map(|p| p as f32),
+        };
+        Self::new(prompt, max_tokens as usize, choice, seed_from_f64(seed)?)
     }
 }
 

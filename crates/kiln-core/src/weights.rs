@@ -1,8 +1,9 @@
-//! Weight files: burnpack bytes in and out, checked against their SHA-256.
+//! Weight files: burnpack bytes in and out, checked against their SHA-256. Files may store
+//! half-precision floats (half the download); they load into the model's own precision.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
+use burn::tensor::{Bytes, DType, Tensor};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -48,10 +49,39 @@ pub fn to_bytes<M: Module>(model: M) -> Result<Vec<u8>, WeightError> {
     Ok(bytes.to_vec())
 }
 
-/// Load burnpack bytes into `model`, whose architecture must match the file's exactly.
+/// How floats are stored in a weight file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f32, as trained.
+    #[default]
+    Full,
+    /// f16: half the size, at a relative rounding error of at most 2⁻¹¹ per weight.
+    Half,
+}
+
+/// Serialise a module's parameters to burnpack bytes at `precision`.
+pub fn to_bytes_at<M: Module>(model: M, precision: Precision) -> Result<Vec<u8>, WeightError> {
+    match precision {
+        Precision::Full => to_bytes(model),
+        Precision::Half => to_bytes(model.map(&mut ToHalf)),
+    }
+}
+
+/// Casts float parameters to f16.
+struct ToHalf;
+
+impl ModuleMapper for ToHalf {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|tensor| tensor.cast(DType::F16))
+    }
+}
+
+/// Load burnpack bytes into `model`, whose architecture must match the file's exactly; stored
+/// floats are converted to the model's precision.
 pub fn load<M: Module>(model: M, bytes: &[u8]) -> Result<M, WeightError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| WeightError::Format(e.to_string()))?;
+        .map_err(|e| WeightError::Format(e.to_string()))?
+        .cast_to_module_dtype();
     model
         .try_load_record(record)
         .map_err(|e| WeightError::Architecture(e.to_string()))
@@ -80,6 +110,26 @@ mod tests {
             .sample(3, 5, None, &device)
             .into_data()
             .assert_eq(&loaded.sample(3, 5, None, &device).into_data(), true);
+    }
+
+    #[test]
+    fn half_precision_files_are_half_the_size_and_load_as_f32() {
+        let device = Device::flex();
+        let original = config().init(&device);
+        let full = to_bytes(original.clone()).unwrap();
+        let half = to_bytes_at(original.clone(), Precision::Half).unwrap();
+        assert!(
+            half.len() < full.len() * 6 / 10,
+            "{} vs {}",
+            half.len(),
+            full.len()
+        );
+        let loaded = load(config().init(&device), &half).unwrap();
+        // Back in f32: the same size as the original when stored in full.
+        assert_eq!(to_bytes(loaded.clone()).unwrap().len(), full.len());
+        let images = |vae: &crate::vae::Vae| vae.sample(3, 5, None, &device).into_data();
+        images(&original)
+            .assert_approx_eq::<f32>(&images(&loaded), burn::tensor::Tolerance::absolute(1e-2));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 use kiln_core::manifest::Manifest;
 use kiln_core::mnist::IMAGE_PIXELS;
 use kiln_core::model::Model;
-use kiln_core::request::{DenoiseRequest, DiffusionRequest, SampleRequest};
+use kiln_core::request::{DenoiseRequest, DiffusionRequest, SampleRequest, TextRequest};
 use kiln_core::weights;
 
 #[test]
@@ -41,6 +41,21 @@ fn every_pretrained_model_verifies_and_loads() {
             Model::Autoencoder(_) => {
                 let request = DenoiseRequest::new(vec![0.5; 2 * IMAGE_PIXELS], 0.3, 0).unwrap();
                 model.denoise(&request, &device).unwrap().restored.dims()
+            }
+            Model::Gpt { vocabulary, .. } => {
+                let request = TextRequest::new(
+                    "ROMEO:".into(),
+                    50,
+                    kiln_core::gpt::TokenChoice::default(),
+                    1,
+                )
+                .unwrap();
+                let mut writing = model.writing(&request).unwrap();
+                let text: String =
+                    std::iter::from_fn(|| writing.next_char(&device).unwrap()).collect();
+                assert_eq!(text.chars().count(), 50, "{}", entry.name);
+                assert!(vocabulary.encode(&text).is_ok(), "{}: {text:?}", entry.name);
+                continue;
             }
             Model::Classifier(classifier) => {
                 let (_, p) =

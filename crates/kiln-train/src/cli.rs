@@ -24,10 +24,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on MNIST-style digits, checkpointing every epoch.
+    /// Train a model on MNIST-style digits (or gpt on a text file), checkpointing every epoch.
     Train(TrainArgs),
     /// Draw images from a trained generative model and write them as PNGs.
     Sample(SampleArgs),
+    /// Write text with a trained text model (gpt), streaming it to stdout.
+    Generate(GenerateArgs),
     /// Decode a walk through a VAE's latent space between the codes of two seeds.
     Interpolate(InterpolateArgs),
     /// Add noise to digit images and restore them with a denoising autoencoder.
@@ -55,6 +57,17 @@ pub enum ModelKind {
     Gan,
     /// Class-conditional diffusion model (DDPM with a UNet and classifier-free guidance).
     Ddpm,
+    /// Character-level Transformer that writes text like the --data text file.
+    Gpt,
+}
+
+/// How the learning rate moves over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    /// The --lr throughout.
+    Constant,
+    /// Linear warm-up over --warmup steps, then a half cosine down to a tenth of --lr.
+    Cosine,
 }
 
 #[derive(Debug, Args)]
@@ -62,7 +75,8 @@ pub struct TrainArgs {
     /// Which model to train.
     pub model: ModelKind,
     /// Directory with the four MNIST IDX files: {train,t10k}-images-idx3-ubyte and
-    /// {train,t10k}-labels-idx1-ubyte, raw or .gz.
+    /// {train,t10k}-labels-idx1-ubyte, raw or .gz. For gpt: any UTF-8 text file (its last tenth
+    /// is held out for validation).
     #[arg(long)]
     pub data: PathBuf,
     /// Run directory for config, checkpoints and logs.
@@ -74,12 +88,19 @@ pub struct TrainArgs {
     /// Total number of epochs for the run [default: 20].
     #[arg(long)]
     pub epochs: Option<NonZeroUsize>,
-    /// Images per batch [default: 128].
+    /// Images (gpt: windows of text) per batch [default: 128; 16 for gpt].
     #[arg(long)]
     pub batch: Option<NonZeroUsize>,
-    /// Adam learning rate [default: 0.001; 0.0002 for gan, 0.0005 for ddpm].
+    /// Adam learning rate (the peak, with a schedule) [default: 0.001; 0.0002 for gan, 0.0005
+    /// for ddpm].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// How the learning rate moves [default: cosine for gpt, constant for the others].
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleKind>,
+    /// Steps of linear warm-up before the cosine schedule [default: 100].
+    #[arg(long)]
+    pub warmup: Option<u64>,
     /// Also keep an exponential moving average of the weights with this decay (0 < d < 1);
     /// sampling, evaluation and export then use the average. Can be added when resuming
     /// [default: 0.999 for ddpm, off for the others].
@@ -95,6 +116,8 @@ pub struct TrainArgs {
     /// and 4× as many) [default: 16].
     #[arg(long)]
     pub channels: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub gpt: GptArgs,
     /// Seed for initialisation, shuffling and noise [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -104,6 +127,47 @@ pub struct TrainArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub device: Backend,
+}
+
+/// The shape of a text model and its epochs (`kiln train gpt` only).
+#[derive(Debug, Args)]
+pub struct GptArgs {
+    /// GPT: characters the model reads at once [default: 256].
+    #[arg(long)]
+    pub context: Option<NonZeroUsize>,
+    /// GPT: Transformer blocks [default: 6].
+    #[arg(long)]
+    pub layers: Option<NonZeroUsize>,
+    /// GPT: attention heads per block [default: 6].
+    #[arg(long)]
+    pub heads: Option<NonZeroUsize>,
+    /// GPT: width of the residual stream, a multiple of --heads [default: 192].
+    #[arg(long)]
+    pub width: Option<NonZeroUsize>,
+    /// GPT: dropout probability while training [default: 0.1].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// GPT: training steps per epoch; each epoch ends with validation, a sample and a checkpoint
+    /// [default: 250].
+    #[arg(long)]
+    pub epoch_steps: Option<NonZeroUsize>,
+}
+
+impl GptArgs {
+    /// The flags given, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.context.is_some(), "--context"),
+            (self.layers.is_some(), "--layers"),
+            (self.heads.is_some(), "--heads"),
+            (self.width.is_some(), "--width"),
+            (self.dropout.is_some(), "--dropout"),
+            (self.epoch_steps.is_some(), "--epoch-steps"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
 }
 
 /// Which trained model to use, and where to run it.
@@ -170,6 +234,30 @@ pub struct ImagesOut {
     /// Also write the exact intensities to samples.json (for comparisons across backends).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Text to continue (printed first); every character must be in the model's vocabulary.
+    #[arg(long, default_value = "\n")]
+    pub prompt: String,
+    /// How many characters to write (1–100000).
+    #[arg(long, default_value_t = 500)]
+    pub tokens: usize,
+    /// Below 1 surer, above 1 wilder; 0 always picks the likeliest character (0–10).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
+    /// Draw only among the k likeliest characters.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Draw only among the likeliest characters that together have probability p (0 < p ≤ 1).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Seed of the draws; the same seed and settings write the same text on every backend.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +357,10 @@ pub struct ExportArgs {
     /// Name to publish the model under (lower-case letters, digits, '-', '_').
     #[arg(long)]
     pub name: String,
+    /// Store the weights as f16: half the download, loaded back into f32 (the relative rounding
+    /// error is at most 2⁻¹¹ per weight).
+    #[arg(long)]
+    pub half: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! Finding and reading MNIST-style IDX files on disk.
+//! Reading training data from disk: MNIST-style IDX files, or a text file.
 
 use std::path::Path;
 
@@ -47,4 +47,16 @@ fn read_either(dir: &Path, name: &str) -> Result<(String, Vec<u8>)> {
         }
     }
     bail!("{} has neither {name} nor {name}.gz", dir.display())
+}
+
+/// The whole of a UTF-8 text file.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text: invalid bytes at offset {} (convert it, e.g. with iconv)",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }

@@ -1,6 +1,7 @@
 //! `kiln`: train, sample and export Kiln's generative models natively.
 
 mod atomic;
+mod batches;
 mod cli;
 mod command_line;
 mod commands;
@@ -32,6 +33,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Train(args) => commands::train::run(args)?,
         cli::Command::Sample(args) => commands::sample::run(args)?,
+        cli::Command::Generate(args) => commands::generate::run(args)?,
         cli::Command::Interpolate(args) => commands::interpolate::run(args)?,
         cli::Command::Denoise(args) => commands::denoise::run(args)?,
         cli::Command::Export(args) => commands::export::run(args)?,

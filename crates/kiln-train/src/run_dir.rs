@@ -6,7 +6,8 @@
 //! RUN_DIR/ckpt-NNNN/model.bpk   weights after epoch NNNN
 //! RUN_DIR/ckpt-NNNN/optim.bpk   Adam moments after epoch NNNN
 //! RUN_DIR/ckpt-NNNN/ema.bpk     runs with --ema: the averaged weights after epoch NNNN
-//! RUN_DIR/previews/NNNN.png     generative models: the same latents decoded after each epoch
+//! RUN_DIR/previews/NNNN.png     image models: the same latents decoded after each epoch
+//! RUN_DIR/previews/NNNN.txt     text models: text written from the same seed after each epoch
 //! ```
 //!
 //! A checkpoint directory is complete before `state.json` points at it, so a kill at any moment
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use kiln_core::image::ImageBatch;
 use kiln_core::model::ModelSpec;
+use kiln_core::train::LrSchedule;
 use serde::{Deserialize, Serialize};
 
 use crate::{atomic, png};
@@ -40,10 +42,18 @@ pub struct RunConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
+    /// The MNIST directory, or the text file.
     pub data: PathBuf,
     pub epochs: usize,
+    /// Images, or windows of text, per step.
     pub batch_size: usize,
+    /// The peak learning rate.
     pub learning_rate: f64,
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+    /// Text models: steps per epoch (an epoch of text is a fixed number of random windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_steps: Option<usize>,
     pub seed: u64,
     /// Train on only the first `limit` training images.
     pub limit: Option<usize>,
@@ -128,9 +138,18 @@ impl RunDir {
     /// Keep the preview grid of `epoch` (a GAN's mode collapse, or a VAE's sharpening, shows
     /// there).
     pub fn save_preview(&self, epoch: usize, images: &ImageBatch) -> Result<()> {
+        png::write_grid(images, &self.preview_path(epoch, "png")?)
+    }
+
+    /// Keep the text a language model wrote after `epoch`.
+    pub fn save_text_preview(&self, epoch: usize, text: &str) -> Result<()> {
+        atomic::write(&self.preview_path(epoch, "txt")?, text.as_bytes())
+    }
+
+    fn preview_path(&self, epoch: usize, extension: &str) -> Result<PathBuf> {
         let dir = self.root.join(PREVIEW_DIR);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        png::write_grid(images, &dir.join(format!("{epoch:04}.png")))
+        Ok(dir.join(format!("{epoch:04}.{extension}")))
     }
 
     pub fn save(&self, state: &TrainState, checkpoint: &Checkpoint) -> Result<()> {
@@ -220,6 +239,8 @@ mod tests {
                 epochs: 2,
                 batch_size: 4,
                 learning_rate: 1e-3,
+                lr_schedule: LrSchedule::Constant,
+                epoch_steps: None,
                 seed: 0,
                 limit: None,
                 ema: None,

@@ -1,43 +1,40 @@
-//! The epoch loop shared by every model that implements [`DigitObjective`]: shuffled batches,
-//! one Adam step each (and a moving average of the weights, where the run keeps one), a test-set
-//! evaluation and an atomic checkpoint per epoch.
+//! The epoch loop shared by every model that implements [`Objective`]: an epoch's batches, one
+//! optimiser step each at the scheduled learning rate (and a moving average of the weights,
+//! where the run keeps one), a held-out evaluation, a preview and an atomic checkpoint per
+//! epoch.
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use kiln_core::image::ImageBatch;
-use kiln_core::mnist::DigitDataset;
-use kiln_core::noise;
-use kiln_core::train::{DigitBatch, DigitObjective, Losses};
+use kiln_core::train::{Losses, Objective, Preview};
 use kiln_core::weights;
 
-use crate::data::Splits;
+use crate::batches::TrainingData;
 use crate::ema::WeightAverage;
 use crate::progress;
 use crate::run_dir::{
     Checkpoint, EpochLosses, EpochRecord, RunConfig, RunDir, TrainState, checkpoint_name,
 };
 
-/// Images per evaluation batch; evaluation keeps no gradients, so this only bounds memory.
-const EVAL_BATCH: usize = 500;
 /// Name of the objective in the loss tables.
 pub const OBJECTIVE: &str = "loss";
 
 /// Everything the loop reads but does not change.
-pub struct Session<'a> {
+pub struct Session<'a, D> {
     pub run: &'a RunDir,
     pub config: &'a RunConfig,
-    pub data: &'a Splits,
+    pub data: &'a D,
     /// The plain device; training runs on its autodiff twin.
     pub device: &'a Device,
 }
 
 /// Train `model` from `state` up to the configured number of epochs. With an `average`, the
-/// test losses and previews are those of the averaged weights, the ones that get shipped.
-pub fn train<M: DigitObjective>(
-    session: &Session,
+/// held-out losses and previews are those of the averaged weights, the ones that get shipped.
+pub fn train<D: TrainingData, M: Objective<Batch = D::Batch>>(
+    session: &Session<D>,
     mut model: M,
     mut optimizer: ModuleOptimizer,
     mut average: Option<WeightAverage<M>>,
@@ -45,57 +42,68 @@ pub fn train<M: DigitObjective>(
 ) -> Result<TrainState> {
     let settings = &session.config.settings;
     let train_device = session.device.clone().autodiff();
-    let train = &session.data.train;
+    let data = session.data;
+    let total_steps = (settings.epochs * data.steps_per_epoch(settings.batch_size)) as u64;
     for epoch in state.epochs_done + 1..=settings.epochs {
         let started = Instant::now();
         // Seeded by epoch, so a resumed run sees the batches it would have seen.
-        let order = noise::permutation(
-            train.len(),
-            &mut noise::rng(mix(settings.seed, epoch as u64)),
-        );
-        let batches = order.chunks(settings.batch_size);
+        let batches = data.epoch(mix(settings.seed, epoch as u64), settings.batch_size);
         let bar = progress::bar(
             batches.len() as u64,
             format!("epoch {epoch}/{}", settings.epochs),
         );
         let mut tally = Tally::default();
-        for indices in batches {
-            let batch = digit_batch(train, indices, &train_device);
+        for indices in &batches {
+            let batch = data.train_batch(indices, &train_device);
             let seed = mix(settings.seed, state.steps);
+            let learning_rate =
+                settings
+                    .lr_schedule
+                    .rate(settings.learning_rate, state.steps, total_steps);
             let losses;
-            (model, losses) =
-                model.train_step(&batch, seed, &mut optimizer, settings.learning_rate);
+            (model, losses) = model.train_step(&batch, seed, &mut optimizer, learning_rate);
             let objective = tally.add(&losses, indices.len());
             if let Some(average) = &mut average {
                 average.update(&model.valid(), state.steps);
             }
             state.steps += 1;
-            bar.set_message(format!("loss {objective:.2}"));
+            bar.set_message(format!("loss {objective:.3}, lr {learning_rate:.1e}"));
             bar.inc(1);
         }
         bar.finish();
         let shipped = average
             .as_ref()
             .map_or_else(|| model.valid(), |average| average.model().clone());
-        let test = evaluate(&shipped, &session.data.test, session.device, settings.seed);
+        let held_out = evaluate(&shipped, data, session.device, settings.seed);
         eprintln!(
-            "epoch {epoch}: train {} | test {}",
+            "epoch {epoch}: train {} | held out {}",
             format_losses(&tally.means()),
-            format_losses(&test)
+            format_losses(&held_out)
         );
         state.epochs_done = epoch;
-        state.train_images = train.len();
+        state.train_images = data.train_examples();
         state.wall_time_secs += started.elapsed().as_secs_f64();
         state.checkpoint = Some(checkpoint_name(epoch));
         state.history.push(EpochRecord {
             epoch,
             train: tally.means(),
-            test,
+            test: held_out,
         });
-        if let Some(images) = shipped.preview(session.device) {
-            session
+        match shipped.preview(session.device) {
+            Some(Preview::Images(images)) => session
                 .run
-                .save_preview(epoch, &ImageBatch::from_data(images.into_data())?)?;
+                .save_preview(epoch, &ImageBatch::from_data(images.into_data())?)?,
+            Some(Preview::Tokens(tokens)) => {
+                let vocabulary = session
+                    .config
+                    .spec
+                    .vocabulary()
+                    .context("a text preview from a model without a vocabulary")?;
+                let text = vocabulary.decode(&tokens)?;
+                eprintln!("{text}\n");
+                session.run.save_text_preview(epoch, &text)?;
+            }
+            None => {}
         }
         let checkpoint = Checkpoint {
             model: weights::to_bytes(model.valid())?,
@@ -110,27 +118,23 @@ pub fn train<M: DigitObjective>(
     Ok(state)
 }
 
-/// Mean losses of `model` over all of `data`, in evaluation mode.
-pub fn evaluate<M: DigitObjective>(
+/// Mean losses of `model` over all of the held-out data, in evaluation mode.
+pub fn evaluate<D: TrainingData, M: Objective<Batch = D::Batch>>(
     model: &M,
-    data: &DigitDataset,
+    data: &D,
     device: &Device,
     seed: u64,
 ) -> EpochLosses {
-    let indices: Vec<usize> = (0..data.len()).collect();
+    let batches = data.validation();
+    let bar = progress::bar(batches.len() as u64, "held out".into());
     let mut tally = Tally::default();
-    for (i, chunk) in indices.chunks(EVAL_BATCH).enumerate() {
-        let losses = model.losses(&digit_batch(data, chunk, device), mix(seed, i as u64));
-        tally.add(&losses, chunk.len());
+    for (i, indices) in batches.iter().enumerate() {
+        let batch = data.validation_batch(indices, device);
+        tally.add(&model.losses(&batch, mix(seed, i as u64)), indices.len());
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     tally.means()
-}
-
-fn digit_batch(data: &DigitDataset, indices: &[usize], device: &Device) -> DigitBatch {
-    DigitBatch {
-        images: data.images(indices, device),
-        labels: data.label_tensor(indices, device),
-    }
 }
 
 /// A distinct stream of seeds per (run seed, counter).

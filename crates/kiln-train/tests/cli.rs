@@ -741,3 +741,229 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         "{err}"
     );
 }
+
+/// A few thousand characters of verse-like text: every line a name, a colon and a line of words.
+fn write_text(path: &Path) {
+    let words = [
+        "to", "be", "or", "not", "the", "king", "shall", "die", "sweet", "love",
+    ];
+    let mut text = String::new();
+    for line in 0..200 {
+        let speaker = ["ROMEO", "JULIET", "NURSE"][line % 3];
+        let spoken: Vec<&str> = (0..6)
+            .map(|i| words[(line * 7 + i * 3) % words.len()])
+            .collect();
+        text += &format!("{speaker}:\n{}.\n\n", spoken.join(" "));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).display().to_string();
+    let (text, run, pretrained) = (path("verse.txt"), path("run"), path("pretrained"));
+    write_text(tmp.path().join("verse.txt").as_path());
+    let train = [
+        "train",
+        "gpt",
+        "--data",
+        &text,
+        "--out",
+        &run,
+        "--context",
+        "16",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--width",
+        "16",
+        "--batch",
+        "8",
+        "--epoch-steps",
+        "5",
+        "--warmup",
+        "2",
+    ];
+    ok(&[&train[..], &["--epochs", "1"]].concat());
+    let err = fails(&[
+        "train", "gpt", "--data", &text, "--out", &run, "--resume", "--layers", "2",
+    ]);
+    assert!(
+        err.contains("the model's shape or schedule differ"),
+        "{err}"
+    );
+    ok(&[
+        "train", "gpt", "--data", &text, "--out", &run, "--resume", "--epochs", "2",
+    ]);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("run/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (state["epochs_done"].as_u64(), state["steps"].as_u64()),
+        (Some(2), Some(10))
+    );
+    let held_out = &state["history"][1]["test"];
+    let (nats, bits) = (
+        held_out["loss"].as_f64().unwrap(),
+        held_out["bits_per_char"].as_f64().unwrap(),
+    );
+    assert!(
+        (bits - nats / std::f64::consts::LN_2).abs() < 1e-4,
+        "{held_out}"
+    );
+    let preview = std::fs::read_to_string(tmp.path().join("run/previews/0002.txt")).unwrap();
+    assert_eq!(preview.chars().count(), 300);
+
+    // The same seed writes the same text; the prompt comes first.
+    let generate = [
+        "generate",
+        "--model",
+        &run,
+        "--prompt",
+        "ROMEO:",
+        "--tokens",
+        "40",
+        "--temperature",
+        "0.8",
+        "--top-k",
+        "5",
+        "--seed",
+        "3",
+    ];
+    let written = stdout_of(&generate);
+    assert!(written.starts_with("ROMEO:"), "{written}");
+    assert_eq!(
+        written.trim_end_matches('\n').chars().count(),
+        "ROMEO:".len() + 40
+    );
+    assert_eq!(stdout_of(&generate), written);
+    let err = fails(&["generate", "--model", &run, "--prompt", "Ωmega"]);
+    assert!(err.contains("'Ω'"), "{err}");
+    let err = fails(&["generate", "--model", &run, "--temperature=-1"]);
+    assert!(err.contains("temperature must be"), "{err}");
+
+    // Exported at half precision: half the file, and still writing.
+    ok(&[
+        "export",
+        "--run",
+        &run,
+        "--to",
+        &pretrained,
+        "--name",
+        "verse",
+    ]);
+    let full = std::fs::metadata(tmp.path().join("pretrained/verse.bpk"))
+        .unwrap()
+        .len();
+    ok(&[
+        "export",
+        "--run",
+        &run,
+        "--to",
+        &pretrained,
+        "--name",
+        "verse",
+        "--half",
+    ]);
+    let half = std::fs::metadata(tmp.path().join("pretrained/verse.bpk"))
+        .unwrap()
+        .len();
+    assert!(half < full * 6 / 10, "{half} vs {full}");
+    let manifest = path("pretrained/manifest.json");
+    let from_file = [
+        "generate",
+        "--model",
+        "verse",
+        "--manifest",
+        &manifest,
+        "--tokens",
+        "20",
+    ];
+    assert!(stdout_of(&from_file).starts_with('\n'));
+    let json = stdout_of(&[
+        "eval",
+        "--model",
+        "verse",
+        "--manifest",
+        &manifest,
+        "--data",
+        &text,
+        "--json",
+        "--record",
+    ]);
+    let figures: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bits = figures["metrics"]["bits_per_char"].as_f64().unwrap();
+    // Below a uniform guess among the text's characters: it has learnt something.
+    let distinct: std::collections::BTreeSet<char> =
+        std::fs::read_to_string(&text).unwrap().chars().collect();
+    assert!(
+        bits > 0.0 && bits < (distinct.len() as f64).log2(),
+        "{figures}"
+    );
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(
+        recorded["models"][0]["evaluation"]["metrics"],
+        figures["metrics"]
+    );
+
+    // Image commands refuse it; image flags refuse gpt; a text with unseen characters is named.
+    let err = fails(&[
+        "sample",
+        "--model",
+        "verse",
+        "--manifest",
+        &manifest,
+        "--out",
+        &path("s"),
+    ]);
+    assert!(err.contains("gpt models cannot draw digits"), "{err}");
+    let err = fails(&[
+        "train",
+        "gpt",
+        "--data",
+        &text,
+        "--out",
+        &path("x"),
+        "--beta",
+        "2",
+    ]);
+    assert!(err.contains("--beta applies only to"), "{err}");
+    let err = fails(&[
+        "train",
+        "vae",
+        "--data",
+        &text,
+        "--out",
+        &path("x"),
+        "--layers",
+        "2",
+    ]);
+    assert!(
+        err.contains("--layers applies only to `kiln train gpt`"),
+        "{err}"
+    );
+    std::fs::write(tmp.path().join("other.txt"), "QUEEN: off with his head!").unwrap();
+    let err = fails(&[
+        "eval",
+        "--model",
+        "verse",
+        "--manifest",
+        &manifest,
+        "--data",
+        &path("other.txt"),
+    ]);
+    assert!(err.contains("never saw in training"), "{err}");
+    std::fs::write(tmp.path().join("binary.txt"), [0xff, 0xfe, 0x00]).unwrap();
+    let err = fails(&[
+        "train",
+        "gpt",
+        "--data",
+        &path("binary.txt"),
+        "--out",
+        &path("y"),
+    ]);
+    assert!(err.contains("is not UTF-8 text"), "{err}");
+}

@@ -82,9 +82,9 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// Split `text` for a model that reads `context` characters at once.
-    pub fn new(text: &str, context: usize) -> Result<Self, CorpusError> {
-        let vocabulary = Vocabulary::from_text(text)?;
+    /// Split `text`, tokenised by `vocabulary` (which must hold every character of it), for a
+    /// model that reads `context` characters at once.
+    pub fn new(text: &str, vocabulary: Vocabulary, context: usize) -> Result<Self, CorpusError> {
         let tokens = vocabulary.encode(text)?;
         let chars = tokens.len();
         // The validation part needs one window of context + 1 tokens.
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn splits_nine_to_one_and_shifts_targets() {
         let text = "abcdefghij".repeat(10);
-        let corpus = Corpus::new(&text, 4).unwrap();
+        let corpus = Corpus::new(&text, Vocabulary::from_text(&text).unwrap(), 4).unwrap();
         assert_eq!(corpus.vocabulary.len(), 10);
         assert_eq!((corpus.train.len(), corpus.validation.len()), (90, 10));
         assert_eq!(corpus.validation.windows(4), 6);
@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn too_short_a_text_is_refused() {
-        let err = Corpus::new("to be or not", 8).unwrap_err();
+        let vocabulary = Vocabulary::from_text("abeinorst ").unwrap();
+        let err = Corpus::new("to be or not", vocabulary.clone(), 8).unwrap_err();
         assert_eq!(
             err,
             CorpusError::TooShort {
@@ -141,8 +142,10 @@ mod tests {
             }
         );
         assert!(matches!(
-            Corpus::new("", 8),
-            Err(CorpusError::Vocabulary(VocabularyError::Empty))
+            Corpus::new("to be, or", vocabulary, 8),
+            Err(CorpusError::Vocabulary(
+                VocabularyError::UnknownCharacters { .. }
+            ))
         ));
     }
 }

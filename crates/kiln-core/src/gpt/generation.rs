@@ -26,6 +26,8 @@ pub enum GenerationError {
     TopK(usize),
     #[error("top-p must be above 0 and at most 1, got {0}")]
     TopP(f32),
+    #[error("expected {expected} logits, one per character of the vocabulary, got {found}")]
+    Logits { expected: usize, found: usize },
 }
 
 /// How the next character is picked from the model's logits.
@@ -154,6 +156,18 @@ impl Generation {
         logits
             .slice([0..1, new - 1..new, 0..vocab])
             .reshape([vocab])
+    }
+
+    /// One whole step, reading the logits back synchronously (native backends): the chosen
+    /// character's token.
+    pub fn next_token(&mut self, model: &Gpt, device: &Device) -> u32 {
+        let logits = self
+            .next_logits(model, device)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("converted to f32");
+        self.choose(&logits)
     }
 
     /// Pick the next character from `logits` (those [`Generation::next_logits`] gave, read to

@@ -9,11 +9,13 @@ mod attention;
 mod corpus;
 mod generation;
 mod vocabulary;
+mod writing;
 
 pub use attention::LayerCache;
 pub use corpus::{Corpus, CorpusError, TextBatch, TextSplit, VALIDATION_PARTS};
 pub use generation::{Generation, GenerationError, TokenChoice};
 pub use vocabulary::{Vocabulary, VocabularyError};
+pub use writing::Writing;
 
 use burn::config::Config;
 use burn::module::Module;
@@ -23,6 +25,7 @@ use burn::nn::{
 };
 use burn::tensor::activation::{gelu, log_softmax};
 use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::layers::positive;
 use attention::CausalSelfAttention;
@@ -40,13 +43,13 @@ pub struct GptConfig {
     pub context: usize,
     #[config(default = 6)]
     pub layers: usize,
-    #[config(default = 8)]
+    #[config(default = 6)]
     pub heads: usize,
     /// Width of the residual stream D; a multiple of `heads`.
-    #[config(default = 256)]
+    #[config(default = 192)]
     pub width: usize,
     /// Dropout on attention weights and residual branches during training.
-    #[config(default = 0.2)]
+    #[config(default = 0.1)]
     pub dropout: f64,
 }
 
@@ -98,6 +101,28 @@ impl GptConfig {
             context: self.context,
             width: self.width,
         }
+    }
+}
+
+/// A text model as stored: its architecture and the characters its tokens stand for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GptSpec {
+    pub model: GptConfig,
+    pub vocabulary: Vocabulary,
+}
+
+impl GptSpec {
+    /// The config's invariants, and a vocabulary of the config's size.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        if self.model.vocab_size != self.vocabulary.len() {
+            return Err(format!(
+                "vocab_size {} differs from the {} characters of the vocabulary",
+                self.model.vocab_size,
+                self.vocabulary.len()
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -71,20 +71,20 @@ impl Vocabulary {
         }
     }
 
+    /// The character of `token`.
+    pub fn char(&self, token: u32) -> Result<char, VocabularyError> {
+        self.chars
+            .get(token as usize)
+            .copied()
+            .ok_or(VocabularyError::UnknownToken {
+                token,
+                size: self.len(),
+            })
+    }
+
     /// The text of `tokens`.
     pub fn decode(&self, tokens: &[u32]) -> Result<String, VocabularyError> {
-        tokens
-            .iter()
-            .map(|&token| {
-                self.chars
-                    .get(token as usize)
-                    .copied()
-                    .ok_or(VocabularyError::UnknownToken {
-                        token,
-                        size: self.len(),
-                    })
-            })
-            .collect()
+        tokens.iter().map(|&token| self.char(token)).collect()
     }
 
     /// The known characters, readable in an error message (control characters escaped).

@@ -8,11 +8,13 @@ use anyhow::{Result, ensure};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::ValueEnum;
+use kiln_core::gpt::{Generation, TextBatch, TokenChoice};
 use kiln_core::mnist::{IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::model::Model;
+use kiln_core::model::ModelSpec;
 use kiln_core::noise;
 use kiln_core::request::{DenoiseRequest, SampleRequest};
-use kiln_core::train::{DigitBatch, DigitObjective, WithObjective};
+use kiln_core::train::{DigitBatch, Objective, WithObjective};
 
 use crate::cli::BenchArgs;
 use crate::{progress, resolve};
@@ -50,6 +52,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         bar.set_message(format!("{name}, training × {}", args.train_batch));
         let train_device = device.clone().autodiff();
         let training = TrainingSteps {
+            spec: &resolved.spec,
             batch: args.train_batch,
             runs: args.runs,
             device: train_device.clone(),
@@ -83,6 +86,7 @@ fn work(model: &Model) -> &'static str {
         Model::Classifier(_) => "classify",
         Model::Ddpm(_) => "sample (DDIM 20 steps, guidance 2)",
         Model::Vae(_) | Model::Gan(_) => "sample",
+        Model::Gpt { .. } => "write characters (batch = characters)",
     }
 }
 
@@ -94,6 +98,12 @@ fn infer(model: &Model, batch: usize, device: &Device) -> Result<()> {
             let digits = noise::uniform_values(0, batch * PIXELS);
             let request = DenoiseRequest::new(digits, 0.4, 0)?;
             model.denoise(&request, device)?.restored.into_data();
+        }
+        Model::Gpt { gpt, .. } => {
+            let mut generation = Generation::new(&[0], TokenChoice::default(), 0)?;
+            for _ in 0..batch {
+                generation.next_token(gpt, device);
+            }
         }
         Model::Classifier(classifier) => {
             let images = noise_images(batch, device);
@@ -134,8 +144,10 @@ fn timed(
         .collect()
 }
 
-/// Timed Adam steps of a freshly initialised model on a batch of noise images.
+/// Timed Adam steps of a freshly initialised model on a batch of noise: images, or random
+/// characters filling the text model's context.
 struct TrainingSteps<'a> {
+    spec: &'a ModelSpec,
     batch: usize,
     runs: usize,
     device: Device,
@@ -145,7 +157,7 @@ struct TrainingSteps<'a> {
 impl WithObjective for TrainingSteps<'_> {
     type Output = Result<Vec<f64>>;
 
-    fn run<M: DigitObjective>(self, model: M) -> Result<Vec<f64>> {
+    fn digits<M: Objective<Batch = DigitBatch>>(self, model: M) -> Result<Vec<f64>> {
         let labels: Vec<i32> = (0..self.batch).map(|i| (i % NUM_CLASSES) as i32).collect();
         let batch = DigitBatch {
             images: noise_images(self.batch, &self.device),
@@ -154,6 +166,33 @@ impl WithObjective for TrainingSteps<'_> {
                 &self.device,
             ),
         };
+        self.time_steps(model, &batch)
+    }
+
+    fn text<M: Objective<Batch = TextBatch>>(self, model: M) -> Result<Vec<f64>> {
+        let ModelSpec::Gpt(spec) = self.spec else {
+            anyhow::bail!("a text model without a text spec");
+        };
+        let (context, vocab) = (spec.model.context, spec.model.vocab_size);
+        let tokens = |offset: usize| {
+            let values = (0..self.batch * context)
+                .map(|i| ((i * 7 + offset) % vocab) as i32)
+                .collect();
+            Tensor::<2, Int>::from_data(
+                TensorData::new(values, [self.batch, context]),
+                &self.device,
+            )
+        };
+        let batch = TextBatch {
+            inputs: tokens(0),
+            targets: tokens(1),
+        };
+        self.time_steps(model, &batch)
+    }
+}
+
+impl TrainingSteps<'_> {
+    fn time_steps<M: Objective>(self, model: M, batch: &M::Batch) -> Result<Vec<f64>> {
         let mut optimizer: ModuleOptimizer = M::adam().init();
         let mut model = Some(model);
         let mut seed = 0;
@@ -163,7 +202,7 @@ impl WithObjective for TrainingSteps<'_> {
                 let (next, losses) = model
                     .take()
                     .expect("the model is put back after every step")
-                    .train_step(&batch, seed, &mut optimizer, LEARNING_RATE);
+                    .train_step(batch, seed, &mut optimizer, LEARNING_RATE);
                 losses.total.into_data();
                 model = Some(next);
                 seed += 1;

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use kiln_core::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
-use kiln_core::weights;
+use kiln_core::model::ModelSpec;
+use kiln_core::weights::{self, Precision};
 
 use crate::cli::ExportArgs;
-use crate::run_dir::RunDir;
+use crate::run_dir::{RunConfig, RunDir};
 use crate::trainer::OBJECTIVE;
 use crate::{atomic, resolve};
 
@@ -17,12 +18,16 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let run = RunDir::new(&args.run);
     let config = run.config()?;
     let state = run.state()?;
-    let bytes = run.latest_weights()?;
-    // Refuse to publish weights that would not load.
-    config
+    let model = config
         .spec
-        .load(&bytes, &Device::flex())
+        .load(&run.latest_weights()?, &Device::flex())
         .context("the run's weights do not load into its own architecture")?;
+    let precision = if args.half {
+        Precision::Half
+    } else {
+        Precision::Full
+    };
+    let bytes = model.to_bytes(precision)?;
     let Some(last) = state.history.last() else {
         bail!("run {} has no finished epoch to export", args.run.display());
     };
@@ -34,8 +39,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     };
     let settings = &config.settings;
     let provenance = Provenance {
-        // The data directory is already in `command`.
-        dataset: format!("MNIST ({} training images)", state.train_images),
+        dataset: describe_data(&config, state.train_images),
         command: std::iter::once(&config.command)
             .chain(&state.resumed_with)
             .cloned()
@@ -81,4 +85,19 @@ pub fn run(args: ExportArgs) -> Result<()> {
         args.to.display()
     );
     Ok(())
+}
+
+/// What the model learnt from (the path itself is in the command).
+fn describe_data(config: &RunConfig, train_examples: usize) -> String {
+    let data = &config.settings.data;
+    match &config.spec {
+        ModelSpec::Gpt(_) => {
+            let name = data.file_name().unwrap_or(data.as_os_str());
+            format!(
+                "{} ({train_examples} training characters; the last tenth held out)",
+                name.to_string_lossy()
+            )
+        }
+        _ => format!("MNIST ({train_examples} training images)"),
+    }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod denoise;
 pub mod eval;
 pub mod export;
+pub mod generate;
 pub mod interpolate;
 pub mod sample;
 pub mod train;

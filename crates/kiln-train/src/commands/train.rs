@@ -1,20 +1,24 @@
 //! `kiln train`: start or resume a run.
 
+use std::num::NonZeroUsize;
+
 use anyhow::{Context, Result, bail, ensure};
-use burn::tensor::Bytes;
+use burn::tensor::{Bytes, Device};
 use kiln_core::autoencoder::AutoencoderConfig;
 use kiln_core::classifier::ClassifierConfig;
 use kiln_core::diffusion::DiffusionConfig;
 use kiln_core::gan::GanConfig;
+use kiln_core::gpt::{Corpus, GptConfig, GptSpec, TextBatch, Vocabulary};
 use kiln_core::mnist::NUM_CLASSES;
 use kiln_core::model::ModelSpec;
-use kiln_core::train::{DigitObjective, WithObjective};
+use kiln_core::train::{DigitBatch, LrSchedule, Objective, WithObjective};
 use kiln_core::vae::VaeConfig;
 use kiln_core::weights;
 
-use crate::cli::{ModelKind, TrainArgs};
+use crate::batches::{TextData, TrainingData};
+use crate::cli::{ModelKind, ScheduleKind, TrainArgs};
 use crate::command_line::command_line;
-use crate::data;
+use crate::data::{self, Splits};
 use crate::ema::WeightAverage;
 use crate::run_dir::{Checkpoint, RunConfig, RunDir, TrainSettings, TrainState};
 use crate::trainer::{self, Session};
@@ -22,6 +26,15 @@ use crate::trainer::{self, Session};
 const DEFAULT_EPOCHS: usize = 20;
 const DEFAULT_BATCH: usize = 128;
 const DEFAULT_LR: f64 = 1e-3;
+/// A text model's epoch is this many steps (about a million characters at 16 windows of 256).
+const DEFAULT_EPOCH_STEPS: usize = 250;
+/// 4,000 steps of 16 windows of 256 characters: 16 M characters, Tiny Shakespeare ~16 times.
+const DEFAULT_GPT_EPOCHS: usize = 16;
+const DEFAULT_GPT_BATCH: usize = 16;
+/// Warm-up steps of the cosine schedule (nanoGPT's Shakespeare run uses 100).
+const DEFAULT_WARMUP: u64 = 100;
+/// Where the cosine schedule ends, as a fraction of the peak rate (nanoGPT: 1e-4 of 1e-3).
+const COSINE_FINAL_RATIO: f64 = 0.1;
 /// DCGAN's learning rate (Radford et al. 2016).
 const DEFAULT_GAN_LR: f64 = 2e-4;
 /// Half the usual rate: the noise-prediction loss is noisy.
@@ -43,10 +56,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         new_config(&args)?
     };
     // Read the data and start the device before creating anything on disk.
-    let mut data = data::load_mnist(&config.settings.data)?;
-    if let Some(limit) = config.settings.limit {
-        data.train.truncate(limit);
-    }
+    let data = load_data(&config)?;
     let device = args.device.device()?;
     if !args.resume {
         run.create(&config)?;
@@ -64,19 +74,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.resume {
         state.resumed_with.push(command_line());
     }
-    let session = Session {
-        run: &run,
-        config: &config,
-        data: &data,
-        device: &device,
-    };
     let train_device = device.clone().autodiff();
     let checkpoint = run.load(&state)?;
     if checkpoint.is_none() {
         train_device.seed(config.settings.seed);
     }
     let fit = Fit {
-        session: &session,
+        run: &run,
+        config: &config,
+        data: &data,
+        device: &device,
         checkpoint: checkpoint.as_ref(),
         state,
     };
@@ -91,10 +98,38 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// What a run learns from.
+enum TrainingSet {
+    Digits(Splits),
+    Text(TextData),
+}
+
+fn load_data(config: &RunConfig) -> Result<TrainingSet> {
+    let settings = &config.settings;
+    if let ModelSpec::Gpt(spec) = &config.spec {
+        let text = data::read_text(&settings.data)?;
+        let corpus = Corpus::new(&text, spec.vocabulary.clone(), spec.model.context)
+            .with_context(|| format!("reading {} as training text", settings.data.display()))?;
+        return Ok(TrainingSet::Text(TextData {
+            corpus,
+            context: spec.model.context,
+            epoch_steps: settings.epoch_steps.unwrap_or(DEFAULT_EPOCH_STEPS),
+        }));
+    }
+    let mut digits = data::load_mnist(&settings.data)?;
+    if let Some(limit) = settings.limit {
+        digits.train.truncate(limit);
+    }
+    Ok(TrainingSet::Digits(digits))
+}
+
 /// Train a model (fresh, or from the checkpoint's weights, optimizer state and moving average)
-/// through the shared loop.
+/// through the shared loop, on the data its kind learns from.
 struct Fit<'a> {
-    session: &'a Session<'a>,
+    run: &'a RunDir,
+    config: &'a RunConfig,
+    data: &'a TrainingSet,
+    device: &'a Device,
     checkpoint: Option<&'a Checkpoint>,
     state: TrainState,
 }
@@ -102,57 +137,94 @@ struct Fit<'a> {
 impl WithObjective for Fit<'_> {
     type Output = Result<TrainState>;
 
-    fn run<M: DigitObjective>(self, model: M) -> Result<TrainState> {
-        fit(self.session, model, self.checkpoint, self.state)
+    fn digits<M: Objective<Batch = DigitBatch>>(self, model: M) -> Result<TrainState> {
+        match self.data {
+            TrainingSet::Digits(digits) => self.fit(digits, model),
+            TrainingSet::Text(_) => bail!("a digit model was given text to train on"),
+        }
+    }
+
+    fn text<M: Objective<Batch = TextBatch>>(self, model: M) -> Result<TrainState> {
+        match self.data {
+            TrainingSet::Text(text) => self.fit(text, model),
+            TrainingSet::Digits(_) => bail!("a text model was given digits to train on"),
+        }
     }
 }
 
-fn fit<M: DigitObjective>(
-    session: &Session,
-    model: M,
-    checkpoint: Option<&Checkpoint>,
-    state: TrainState,
-) -> Result<TrainState> {
-    let decay = session.config.settings.ema;
-    let Some(checkpoint) = checkpoint else {
-        let average = decay.map(|decay| WeightAverage::new(model.valid(), decay));
-        return trainer::train(session, model, M::adam().init(), average, state);
-    };
-    let model =
-        weights::load(model, &checkpoint.model).context("loading the checkpoint's weights")?;
-    let optimizer = M::adam()
-        .init()
-        .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
-        .context("reading the optimizer state of the checkpoint")?;
-    let average = match (decay, &checkpoint.ema) {
-        (None, _) => None,
-        (Some(decay), Some(bytes)) => Some(WeightAverage::new(
-            weights::load(model.valid(), bytes)
-                .context("loading the checkpoint's averaged weights")?,
-            decay,
-        )),
-        // Averaging added on resume: start from the current weights.
-        (Some(decay), None) => Some(WeightAverage::new(model.valid(), decay)),
-    };
-    trainer::train(session, model, optimizer, average, state)
+impl Fit<'_> {
+    fn fit<D: TrainingData, M: Objective<Batch = D::Batch>>(
+        self,
+        data: &D,
+        model: M,
+    ) -> Result<TrainState> {
+        let session = Session {
+            run: self.run,
+            config: self.config,
+            data,
+            device: self.device,
+        };
+        let decay = self.config.settings.ema;
+        let Some(checkpoint) = self.checkpoint else {
+            let average = decay.map(|decay| WeightAverage::new(model.valid(), decay));
+            return trainer::train(&session, model, M::adam().init(), average, self.state);
+        };
+        let model =
+            weights::load(model, &checkpoint.model).context("loading the checkpoint's weights")?;
+        let optimizer = M::adam()
+            .init()
+            .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
+            .context("reading the optimizer state of the checkpoint")?;
+        let average = match (decay, &checkpoint.ema) {
+            (None, _) => None,
+            (Some(decay), Some(bytes)) => Some(WeightAverage::new(
+                weights::load(model.valid(), bytes)
+                    .context("loading the checkpoint's averaged weights")?,
+                decay,
+            )),
+            // Averaging added on resume: start from the current weights.
+            (Some(decay), None) => Some(WeightAverage::new(model.valid(), decay)),
+        };
+        trainer::train(&session, model, optimizer, average, self.state)
+    }
 }
 
-fn new_config(args: &TrainArgs) -> Result<RunConfig> {
+/// Refuse flags that do not apply to the model being trained.
+fn check_flags(args: &TrainArgs) -> Result<()> {
+    let mut misplaced = Vec::new();
     if !matches!(args.model, ModelKind::Vae | ModelKind::Cvae) {
         for (given, flag) in [
             (args.beta.is_some(), "--beta"),
             (args.latent.is_some(), "--latent"),
         ] {
-            ensure!(
-                !given,
-                "{flag} applies only to `kiln train vae` and `kiln train cvae`"
-            );
+            if given {
+                misplaced.push((flag, "`kiln train vae` and `kiln train cvae`"));
+            }
         }
     }
-    ensure!(
-        args.channels.is_none() || args.model == ModelKind::Ddpm,
-        "--channels applies only to `kiln train ddpm`"
-    );
+    if args.channels.is_some() && args.model != ModelKind::Ddpm {
+        misplaced.push(("--channels", "`kiln train ddpm`"));
+    }
+    if args.model == ModelKind::Gpt {
+        if args.limit.is_some() {
+            misplaced.push((
+                "--limit",
+                "digit models (train gpt on a shorter text instead)",
+            ));
+        }
+    } else {
+        for flag in args.gpt.given() {
+            misplaced.push((flag, "`kiln train gpt`"));
+        }
+    }
+    match misplaced.first() {
+        Some((flag, models)) => bail!("{flag} applies only to {models}"),
+        None => Ok(()),
+    }
+}
+
+fn new_config(args: &TrainArgs) -> Result<RunConfig> {
+    check_flags(args)?;
     let spec = match args.model {
         ModelKind::Vae | ModelKind::Cvae => {
             let mut vae = VaeConfig::new();
@@ -177,8 +249,10 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             }
             ModelSpec::Ddpm(ddpm)
         }
+        ModelKind::Gpt => ModelSpec::Gpt(gpt_spec(args)?),
     };
     spec.validate()?;
+    let is_gpt = args.model == ModelKind::Gpt;
     let learning_rate = args.lr.unwrap_or(match args.model {
         ModelKind::Gan => DEFAULT_GAN_LR,
         ModelKind::Ddpm => DEFAULT_DDPM_LR,
@@ -197,19 +271,80 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             "--ema must be a decay between 0 and 1 (exclusive), got {decay}"
         );
     }
+    let schedule = args.schedule.unwrap_or(if is_gpt {
+        ScheduleKind::Cosine
+    } else {
+        ScheduleKind::Constant
+    });
+    let lr_schedule = match schedule {
+        ScheduleKind::Constant => {
+            ensure!(
+                args.warmup.is_none(),
+                "--warmup applies only to --schedule cosine"
+            );
+            LrSchedule::Constant
+        }
+        ScheduleKind::Cosine => LrSchedule::Cosine {
+            warmup_steps: args.warmup.unwrap_or(DEFAULT_WARMUP),
+            final_ratio: COSINE_FINAL_RATIO,
+        },
+    };
     Ok(RunConfig {
         spec,
         settings: TrainSettings {
             data: args.data.clone(),
-            epochs: args.epochs.map_or(DEFAULT_EPOCHS, |e| e.get()),
-            batch_size: args.batch.map_or(DEFAULT_BATCH, |b| b.get()),
+            epochs: args.epochs.map_or(
+                if is_gpt {
+                    DEFAULT_GPT_EPOCHS
+                } else {
+                    DEFAULT_EPOCHS
+                },
+                |e| e.get(),
+            ),
+            batch_size: args.batch.map_or(
+                if is_gpt {
+                    DEFAULT_GPT_BATCH
+                } else {
+                    DEFAULT_BATCH
+                },
+                |b| b.get(),
+            ),
             learning_rate,
+            lr_schedule,
+            epoch_steps: is_gpt.then(|| {
+                args.gpt
+                    .epoch_steps
+                    .map_or(DEFAULT_EPOCH_STEPS, NonZeroUsize::get)
+            }),
             seed: args.seed.unwrap_or(0),
             limit: args.limit.map(|l| l.get()),
             ema,
         },
         command: command_line(),
     })
+}
+
+/// A text model shaped by the flags, with the vocabulary of the --data text.
+fn gpt_spec(args: &TrainArgs) -> Result<GptSpec> {
+    let text = data::read_text(&args.data)?;
+    let vocabulary = Vocabulary::from_text(&text)
+        .with_context(|| format!("reading {} as training text", args.data.display()))?;
+    let flags = &args.gpt;
+    let mut model = GptConfig::new(vocabulary.len());
+    for (value, field) in [
+        (flags.context, &mut model.context),
+        (flags.layers, &mut model.layers),
+        (flags.heads, &mut model.heads),
+        (flags.width, &mut model.width),
+    ] {
+        if let Some(value) = value {
+            *field = value.get();
+        }
+    }
+    if let Some(dropout) = flags.dropout {
+        model.dropout = dropout;
+    }
+    Ok(GptSpec { model, vocabulary })
 }
 
 /// The stored config, with only `--epochs`, `--ema` (and `--data`, which may have moved)
@@ -242,9 +377,16 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
             "--limit",
         ),
         (
-            (args.beta.is_some() || args.latent.is_some() || args.channels.is_some())
-                && fixed.spec != config.spec,
-            "--beta/--latent/--channels",
+            (args.beta.is_some()
+                || args.latent.is_some()
+                || args.channels.is_some()
+                || !args.gpt.given().is_empty()
+                || args.schedule.is_some()
+                || args.warmup.is_some())
+                && (fixed.spec != config.spec
+                    || fixed.settings.lr_schedule != stored.lr_schedule
+                    || fixed.settings.epoch_steps != stored.epoch_steps),
+            "the model's shape or schedule",
         ),
         (fixed.spec.kind() != config.spec.kind(), "the model kind"),
     ]

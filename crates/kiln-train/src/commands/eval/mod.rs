@@ -2,7 +2,10 @@
 //! against the MNIST test set (Fréchet distance, precision and recall) and on their own
 //! (Inception Score, class accuracy and coverage), beside two reference rows that bracket the
 //! numbers: real training digits (as good as it gets) and uniform noise (as bad). A denoising
-//! autoencoder is judged instead by how well it restores noisy test digits (MSE, PSNR).
+//! autoencoder is judged instead by how well it restores noisy test digits (MSE, PSNR), and a
+//! text model by its bits per character on held-out text ([`text`]).
+
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,8 +58,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let models = match &args.model {
         Some(name) => {
             let resolved = resolve::resolve(name, &args.manifest)?;
-            if let ModelSpec::Autoencoder(_) = resolved.spec {
-                return judge_restoration(&args, name, resolved);
+            match resolved.spec {
+                ModelSpec::Autoencoder(_) => return judge_restoration(&args, name, resolved),
+                ModelSpec::Gpt(_) => return text::judge_text(&args, name, resolved),
+                _ => {}
             }
             vec![(name.clone(), resolved)]
         }
@@ -123,7 +128,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// An [`Evaluation`] of `count` images measured now by this command.
+/// An [`Evaluation`] of `count` images (or characters) measured now by this command.
 fn measured(args: &EvalArgs, count: usize, judge: &str, metrics: Figures) -> Evaluation {
     Evaluation {
         command: command_line(),
