@@ -59,6 +59,7 @@ async function main() {
     digitSection(kiln).catch((error) => showSectionError("digit", `The conditional models could not start: ${error.message}`)),
     diffusionSection(kiln).catch((error) => showSectionError("ddpm", `The diffusion model could not start: ${error.message}`)),
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
+    textSection(kiln).catch((error) => showSectionError("gpt", `The text model could not start: ${error.message}`)),
     metricsSection(kiln).catch((error) => {
       $("metrics-status").textContent = `The figures could not be read: ${error.message}`;
     }),
@@ -270,7 +271,7 @@ function describeConditional(model) {
     (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
 }
 
-/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae") and mark it
+/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "gpt") and mark it
  * failed. */
 function showSectionError(prefix, message) {
   $(`${prefix}-error`).textContent = message;
@@ -422,9 +423,99 @@ async function denoiserSection(kiln) {
   await update();
 }
 
+const GPT_CONTROLS = ["gpt-prompt", "gpt-temperature", "gpt-top-k", "gpt-tokens", "gpt-seed"];
+
+/** The text model: writes after the prompt character by character into the output box, with
+ * the speed in characters per second; Stop (or Write again) stops it before the next one. */
+async function textSection(kiln) {
+  for (const [id, format] of [["gpt-temperature", (v) => Number(v).toFixed(2)], ["gpt-top-k", (v) => v]]) {
+    $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
+  }
+  $("gpt-status").textContent = "Starts when you scroll here or press Write.";
+  $("gpt-run").disabled = false;
+  const pressed = new Promise((resolve) => $("gpt-run").addEventListener("click", resolve, { once: true }));
+  await Promise.race([firstSight($("gpt-title").closest("section")), pressed]);
+  $("gpt-run").disabled = true;
+  $("gpt-status").textContent = "Downloading weights…";
+  const gpt = await kiln.model("gpt", {
+    onProgress: ({ loaded, total }) => {
+      $("gpt-progress").max = total ?? loaded;
+      $("gpt-progress").value = loaded;
+    },
+  });
+  const p = gpt.provenance;
+  const bits = p.final_test_terms?.bits_per_char;
+  $("gpt-info").textContent = `${p.steps} steps on ${p.dataset}` +
+    (Number.isFinite(p.final_test_loss) ? `; validation loss ${p.final_test_loss.toFixed(3)} nats (${bits?.toFixed(3)} bits) per character` : "");
+  let run; // { controller, done } of the text being written
+
+  async function write() {
+    const seed = Number($("gpt-seed").value);
+    const maxTokens = Number($("gpt-tokens").value);
+    run?.controller.abort();
+    await run?.done;
+    const controller = new AbortController();
+    const output = $("gpt-output");
+    output.replaceChildren();
+    const prompt = document.createElement("span");
+    prompt.className = "prompt";
+    prompt.textContent = $("gpt-prompt").value;
+    const written = document.createTextNode("");
+    output.append(prompt, written);
+    let count = 0;
+    let started;
+    const progress = $("gpt-progress");
+    progress.max = maxTokens;
+    progress.value = 0;
+    document.body.dataset.gptState = "working";
+    $("gpt-status").textContent = "Writing…";
+    $("gpt-stop").disabled = false;
+    const options = {
+      prompt: prompt.textContent,
+      maxTokens,
+      temperature: Number($("gpt-temperature").value),
+      topK: Number($("gpt-top-k").value),
+      seed,
+      signal: controller.signal,
+    };
+    const speed = () => (count > 1 ? `${((count - 1) / ((performance.now() - started) / 1000)).toFixed(1)} characters/s` : "—");
+    const done = (async () => {
+      try {
+        for await (const piece of gpt.generate(options)) {
+          // Timed from the first character: the prompt's one longer read is not the rate.
+          started ??= performance.now();
+          count += 1;
+          written.appendData(piece);
+          progress.value = count;
+          if (output.scrollHeight - output.scrollTop - output.clientHeight < 40) output.scrollTop = output.scrollHeight;
+          if (count % 10 === 0) $("gpt-speed").textContent = speed();
+        }
+        $("gpt-speed").textContent = speed();
+        $("gpt-status").textContent = `Wrote ${count} characters (seed ${seed}).`;
+        $("gpt-error").hidden = true;
+        document.body.dataset.gptState = "ready";
+      } catch (error) {
+        if (error.name !== "AbortError") return showSectionError("gpt", error.message);
+        $("gpt-speed").textContent = speed();
+        $("gpt-status").textContent = `Stopped after ${count} characters.`;
+        document.body.dataset.gptState = "cancelled";
+      } finally {
+        if (run?.controller === controller) $("gpt-stop").disabled = true;
+      }
+    })();
+    run = { controller, done };
+    await done;
+  }
+
+  $("gpt-run").addEventListener("click", write);
+  $("gpt-stop").addEventListener("click", () => run?.controller.abort());
+  for (const id of ["gpt-temperature", "gpt-top-k", "gpt-seed"]) $(id).addEventListener("change", write);
+  for (const id of GPT_CONTROLS) $(id).disabled = false;
+  $("gpt-run").disabled = false;
+  await write();
+}
+
 main().catch((error) => {
   showError(`Kiln could not start: ${error.message}`);
-  showSectionError("digit", `Kiln could not start: ${error.message}`);
-  showSectionError("ddpm", `Kiln could not start: ${error.message}`);
-  showSectionError("ae", `Kiln could not start: ${error.message}`);
+  for (const section of ["digit", "ddpm", "ae", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
 });

@@ -14,8 +14,12 @@
 //   → { id, command: "diffuse", …the same as "sample" } — a diffusion model, step by step:
 //       ← { id, progress: { step, total, count, width, height, sample, predicted } } after each step
 //       ← { id, ok: true, result: { count, width, height, data } } (the last step's sample)
-//   → { id, command: "cancel", target: number } stops a "diffuse" request before its next step:
-//       ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
+//   → { id, command: "write", model: number, prompt: string, maxTokens: number, temperature: number,
+//       topK?: number, topP?: number, seed: number } — a text model, character by character:
+//       ← { id, progress: { text, written, total } } with each new piece of text
+//       ← { id, ok: true, result: { written } } once maxTokens characters are written
+//   → { id, command: "cancel", target: number } stops a "diffuse" or "write" request before its
+//     next step: ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
 //   → { id, command: "interpolate", model: number, from: number, to: number, steps: number, class?: number }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
@@ -32,7 +36,7 @@ const engines = new Map(); // backend choice → Promise<Engine>: one device ini
 const startup = { wasmMs: undefined, deviceMs: new Map() };
 const models = new Map(); // handle → LoadedModel
 let nextModel = 1;
-const diffusing = new Set(); // ids of "diffuse" requests still running
+const running = new Set(); // ids of "diffuse" and "write" requests still running
 const cancelled = new Set(); // ids of those asked to stop
 
 /** Thrown when a request is cancelled; kiln.js turns it into an AbortError. */
@@ -69,6 +73,25 @@ function engine(backend) {
   return engines.get(backend);
 }
 
+/** Run request `id`'s steps with `work`, cancellable between them; frees `run` afterwards. */
+async function stepwise(id, run, work) {
+  running.add(id);
+  try {
+    return await work();
+  } finally {
+    run.free();
+    running.delete(id);
+    cancelled.delete(id);
+  }
+}
+
+/** On the CPU a step finishes without ever yielding: let "cancel" and other requests in, then
+ * stop if request `id` was cancelled (`where` says how far it got). */
+async function yieldToMessages(id, where) {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (cancelled.has(id)) throw new Cancelled(`cancelled ${where()}`);
+}
+
 function loadedModel(handle) {
   const loaded = models.get(handle);
   if (!loaded) throw new Error(`no loaded model with handle ${handle}`);
@@ -102,26 +125,33 @@ const commands = {
 
   async diffuse({ id, model, count, seed, class: digit, sampler, steps, guidance }) {
     const run = loadedModel(model).denoising(count, seed, digit, sampler, steps, guidance);
-    diffusing.add(id);
-    try {
+    return stepwise(id, run, async () => {
       let last;
       for (let frame; (frame = await run.step()) !== null; last = frame) {
         self.postMessage({ id, progress: frame });
-        // On the CPU a step finishes without ever yielding: let "cancel" and other requests in.
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        if (cancelled.has(id)) throw new Cancelled(`cancelled after step ${frame.step} of ${frame.total}`);
+        await yieldToMessages(id, () => `after step ${frame.step} of ${frame.total}`);
       }
       const { count: n, width, height, sample: data } = last;
       return { result: { count: n, width, height, data }, transfer: [data.buffer] };
-    } finally {
-      run.free();
-      diffusing.delete(id);
-      cancelled.delete(id);
-    }
+    });
+  },
+
+  async write({ id, model, prompt, maxTokens, temperature, topK, topP, seed }) {
+    const run = loadedModel(model).writing(prompt, maxTokens, temperature, topK, topP, seed);
+    return stepwise(id, run, async () => {
+      let written = 0;
+      for (let logits; (logits = await run.logits()) !== null; ) {
+        const text = run.choose(logits);
+        written += 1;
+        self.postMessage({ id, progress: { text, written, total: maxTokens } });
+        await yieldToMessages(id, () => `after ${written} of ${maxTokens} characters`);
+      }
+      return { result: { written } };
+    });
   },
 
   async cancel({ target }) {
-    if (diffusing.has(target)) cancelled.add(target);
+    if (running.has(target)) cancelled.add(target);
     return {};
   },
 

@@ -11,6 +11,9 @@
 //   const sevens = await ddpm.sample({ count: 16, seed: 1, class: 7, steps: 20, guidance: 2,
 //     onStep: ({ step, total, sample, predicted }) => …, signal: abortController.signal });
 //   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
+//   const gpt = await kiln.model("gpt");                  // writes text character by character:
+//   for await (const piece of gpt.generate({ prompt: "ROMEO:", maxTokens: 500, temperature: 0.8,
+//     topK: 40, seed: 1 })) output.textContent += piece;  // `break` stops it
 //
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
 // any static host and under any path.
@@ -196,6 +199,65 @@ export class KilnModel {
     }
     checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
     return worker.call("denoise", { model: this.#handle, data: pixels, noise, seed }, [pixels.buffer]);
+  }
+
+  /** Write text (text models such as "gpt"): see `generate` above for the options. */
+  generate(options) {
+    if (this.kind !== "gpt") {
+      throw new TypeError(`${this.name} is a ${this.kind} model: only text models such as gpt generate text`);
+    }
+    return generate(this.#handle, options);
+  }
+}
+
+/**
+ * Pieces of text as a text model ("gpt") writes them, one character at a time.
+ * @param {object} options — `prompt` (default a newline; every character must be in the model's
+ *   vocabulary), `maxTokens` (1–100000, default 500), `temperature` (0–10, default 0.8; 0 always
+ *   takes the likeliest character), `topK` (draw among the k likeliest), `topP` (0 < p ≤ 1:
+ *   among the likeliest characters whose probabilities add up to p), `seed`, `signal`.
+ * @returns an async iterable of strings; `break` (or aborting `signal`, which then throws an
+ *   AbortError) stops the model before its next character. The same prompt, seed and settings
+ *   write the same text on every backend and natively (`kiln generate`).
+ */
+function generate(handle, { prompt = "\n", maxTokens = 500, temperature = 0.8, topK, topP, seed = 0, signal } = {}) {
+  if (typeof prompt !== "string") throw new TypeError(`prompt must be a string, got ${JSON.stringify(prompt)}`);
+  checkInteger("maxTokens", maxTokens, 1, 100000);
+  if (typeof temperature !== "number" || !(temperature >= 0 && temperature <= 10)) {
+    throw new RangeError(`temperature must be a number from 0 to 10, got ${String(temperature)}`);
+  }
+  if (topK !== undefined && topK !== null) checkInteger("topK", topK, 1, 1e6);
+  if (topP !== undefined && topP !== null && (typeof topP !== "number" || !(topP > 0 && topP <= 1))) {
+    throw new RangeError(`topP must be a number above 0 and at most 1, got ${String(topP)}`);
+  }
+  checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+  signal?.throwIfAborted();
+  const args = { model: handle, prompt, maxTokens, temperature, topK: topK ?? undefined, topP: topP ?? undefined, seed };
+  return pieces(args, signal);
+}
+
+async function* pieces(args, signal) {
+  const stop = new AbortController();
+  const abort = () => stop.abort(signal.reason);
+  signal?.addEventListener("abort", abort, { once: true });
+  const queue = [];
+  let wake = () => {};
+  let outcome; // { error? } once the worker is done
+  worker
+    .call("write", args, [], { onProgress: ({ text }) => (queue.push(text), wake()), signal: stop.signal })
+    .then(() => ({}), (error) => ({ error }))
+    .then((settled) => ((outcome = settled), wake()));
+  try {
+    for (;;) {
+      if (queue.length > 0) yield queue.shift();
+      else if (outcome) break;
+      else await new Promise((resolve) => (wake = resolve));
+    }
+    // A stop the caller asked for through `signal` is their AbortError; any failure is thrown.
+    if (outcome.error && !(stop.signal.aborted && !signal?.aborted)) throw outcome.error;
+  } finally {
+    signal?.removeEventListener("abort", abort);
+    if (!outcome) stop.abort(); // the caller stopped iterating: stop the model too
   }
 }
 

@@ -6,10 +6,12 @@ mod backend;
 mod denoising_run;
 mod engine;
 mod loaded_model;
+mod writing_run;
 
 pub use denoising_run::DenoisingRun;
 pub use engine::Engine;
 pub use loaded_model::LoadedModel;
+pub use writing_run::WritingRun;
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

@@ -5,12 +5,13 @@ use js_sys::{Float32Array, Object, Reflect};
 use kiln_core::image::ImageBatch;
 use kiln_core::model::Model;
 use kiln_core::request::{
-    DenoiseRequest, DiffusionRequest, InterpolateRequest, SampleRequest, class_from_f64,
-    seed_from_f64,
+    DenoiseRequest, DiffusionRequest, InterpolateRequest, SampleRequest, TextRequest,
+    class_from_f64, seed_from_f64,
 };
 use wasm_bindgen::prelude::*;
 
 use crate::denoising_run::DenoisingRun;
+use crate::writing_run::WritingRun;
 
 #[wasm_bindgen]
 pub struct LoadedModel {
@@ -70,6 +71,24 @@ impl LoadedModel {
         let request = sample_request(count, seed, class, sampler, steps, guidance)?;
         let run = self.model.denoising(request, &self.device).map_err(to_js)?;
         Ok(DenoisingRun::new(run))
+    }
+
+    /// Start writing up to `max_tokens` characters after `prompt` (text models), drawing with
+    /// `temperature` (0 = always the likeliest), among the `top_k` likeliest characters and
+    /// within nucleus `top_p` if given, seeded; run it one `logits()` / `choose()` at a time.
+    pub fn writing(
+        &self,
+        prompt: String,
+        max_tokens: f64,
+        temperature: f64,
+        top_k: Option<f64>,
+        top_p: Option<f64>,
+        seed: f64,
+    ) -> Result<WritingRun, JsValue> {
+        let request = TextRequest::from_f64(prompt, max_tokens, temperature, top_k, top_p, seed)
+            .map_err(to_js)?;
+        let writing = self.model.writing(&request).map_err(to_js)?;
+        Ok(WritingRun::new(writing, self.device.clone()))
     }
 
     /// Decode `steps` frames on the latent path from seed `from`'s code to seed `to`'s (VAEs;
