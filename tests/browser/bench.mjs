@@ -1,7 +1,8 @@
 // Browser benchmark: for each model and backend in headless Chromium, in a fresh page: the wasm
 // download + instantiate, the device init, the model's download and load (sha256 check, weights
 // onto the device), the first call of 16 digits (cold: shaders compile on WebGPU), the median of
-// warm calls, and warm throughput at a larger batch.
+// warm calls, and warm throughput at a larger batch; then the text model's speed: the time to
+// its first character (the prompt read in one pass) and characters per second after that.
 //   node tests/browser/bench.mjs [--runs N]   (after a build into dist-test/, or KILN_DIST=dist)
 // A benchmark, not a test: it prints a Markdown table and asserts nothing.
 import { parseArgs } from "node:util";
@@ -56,6 +57,29 @@ function measure(page, backend, call, warmRuns, largeBatch) {
   );
 }
 
+const TEXT_CHARS = 200;
+
+/** The text model writing `TEXT_CHARS` characters after "ROMEO:", timed inside the page. */
+function measureText(page, backend) {
+  return page.evaluate(
+    async ({ backend, chars }) => {
+      const { Kiln } = await import("./kiln.js");
+      const kiln = await Kiln.open({ backend });
+      const gpt = await kiln.model("gpt");
+      const start = performance.now();
+      let first;
+      let written = 0;
+      for await (const _ of gpt.generate({ prompt: "ROMEO:", maxTokens: chars, seed: 1 })) {
+        first ??= performance.now() - start;
+        written += 1;
+      }
+      const rest = performance.now() - start - first;
+      return { backend: kiln.backend, first, perSecond: (written - 1) / (rest / 1000) };
+    },
+    { backend, chars: TEXT_CHARS },
+  );
+}
+
 const ms = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -81,6 +105,7 @@ async function blankPage(browser) {
 
 const server = await serve();
 const rows = [];
+const textRows = [];
 try {
   for (const backend of ["webgpu", "cpu"]) {
     const browser = await launch({ webgpu: backend === "webgpu" });
@@ -102,6 +127,11 @@ try {
         console.error(rows.at(-1));
         await page.close();
       }
+      const page = await blankPage(browser);
+      const text = await measureText(page, backend);
+      textRows.push(`| ${backend} | ${ms(text.first)} | ${text.perSecond.toFixed(1)} |`);
+      console.error(textRows.at(-1));
+      await page.close();
     } finally {
       await browser.close();
     }
@@ -118,3 +148,7 @@ console.log(
 );
 console.log("|---|---|---|---|---|---|---|---|---|");
 for (const row of rows) console.log(row);
+console.log(`\ngpt writing ${TEXT_CHARS} characters after "ROMEO:" (temperature 0.8, seed 1), in a fresh page\n`);
+console.log("| backend | first character (prompt read) | characters/s after it |");
+console.log("|---|---|---|");
+for (const row of textRows) console.log(row);
