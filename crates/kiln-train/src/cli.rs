@@ -38,7 +38,7 @@ pub enum Command {
     Eval(EvalArgs),
     /// Copy a run's weights into a pretrained/ folder and record them in its manifest.
     Export(ExportArgs),
-    /// Time sampling and training of each model and print a table of images per second.
+    /// Time sampling (gpt: writing) and training of each model and print a table of throughputs.
     Bench(BenchArgs),
 }
 
@@ -92,7 +92,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch: Option<NonZeroUsize>,
     /// Adam learning rate (the peak, with a schedule) [default: 0.001; 0.0002 for gan, 0.0005
-    /// for ddpm].
+    /// for ddpm, 0.002 for gpt].
     #[arg(long)]
     pub lr: Option<f64>,
     /// How the learning rate moves [default: cosine for gpt, constant for the others].
@@ -144,7 +144,7 @@ pub struct GptArgs {
     /// GPT: width of the residual stream, a multiple of --heads [default: 192].
     #[arg(long)]
     pub width: Option<NonZeroUsize>,
-    /// GPT: dropout probability while training [default: 0.1].
+    /// GPT: dropout probability while training [default: 0.05].
     #[arg(long)]
     pub dropout: Option<f64>,
     /// GPT: training steps per epoch; each epoch ends with validation, a sample and a checkpoint
@@ -377,7 +377,7 @@ pub struct BenchArgs {
     /// Batch sizes to sample (denoise, classify) at, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
     pub batches: Vec<usize>,
-    /// Images per timed training step.
+    /// Images (gpt: windows of text) per timed training step.
     #[arg(long, default_value_t = 64)]
     pub train_batch: usize,
     /// Timed runs per measurement (after one warm-up run).

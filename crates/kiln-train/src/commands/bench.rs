@@ -1,5 +1,6 @@
 //! `kiln bench`: how fast each model does its job natively — sampling (or denoising, or
-//! classifying) at several batch sizes, and training steps — as a table of images per second,
+//! classifying; writing characters, for text models) at several batch sizes, and training
+//! steps — as a table of images (or characters, or text windows) per second,
 //! median of several timed runs after a warm-up one.
 
 use std::time::Instant;
@@ -71,7 +72,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         backend.get_name(),
         args.runs
     );
-    println!("| model | work | batch | images/s | ms per call |");
+    println!("| model | work | batch | per second | ms per call |");
     println!("|---|---|---:|---:|---:|");
     for row in rows {
         println!("{row}");
@@ -86,7 +87,7 @@ fn work(model: &Model) -> &'static str {
         Model::Classifier(_) => "classify",
         Model::Ddpm(_) => "sample (DDIM 20 steps, guidance 2)",
         Model::Vae(_) | Model::Gan(_) => "sample",
-        Model::Gpt { .. } => "write characters (batch = characters)",
+        Model::Gpt { .. } => "write characters (batch = characters, one at a time)",
     }
 }
 
@@ -213,7 +214,7 @@ impl TrainingSteps<'_> {
     }
 }
 
-/// One line of the table: images per second at the median run (and at the slowest and
+/// One line of the table: items (images, characters) per second at the median run (and at the slowest and
 /// fastest), and the median call in milliseconds.
 fn row(model: &str, work: &str, batch: usize, seconds: &[f64]) -> String {
     let mut sorted = seconds.to_vec();

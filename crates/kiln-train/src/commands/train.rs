@@ -28,9 +28,11 @@ const DEFAULT_BATCH: usize = 128;
 const DEFAULT_LR: f64 = 1e-3;
 /// A text model's epoch is this many steps (about a million characters at 16 windows of 256).
 const DEFAULT_EPOCH_STEPS: usize = 250;
-/// 4,000 steps of 16 windows of 256 characters: 16 M characters, Tiny Shakespeare ~16 times.
-const DEFAULT_GPT_EPOCHS: usize = 16;
+/// 5,000 steps of 16 windows of 256 characters: 20 M characters, Tiny Shakespeare ~20 times.
+const DEFAULT_GPT_EPOCHS: usize = 20;
 const DEFAULT_GPT_BATCH: usize = 16;
+/// Twice nanoGPT's 1e-3: a smaller model takes a larger step.
+const DEFAULT_GPT_LR: f64 = 2e-3;
 /// Warm-up steps of the cosine schedule (nanoGPT's Shakespeare run uses 100).
 const DEFAULT_WARMUP: u64 = 100;
 /// Where the cosine schedule ends, as a fraction of the peak rate (nanoGPT: 1e-4 of 1e-3).
@@ -256,6 +258,7 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
     let learning_rate = args.lr.unwrap_or(match args.model {
         ModelKind::Gan => DEFAULT_GAN_LR,
         ModelKind::Ddpm => DEFAULT_DDPM_LR,
+        ModelKind::Gpt => DEFAULT_GPT_LR,
         _ => DEFAULT_LR,
     });
     ensure!(
