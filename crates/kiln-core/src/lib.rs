@@ -6,6 +6,7 @@ pub mod autoencoder;
 pub mod classifier;
 pub mod corruption;
 pub mod diffusion;
+pub mod finetune;
 pub mod gan;
 pub mod gpt;
 pub mod idx;
