@@ -18,8 +18,15 @@
 //       topK?: number, topP?: number, seed: number } — a text model, character by character:
 //       ← { id, progress: { text, written, total } } with each new piece of text
 //       ← { id, ok: true, result: { written } } once maxTokens characters are written
-//   → { id, command: "cancel", target: number } stops a "diffuse" or "write" request before its
-//     next step: ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
+//   → { id, command: "finetune", model: number, data: Float32Array, labels: number[], steps: number,
+//       lr: number, seed: number } — a class-conditional VAE, step by step, on count × 784 intensities:
+//       ← { id, progress: { step, total, loss } } after each step
+//       ← { id, ok: true, result: { steps } } once done; the handle then samples the fine-tuned model
+//   → { id, command: "reset", model: number } — back to the weights the handle was loaded with:
+//       ← { id, ok: true }
+//   → { id, command: "cancel", target: number } stops a "diffuse", "write" or "finetune" request
+//     before its next step (a cancelled fine-tuning changes nothing):
+//       ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
 //   → { id, command: "interpolate", model: number, from: number, to: number, steps: number, class?: number }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
@@ -35,6 +42,7 @@ const engines = new Map(); // backend choice → Promise<Engine>: one device ini
 // What those one-time steps cost (ms): the wasm download + instantiate, each backend's device init.
 const startup = { wasmMs: undefined, deviceMs: new Map() };
 const models = new Map(); // handle → LoadedModel
+const loadedWith = new Map(); // handle → the LoadedModel it was loaded as, once fine-tuned
 let nextModel = 1;
 const running = new Set(); // ids of "diffuse" and "write" requests still running
 const cancelled = new Set(); // ids of those asked to stop
@@ -148,6 +156,30 @@ const commands = {
       }
       return { result: { written } };
     });
+  },
+
+  async finetune({ id, model, data, labels, steps, lr, seed }) {
+    const run = loadedModel(model).finetune(data, labels, steps, lr, seed);
+    return stepwise(id, run, async () => {
+      for (let progress; (progress = await run.step()) !== null; ) {
+        self.postMessage({ id, progress });
+        await yieldToMessages(id, () => `after step ${progress.step} of ${progress.total}`);
+      }
+      if (!loadedWith.has(model)) loadedWith.set(model, models.get(model));
+      else models.get(model).free();
+      models.set(model, run.model());
+      return { result: { steps } };
+    });
+  },
+
+  async reset({ model }) {
+    const original = loadedWith.get(model);
+    if (original) {
+      loadedModel(model).free();
+      models.set(model, original);
+      loadedWith.delete(model);
+    }
+    return {};
   },
 
   async cancel({ target }) {

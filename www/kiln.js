@@ -201,6 +201,45 @@ export class KilnModel {
     return worker.call("denoise", { model: this.#handle, data: pixels, noise, seed }, [pixels.buffer]);
   }
 
+  /**
+   * Fine-tune a class-conditional VAE ("cvae") in place on a few labelled digits, so that it
+   * draws in their hand. `examples`: `[{ data, label }]`, each `data` 28×28 intensities in [0, 1]
+   * (normalised like MNIST: see digit-pad.js), `label` 0–9. Every step sees augmented copies
+   * of the examples and as many digits replayed from the model before fine-tuning, so it keeps
+   * every digit. Returns `{ done, cancel }`: `done` resolves once every step is taken (the model
+   * then samples fine-tuned), `cancel()` stops it between steps (`done` rejects with an
+   * AbortError and the model is unchanged). `onProgress({ step, total, loss })` after each step.
+   */
+  finetune({ examples, steps = 200, lr = 5e-4, seed = 0, onProgress } = {}) {
+    if (!Array.isArray(examples) || examples.length === 0) {
+      throw new TypeError("examples must be a non-empty array of { data, label }");
+    }
+    const data = new Float32Array(examples.length * PIXELS_PER_DIGIT);
+    const labels = examples.map(({ data: digit, label } = {}, i) => {
+      if (label === undefined || label === null) throw new TypeError(`example ${i} has no label`);
+      checkInteger(`example ${i}'s label`, label, 0, 9);
+      const pixels = checkDigits(digit);
+      if (pixels.length !== PIXELS_PER_DIGIT) {
+        throw new TypeError(`example ${i} must be one 28×28 digit (${PIXELS_PER_DIGIT} intensities), got ${pixels.length}`);
+      }
+      data.set(pixels, i * PIXELS_PER_DIGIT);
+      return label;
+    });
+    checkInteger("steps", steps, 1, 5000);
+    if (typeof lr !== "number" || !(lr > 0 && lr <= 0.01)) throw new RangeError(`lr must be a number above 0 and at most 0.01, got ${String(lr)}`);
+    checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+    if (onProgress !== undefined && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
+    const stop = new AbortController();
+    const args = { model: this.#handle, data, labels, steps, lr, seed };
+    const done = worker.call("finetune", args, [data.buffer], { onProgress, signal: stop.signal }).then(() => this);
+    return { done, cancel: () => stop.abort() };
+  }
+
+  /** Return a fine-tuned model to the weights it was loaded with. */
+  async reset() {
+    await worker.call("reset", { model: this.#handle });
+  }
+
   /** Write text (text models such as "gpt"): see `generate` above for the options. */
   generate(options) {
     if (this.kind !== "gpt") {

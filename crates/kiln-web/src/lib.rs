@@ -5,11 +5,13 @@
 mod backend;
 mod denoising_run;
 mod engine;
+mod finetune_run;
 mod loaded_model;
 mod writing_run;
 
 pub use denoising_run::DenoisingRun;
 pub use engine::Engine;
+pub use finetune_run::FinetuneRun;
 pub use loaded_model::LoadedModel;
 pub use writing_run::WritingRun;
 

@@ -2,7 +2,9 @@
 
 use burn::tensor::Device;
 use js_sys::{Float32Array, Object, Reflect};
+use kiln_core::finetune::{Example, FinetuneConfig, Finetuning};
 use kiln_core::image::ImageBatch;
+use kiln_core::mnist::IMAGE_PIXELS;
 use kiln_core::model::Model;
 use kiln_core::request::{
     DenoiseRequest, DiffusionRequest, InterpolateRequest, SampleRequest, TextRequest,
@@ -11,6 +13,7 @@ use kiln_core::request::{
 use wasm_bindgen::prelude::*;
 
 use crate::denoising_run::DenoisingRun;
+use crate::finetune_run::FinetuneRun;
 use crate::writing_run::WritingRun;
 
 #[wasm_bindgen]
@@ -89,6 +92,57 @@ impl LoadedModel {
             .map_err(to_js)?;
         let writing = self.model.writing(&request).map_err(to_js)?;
         Ok(WritingRun::new(writing, self.device.clone()))
+    }
+
+    /// Start fine-tuning a class-conditional VAE on `pixels` (`count × 784` intensities in
+    /// [0, 1]) labelled `labels` (one digit each), for `steps` steps at learning rate `lr`,
+    /// seeded; run it one `step()` at a time.
+    pub fn finetune(
+        &self,
+        pixels: Vec<f32>,
+        labels: Vec<f64>,
+        steps: f64,
+        lr: f64,
+        seed: f64,
+    ) -> Result<FinetuneRun, JsValue> {
+        let Model::Vae(vae) = &self.model else {
+            return Err(to_js(format!(
+                "{} is a {} model: fine-tuning takes a class-conditional VAE such as cvae",
+                self.name,
+                self.model.kind()
+            )));
+        };
+        if pixels.len() != labels.len() * IMAGE_PIXELS {
+            return Err(to_js(format!(
+                "{} labels need {} intensities (28×28 each), got {}",
+                labels.len(),
+                labels.len() * IMAGE_PIXELS,
+                pixels.len()
+            )));
+        }
+        let examples = pixels
+            .chunks(IMAGE_PIXELS)
+            .zip(labels)
+            .map(|(digit, label)| {
+                let label = class_from_f64(Some(label)).map_err(to_js)?;
+                Ok(Example {
+                    pixels: digit.to_vec(),
+                    label: label.expect("a class given stays given"),
+                })
+            })
+            .collect::<Result<Vec<_>, JsValue>>()?;
+        if !(steps.fract() == 0.0 && (0.0..=1e9).contains(&steps)) {
+            return Err(to_js(format!("steps must be a whole number, got {steps}")));
+        }
+        let config = FinetuneConfig {
+            steps: steps as usize,
+            learning_rate: lr,
+            ..FinetuneConfig::default()
+        };
+        let seed = seed_from_f64(seed).map_err(to_js)?;
+        let run = Finetuning::new(vae.clone(), examples, config, seed, &self.device)
+            .map_err(to_js)?;
+        Ok(FinetuneRun::new(self.name.clone(), run, self.device.clone()))
     }
 
     /// Decode `steps` frames on the latent path from seed `from`'s code to seed `to`'s (VAEs;

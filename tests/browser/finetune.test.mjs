@@ -1,0 +1,78 @@
+// Fine-tuning the conditional VAE in the page through kiln.js: the loss falls, samples change,
+// reset and cancel restore the pretrained model, and bad examples are clear errors.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { openPage, useSite } from "./harness.mjs";
+
+const site = useSite();
+
+for (const backend of ["cpu", "webgpu"]) {
+  test(`kiln.js fine-tunes cvae on ${backend}: loss falls, samples change, reset and cancel restore`, async () => {
+    const { page, problems } = await openPage(site.browsers[backend]);
+    await page.goto(`${site.url}?backend=${backend}`);
+    const steps = backend === "cpu" ? 30 : 6;
+    const result = await page.evaluate(async ({ backend, steps }) => {
+      const { Kiln } = await import("./kiln.js");
+      const cvae = await (await Kiln.open({ backend })).model("cvae");
+      // Sevens with a crossbar, shifted a little: a top bar, a diagonal and a bar across it.
+      const seven = (shift) => {
+        const data = new Float32Array(784);
+        const ink = (x, y) => (data[y * 28 + x + shift] = 1);
+        for (let x = 8; x < 20; x++) ink(x, 6);
+        for (let y = 6; y < 22; y++) ink(19 - Math.floor((y - 6) / 2), y);
+        for (let x = 11; x < 19; x++) ink(x, 13);
+        return { data, label: 7 };
+      };
+      const examples = [0, 1, 2, -1].map(seven);
+      const draw = async () => Array.from((await cvae.sample({ count: 4, seed: 5, class: 7 })).data);
+      const pretrained = await draw();
+      const losses = [];
+      const run = cvae.finetune({ examples, steps, lr: 2e-3, seed: 1, onProgress: ({ loss }) => losses.push(loss) });
+      await run.done;
+      const tuned = await draw();
+      await cvae.reset();
+      const reset = await draw();
+      const cancelled = cvae.finetune({ examples, steps: 1000, onProgress: ({ step }) => step === 2 && cancelled.cancel() });
+      const cancelError = await cancelled.done.then(() => "finished", (error) => error.name);
+      const afterCancel = await draw();
+      const attempt = (options) => {
+        try {
+          cvae.finetune(options);
+          return "no error";
+        } catch (error) {
+          return `${error.name}: ${error.message}`;
+        }
+      };
+      const rejected = async (model, options) => model.finetune(options).done.then(() => "no error", (e) => e.message);
+      return {
+        losses,
+        changed: pretrained.some((v, i) => Math.abs(v - tuned[i]) > 1e-3),
+        restored: pretrained.every((v, i) => Math.abs(v - reset[i]) < 1e-6),
+        cancelError,
+        unchangedByCancel: pretrained.every((v, i) => Math.abs(v - afterCancel[i]) < 1e-6),
+        none: attempt({ examples: [] }),
+        unlabelled: attempt({ examples: [{ data: examples[0].data }] }),
+        wrongSize: attempt({ examples: [{ data: new Float32Array(100), label: 1 }] }),
+        badLabel: attempt({ examples: [{ data: examples[0].data, label: 12 }] }),
+        tooManySteps: attempt({ examples, steps: 100000 }),
+        notCvae: await rejected(await (await Kiln.open({ backend })).model("gan"), { examples, steps: 1 }),
+      };
+    }, { backend, steps });
+    assert.equal(result.losses.length, steps);
+    const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+    const third = Math.floor(steps / 3);
+    assert.ok(mean(result.losses.slice(-third)) < mean(result.losses.slice(0, third)), `losses ${result.losses}`);
+    assert.ok(result.changed, "fine-tuning changed the samples");
+    assert.ok(result.restored, "reset restored the pretrained samples");
+    assert.equal(result.cancelError, "AbortError");
+    assert.ok(result.unchangedByCancel, "a cancelled run changes nothing");
+    assert.equal(result.none, "TypeError: examples must be a non-empty array of { data, label }");
+    assert.equal(result.unlabelled, "TypeError: example 0 has no label");
+    assert.equal(result.wrongSize, "TypeError: data must hold 28×28 digits (a multiple of 784 intensities), got 100 values");
+    assert.equal(result.badLabel, "RangeError: example 0's label must be from 0 to 9, got 12");
+    assert.equal(result.tooManySteps, "RangeError: steps must be from 1 to 5000, got 100000");
+    assert.match(result.notCvae, /^gan is a gan model: fine-tuning takes a class-conditional VAE/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}
