@@ -22,6 +22,8 @@
 //       lr: number, seed: number } — a class-conditional VAE, step by step, on count × 784 intensities:
 //       ← { id, progress: { step, total, loss } } after each step
 //       ← { id, ok: true, result: { steps } } once done; the handle then samples the fine-tuned model
+//   → { id, command: "export", model: number } — the weights as they are now (fine-tuned or not):
+//       ← { id, ok: true, result: { bytes: Uint8Array } }   // a burnpack file, f32
 //   → { id, command: "reset", model: number } — back to the weights the handle was loaded with:
 //       ← { id, ok: true }
 //   → { id, command: "cancel", target: number } stops a "diffuse", "write" or "finetune" request
@@ -170,6 +172,11 @@ const commands = {
       models.set(model, run.model());
       return { result: { steps } };
     });
+  },
+
+  async export({ model }) {
+    const bytes = await loadedModel(model).toBytes();
+    return { result: { bytes }, transfer: [bytes.buffer] };
   },
 
   async reset({ model }) {

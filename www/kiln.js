@@ -128,7 +128,9 @@ function checkInteger(name, value, min, max) {
 /** A model loaded onto the engine's device (in the worker). */
 export class KilnModel {
   #handle;
+  #entry;
   constructor(entry, handle) {
+    this.#entry = entry;
     this.name = entry.name;
     this.kind = entry.kind;
     this.config = entry.config;
@@ -235,6 +237,23 @@ export class KilnModel {
     return { done, cancel: () => stop.abort() };
   }
 
+  /**
+   * Keep the model as it is now (e.g. fine-tuned) in this browser under `name` (letters,
+   * digits, "-" and "_"), in IndexedDB: `kiln.model(name)` loads it on any later visit.
+   * Rejects with a readable error when the browser's storage is full.
+   */
+  async save(name) {
+    checkName(name);
+    const { bytes } = await worker.call("export", { model: this.#handle });
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    const provenance = { ...this.provenance, dataset: `${this.provenance.dataset}; then fine-tuned in the browser from ${this.name}` };
+    const entry = { ...this.#entry, name, file: `${name}.bpk`, sha256, size: bytes.length, provenance, evaluation: undefined };
+    await savedModels.put(name, { entry, bytes });
+    return entry;
+  }
+
   /** Return a fine-tuned model to the weights it was loaded with. */
   async reset() {
     await worker.call("reset", { model: this.#handle });
@@ -300,6 +319,62 @@ async function* pieces(args, signal) {
   }
 }
 
+/** Model names, as `kiln export --name` takes them. */
+function checkName(name) {
+  if (typeof name !== "string" || !/^[a-z0-9_-]{1,64}$/.test(name)) {
+    throw new TypeError(`a model name is 1–64 lower-case letters, digits, "-" or "_", got ${JSON.stringify(name)}`);
+  }
+}
+
+/** Models saved in this browser (IndexedDB "kiln", store "models"): name → { entry, bytes }. */
+const savedModels = {
+  open() {
+    return new Promise((resolve, reject) => {
+      const request = indexedDB.open("kiln", 1);
+      request.onupgradeneeded = () => request.result.createObjectStore("models");
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(new Error(`the browser's storage could not be opened: ${request.error?.message}`));
+    });
+  },
+
+  async transaction(mode, work) {
+    const db = await this.open();
+    try {
+      return await new Promise((resolve, reject) => {
+        const transaction = db.transaction("models", mode);
+        const request = work(transaction.objectStore("models"));
+        transaction.oncomplete = () => resolve(request.result);
+        transaction.onabort = transaction.onerror = () => reject(storageError(transaction.error ?? request.error));
+      });
+    } finally {
+      db.close();
+    }
+  },
+
+  put(name, record) {
+    return this.transaction("readwrite", (store) => store.put(record, name));
+  },
+
+  get(name) {
+    return this.transaction("readonly", (store) => store.get(name));
+  },
+
+  names() {
+    return this.transaction("readonly", (store) => store.getAllKeys());
+  },
+
+  delete(name) {
+    return this.transaction("readwrite", (store) => store.delete(name));
+  },
+};
+
+function storageError(error) {
+  if (error?.name === "QuotaExceededError") {
+    return new Error("the browser's storage is full: delete saved models (kiln.deleteSaved) or free space for this site", { cause: error });
+  }
+  return new Error(`the browser's storage failed: ${error?.message ?? error}`, { cause: error });
+}
+
 /** A digit class is absent (undefined or null: any digit) or an integer 0–9; whether the model
  * takes one is the model's own check. Returns the class or undefined. */
 function checkClass(digit) {
@@ -361,6 +436,17 @@ export class Kiln {
     return this.#engine.fallbackReason;
   }
 
+  /** Names of the models saved in this browser. */
+  async saved() {
+    return savedModels.names();
+  }
+
+  /** Forget a model saved in this browser. */
+  async deleteSaved(name) {
+    checkName(name);
+    await savedModels.delete(name);
+  }
+
   /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance, evaluation? }], references? }`. */
   async manifest() {
     this.#manifest ??= fetchBytes(this.#manifestUrl).then((bytes) => {
@@ -376,17 +462,26 @@ export class Kiln {
     }
   }
 
-  /** Fetch, verify (sha256) and load a model by name. `onProgress({ phase, loaded, total })`. */
+  /**
+   * Fetch, verify (sha256) and load a model by name: one from the manifest, or one saved in
+   * this browser with `model.save(name)`. `onProgress({ phase, loaded, total })`.
+   */
   async model(name, { onProgress } = {}) {
     if (typeof name !== "string") throw new TypeError(`model name must be a string, got ${JSON.stringify(name)}`);
     const manifest = await this.manifest();
-    const entry = manifest.models.find((m) => m.name === name);
-    if (!entry) {
-      const known = manifest.models.map((m) => m.name).join(", ");
-      throw new Error(`unknown model ${JSON.stringify(name)}; available: ${known}`);
+    let entry = manifest.models.find((m) => m.name === name);
+    let bytes;
+    if (entry) {
+      bytes = await fetchBytes(new URL(entry.file, this.#manifestUrl), onProgress, "download");
+    } else {
+      const saved = await savedModels.get(name).catch(() => undefined);
+      if (!saved) {
+        const known = manifest.models.map((m) => m.name).join(", ");
+        const kept = await this.saved().catch(() => []);
+        throw new Error(`unknown model ${JSON.stringify(name)}; available: ${known}${kept.length ? `; saved in this browser: ${kept.join(", ")}` : ""}`);
+      }
+      ({ entry, bytes } = saved);
     }
-    const url = new URL(entry.file, this.#manifestUrl);
-    const bytes = await fetchBytes(url, onProgress, "download");
     report(onProgress, "load", bytes.length, bytes.length);
     const { model } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
     return new KilnModel(entry, model);

@@ -30,6 +30,7 @@ for (const backend of ["cpu", "webgpu"]) {
       const run = cvae.finetune({ examples, steps, lr: 2e-3, seed: 1, onProgress: ({ loss }) => losses.push(loss) });
       await run.done;
       const tuned = await draw();
+      const saved = await cvae.save(`sevens-${backend}`);
       await cvae.reset();
       const reset = await draw();
       const cancelled = cvae.finetune({ examples, steps: 1000, onProgress: ({ step }) => step === 2 && cancelled.cancel() });
@@ -45,6 +46,8 @@ for (const backend of ["cpu", "webgpu"]) {
       };
       const rejected = async (model, options) => model.finetune(options).done.then(() => "no error", (e) => e.message);
       return {
+        tuned,
+        saved,
         losses,
         changed: pretrained.some((v, i) => Math.abs(v - tuned[i]) > 1e-3),
         restored: pretrained.every((v, i) => Math.abs(v - reset[i]) < 1e-6),
@@ -58,6 +61,23 @@ for (const backend of ["cpu", "webgpu"]) {
         notCvae: await rejected(await (await Kiln.open({ backend })).model("gan"), { examples, steps: 1 }),
       };
     }, { backend, steps });
+    // Saved in IndexedDB: after a reload the fine-tuned model draws the same digits.
+    await page.reload();
+    const restored = await page.evaluate(async ({ backend }) => {
+      const { Kiln } = await import("./kiln.js");
+      const kiln = await Kiln.open({ backend });
+      const mine = await kiln.model(`sevens-${backend}`);
+      const names = await kiln.saved();
+      const data = Array.from((await mine.sample({ count: 4, seed: 5, class: 7 })).data);
+      await kiln.deleteSaved(`sevens-${backend}`);
+      const gone = await kiln.model(`sevens-${backend}`).then(() => "still there", (error) => error.message);
+      return { data, names, gone, kind: mine.kind };
+    }, { backend });
+    assert.ok(restored.names.includes(`sevens-${backend}`), `saved: ${restored.names}`);
+    assert.equal(restored.kind, "vae");
+    assert.ok(restored.data.every((v, i) => Math.abs(v - result.tuned[i]) < 1e-5), "the saved model draws what the fine-tuned one did");
+    assert.match(restored.gone, /^unknown model "sevens-/);
+    assert.match(result.saved.provenance.dataset, /fine-tuned in the browser from cvae$/);
     assert.equal(result.losses.length, steps);
     const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
     const third = Math.floor(steps / 3);

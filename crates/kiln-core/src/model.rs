@@ -337,6 +337,22 @@ impl Model {
         }
     }
 
+    /// The weights as f32 burnpack bytes, read back asynchronously and serialised on `host` (a
+    /// CPU device): what a browser on WebGPU must use instead of [`Model::to_bytes`].
+    pub async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
+        let full = Precision::Full;
+        match self {
+            Model::Vae(m) => weights::to_bytes_async(m.clone(), host, full).await,
+            Model::Autoencoder(m) => weights::to_bytes_async(m.clone(), host, full).await,
+            Model::Classifier(m) => weights::to_bytes_async(m.clone(), host, full).await,
+            Model::Gan(m) => weights::to_bytes_async(m.as_ref().clone(), host, full).await,
+            Model::Ddpm(m) => weights::to_bytes_async(m.as_ref().clone(), host, full).await,
+            Model::Gpt { gpt, .. } => {
+                weights::to_bytes_async(gpt.as_ref().clone(), host, full).await
+            }
+        }
+    }
+
     /// The weights as burnpack bytes, floats stored at `precision`.
     pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
         match self {

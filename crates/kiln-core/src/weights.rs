@@ -1,9 +1,12 @@
 //! Weight files: burnpack bytes in and out, checked against their SHA-256. Files may store
 //! half-precision floats (half the download); they load into the model's own precision.
 
-use burn::module::{Module, ModuleMapper, Param};
+use std::future::Future;
+use std::pin::Pin;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, DType, Tensor};
+use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -64,6 +67,58 @@ pub fn to_bytes_at<M: Module>(model: M, precision: Precision) -> Result<Vec<u8>,
     match precision {
         Precision::Full => to_bytes(model),
         Precision::Half => to_bytes(model.map(&mut ToHalf)),
+    }
+}
+
+/// [`to_bytes_at`] for a module on a device that must not be read synchronously (WebGPU in a
+/// browser): every parameter is read back asynchronously, and the module is rebuilt on `host`
+/// (a CPU device) and serialised there.
+pub async fn to_bytes_async<M: Module>(
+    model: M,
+    host: &Device,
+    precision: Precision,
+) -> Result<Vec<u8>, WeightError> {
+    let mut reads = ParameterReads::default();
+    model.visit(&mut reads);
+    let mut values = Vec::with_capacity(reads.pending.len());
+    for read in reads.pending {
+        values.push(
+            read.await
+                .map_err(|e| WeightError::Format(format!("reading a parameter back: {e:?}")))?,
+        );
+    }
+    let on_host = model.map(&mut OntoHost {
+        values: values.into_iter(),
+        host: host.clone(),
+    });
+    to_bytes_at(on_host, precision)
+}
+
+type ParameterRead =
+    Pin<Box<dyn Future<Output = Result<TensorData, burn::tensor::ExecutionError>>>>;
+
+/// Starts reading every float parameter back, in visiting order.
+#[derive(Default)]
+struct ParameterReads {
+    pending: Vec<ParameterRead>,
+}
+
+impl ModuleVisitor for ParameterReads {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.pending.push(Box::pin(param.val().into_data_async()));
+    }
+}
+
+/// Replaces every float parameter, in visiting order, by the read-back values on the host.
+struct OntoHost {
+    values: std::vec::IntoIter<TensorData>,
+    host: Device,
+}
+
+impl ModuleMapper for OntoHost {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let values = self.values.next().expect("one value per parameter visited");
+        param.map(|_| Tensor::from_data(values, &self.host))
     }
 }
 
@@ -130,6 +185,21 @@ mod tests {
         let images = |vae: &crate::vae::Vae| vae.sample(3, 5, None, &device).into_data();
         images(&original)
             .assert_approx_eq::<f32>(&images(&loaded), burn::tensor::Tolerance::absolute(1e-2));
+    }
+
+    #[test]
+    fn reading_back_asynchronously_writes_the_same_bytes() {
+        let device = Device::flex();
+        let model = config().init(&device);
+        let future = to_bytes_async(model.clone(), &device, Precision::Full);
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let bytes = loop {
+            if let std::task::Poll::Ready(bytes) = future.as_mut().poll(&mut context) {
+                break bytes.unwrap();
+            }
+        };
+        assert_eq!(bytes, to_bytes(model).unwrap());
     }
 
     #[test]

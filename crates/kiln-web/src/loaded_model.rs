@@ -12,6 +12,7 @@ use kiln_core::request::{
 };
 use wasm_bindgen::prelude::*;
 
+use crate::backend;
 use crate::denoising_run::DenoisingRun;
 use crate::finetune_run::FinetuneRun;
 use crate::writing_run::WritingRun;
@@ -140,9 +141,27 @@ impl LoadedModel {
             ..FinetuneConfig::default()
         };
         let seed = seed_from_f64(seed).map_err(to_js)?;
-        let run = Finetuning::new(vae.clone(), examples, config, seed, &self.device)
-            .map_err(to_js)?;
-        Ok(FinetuneRun::new(self.name.clone(), run, self.device.clone()))
+        let run =
+            Finetuning::new(vae.clone(), examples, config, seed, &self.device).map_err(to_js)?;
+        Ok(FinetuneRun::new(
+            self.name.clone(),
+            run,
+            self.device.clone(),
+        ))
+    }
+
+    /// The weights as a burnpack file (f32), read back from the device without blocking.
+    /// Resolves to a `Uint8Array`.
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> js_sys::Promise {
+        let model = self.model.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let bytes = model
+                .to_bytes_async(&backend::cpu_device())
+                .await
+                .map_err(to_js)?;
+            Ok(js_sys::Uint8Array::from(&bytes[..]).into())
+        })
     }
 
     /// Decode `steps` frames on the latent path from seed `from`'s code to seed `to`'s (VAEs;
