@@ -59,6 +59,7 @@ async function main() {
     digitSection(kiln).catch((error) => showSectionError("digit", `The conditional models could not start: ${error.message}`)),
     diffusionSection(kiln).catch((error) => showSectionError("ddpm", `The diffusion model could not start: ${error.message}`)),
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
+    finetuneSection(kiln).catch((error) => showSectionError("tune", `Fine-tuning could not start: ${error.message}`)),
     textSection(kiln).catch((error) => showSectionError("gpt", `The text model could not start: ${error.message}`)),
     metricsSection(kiln).catch((error) => {
       $("metrics-status").textContent = `The figures could not be read: ${error.message}`;
@@ -271,7 +272,7 @@ function describeConditional(model) {
     (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
 }
 
-/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "gpt") and mark it
+/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "tune", "gpt") and mark it
  * failed. */
 function showSectionError(prefix, message) {
   $(`${prefix}-error`).textContent = message;
@@ -423,6 +424,151 @@ async function denoiserSection(kiln) {
   await update();
 }
 
+const TUNE_SEED = 3;
+
+/** Fine-tuning the conditional VAE on the visitor's digits: a pad and a label to add examples,
+ * a run with a live loss plot and Cancel, the original and the fine-tuned model's digits side by
+ * side from the same seed, Reset and Save (IndexedDB; the page restores a saved hand). */
+async function finetuneSection(kiln) {
+  $("tune-status").textContent = "Downloading weights…";
+  const cvae = await kiln.model("cvae");
+  const examples = []; // { data, label }
+  const saved = (await kiln.saved().catch(() => [])).includes("my-hand");
+  // The model on the right: the original until fine-tuned, or a hand saved on an earlier visit.
+  let yours = saved ? await kiln.model("my-hand") : cvae;
+  let tuned = saved;
+  let run;
+
+  const pad = new DigitPad($("tune-pad"), { onChange: () => ($("tune-add").disabled = pad.isEmpty) });
+  const drawGrid = async (model, canvas) => {
+    const grid = await model.sample({ count: 10, seed: TUNE_SEED });
+    drawImages(canvas, grid, grid.data);
+  };
+  const showExamples = () => {
+    const list = $("tune-examples");
+    list.replaceChildren(...examples.map((example, i) => {
+      const thumb = document.createElement("canvas");
+      thumb.width = thumb.height = 28;
+      thumb.title = `a ${example.label} (click to remove)`;
+      drawImages(thumb, { count: 1, width: 28, height: 28 }, example.data);
+      thumb.addEventListener("click", () => {
+        examples.splice(i, 1);
+        showExamples();
+      });
+      return thumb;
+    }));
+    $("tune-count").textContent = examples.length
+      ? `${examples.length} example${examples.length > 1 ? "s" : ""}: ${examples.map((e) => e.label).join(" ")}`
+      : "No examples yet.";
+    $("tune-run").disabled = examples.length === 0 || Boolean(run);
+  };
+  const plot = (losses) => {
+    const canvas = $("tune-loss");
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (losses.length < 2) return;
+    const [low, high] = [Math.min(...losses), Math.max(...losses)];
+    ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue("--accent");
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    losses.forEach((loss, i) => {
+      const x = (i / (losses.length - 1)) * (canvas.width - 8) + 4;
+      const y = canvas.height - 4 - ((loss - low) / (high - low || 1)) * (canvas.height - 8);
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  };
+  const setBusy = (busy) => {
+    $("tune-cancel").disabled = !busy;
+    for (const id of ["tune-reset", "tune-save"]) $(id).disabled = busy || !tuned;
+    $("tune-run").disabled = busy || examples.length === 0;
+  };
+
+  $("tune-add").addEventListener("click", () => {
+    if (pad.isEmpty) return;
+    examples.push({ data: pad.toDigit(), label: Number($("tune-label").value) });
+    pad.clear();
+    showExamples();
+  });
+  $("tune-undo").addEventListener("click", () => pad.undo());
+  $("tune-clear").addEventListener("click", () => pad.clear());
+  $("tune-run").addEventListener("click", async () => {
+    const steps = Number($("tune-steps").value);
+    const losses = [];
+    const started = performance.now();
+    try {
+      run = yours.finetune({
+        examples,
+        steps,
+        seed: TUNE_SEED,
+        onProgress: ({ step, total, loss }) => {
+          losses.push(loss);
+          $("tune-progress").max = total;
+          $("tune-progress").value = step;
+          $("tune-status").textContent = `Step ${step} of ${total}: loss ${loss.toFixed(1)} nats per digit`;
+          plot(losses);
+        },
+      });
+    } catch (error) {
+      return showSectionError("tune", error.message);
+    }
+    setBusy(true);
+    document.body.dataset.tuneState = "working";
+    try {
+      await run.done;
+      tuned = true;
+      await drawGrid(yours, $("tune-after"));
+      $("tune-status").textContent = `Fine-tuned on ${examples.length} digits in ${((performance.now() - started) / 1000).toFixed(1)} s. Right: your hand.`;
+      $("tune-error").hidden = true;
+      document.body.dataset.tuneState = "ready";
+    } catch (error) {
+      if (error.name !== "AbortError") showSectionError("tune", error.message);
+      else {
+        $("tune-status").textContent = "Cancelled: the model is as it was.";
+        document.body.dataset.tuneState = "cancelled";
+      }
+    } finally {
+      run = undefined;
+      setBusy(false);
+    }
+  });
+  $("tune-cancel").addEventListener("click", () => run?.cancel());
+  $("tune-reset").addEventListener("click", async () => {
+    try {
+      await cvae.reset();
+      yours = cvae;
+      tuned = false;
+      await kiln.deleteSaved("my-hand");
+      await drawGrid(cvae, $("tune-after"));
+      $("tune-status").textContent = "Back to the original model (and nothing saved).";
+      document.body.dataset.tuneState = "reset";
+    } catch (error) {
+      showSectionError("tune", error.message);
+    } finally {
+      setBusy(false);
+    }
+  });
+  $("tune-save").addEventListener("click", async () => {
+    try {
+      await yours.save("my-hand");
+      $("tune-status").textContent = "Saved in this browser: it comes back when you reload the page.";
+      document.body.dataset.tuneState = "saved";
+    } catch (error) {
+      showSectionError("tune", error.message);
+    }
+  });
+
+  await drawGrid(cvae, $("tune-before"));
+  await drawGrid(yours, $("tune-after"));
+  $("tune-status").textContent = saved
+    ? "Your hand, saved on an earlier visit (right). Add digits to fine-tune it further, or Reset."
+    : "Draw a digit, pick what it is, press Add; a handful of digits is enough.";
+  for (const id of ["tune-undo", "tune-clear"]) $(id).disabled = false;
+  setBusy(false);
+  document.body.dataset.tuneState = saved ? "restored" : "ready";
+}
+
 const GPT_CONTROLS = ["gpt-prompt", "gpt-temperature", "gpt-top-k", "gpt-tokens", "gpt-seed"];
 
 /** The text model: writes after the prompt character by character into the output box, with
@@ -517,5 +663,5 @@ async function textSection(kiln) {
 
 main().catch((error) => {
   showError(`Kiln could not start: ${error.message}`);
-  for (const section of ["digit", "ddpm", "ae", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
+  for (const section of ["digit", "ddpm", "ae", "tune", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
 });

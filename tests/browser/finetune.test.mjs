@@ -2,7 +2,7 @@
 // reset and cancel restore the pretrained model, and bad examples are clear errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openPage, useSite } from "./harness.mjs";
+import { drawSeven, openPage, useSite } from "./harness.mjs";
 
 const site = useSite();
 
@@ -92,6 +92,47 @@ for (const backend of ["cpu", "webgpu"]) {
     assert.equal(result.badLabel, "RangeError: example 0's label must be from 0 to 9, got 12");
     assert.equal(result.tooManySteps, "RangeError: steps must be from 1 to 5000, got 100000");
     assert.match(result.notCvae, /^gan is a gan model: fine-tuning takes a class-conditional VAE/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}
+
+for (const backend of ["cpu", "webgpu"]) {
+  test(`the page's fine-tuning on ${backend}: draw, label, fine-tune, save, reload, reset`, async () => {
+    const { page, problems } = await openPage(site.browsers[backend]);
+    const settled = (states) => page.waitForFunction((states) => states.includes(document.body.dataset.tuneState), states, { timeout: 240_000 });
+    const grid = (id) => page.evaluate((id) => document.getElementById(id).toDataURL(), id);
+    await page.goto(`${site.url}?backend=${backend}`);
+    await settled(["ready", "error"]);
+    assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "ready", await page.locator("#tune-error").textContent());
+    assert.equal(await page.locator("#tune-run").isDisabled(), true, "nothing to fine-tune on yet");
+    for (let i = 0; i < 3; i++) {
+      await drawSeven(page, "#tune-pad");
+      await page.locator("#tune-add").click();
+    }
+    assert.equal(await page.locator("#tune-count").textContent(), "3 examples: 7 7 7");
+    assert.equal(await page.locator("#tune-examples canvas").count(), 3);
+    const original = await grid("tune-after");
+    await page.locator("#tune-steps").fill(backend === "cpu" ? "20" : "4");
+    await page.locator("#tune-run").click();
+    await settled(["ready", "error"]);
+    assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "ready", await page.locator("#tune-error").textContent());
+    assert.match(await page.locator("#tune-status").textContent(), /^Fine-tuned on 3 digits in \d+\.\d s\./);
+    const yours = await grid("tune-after");
+    assert.notEqual(yours, original, "the fine-tuned model draws differently");
+    assert.equal(await grid("tune-before"), original, "the original grid stays");
+    await page.locator("#tune-save").click();
+    await settled(["saved", "error"]);
+    await page.reload();
+    await settled(["restored", "ready", "error"]);
+    assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "restored", await page.locator("#tune-error").textContent());
+    assert.equal(await grid("tune-after"), yours, "the saved hand comes back after a reload");
+    await page.locator("#tune-reset").click();
+    await settled(["reset", "error"]);
+    assert.equal(await grid("tune-after"), original);
+    await page.reload();
+    await settled(["ready", "restored", "error"]);
+    assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "ready", "reset forgot the saved hand");
     assert.deepEqual(problems, []);
     await page.close();
   });

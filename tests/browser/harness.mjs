@@ -142,10 +142,11 @@ export function litFraction(page, canvasId) {
   }, canvasId);
 }
 
-/** Draw a "7" on the pad with the mouse: a top bar and a diagonal stroke. */
-export async function drawSeven(page) {
-  await page.locator("#ae-pad").scrollIntoViewIfNeeded();
-  const box = await page.locator("#ae-pad").boundingBox();
+/** Draw a "7" on a pad (`#ae-pad` unless `pad` names another) with the mouse: a top bar and
+ * a diagonal stroke. */
+export async function drawSeven(page, pad = "#ae-pad") {
+  await page.locator(pad).scrollIntoViewIfNeeded();
+  const box = await page.locator(pad).boundingBox();
   const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
   for (const stroke of [
     [at(0.3, 0.25), at(0.7, 0.25)],
