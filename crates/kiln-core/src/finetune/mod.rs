@@ -8,8 +8,9 @@
 //!
 //! Two things keep it from copying the examples or forgetting digits: every step sees randomly
 //! [augmented](augment) copies of the examples, never the same pixels twice; and half of every
-//! batch is *replay*, digits of every class drawn from the pretrained model itself, so the
-//! fine-tuned model keeps fitting what it drew before.
+//! batch is *replay*, digits drawn from the pretrained model itself of every class the examples
+//! do not show, so the fine-tuned model keeps drawing those as before while the examples alone
+//! say how their own digits look.
 
 pub mod augment;
 
@@ -100,6 +101,8 @@ pub struct Finetuning {
     /// The pretrained model, frozen: the source of replayed digits.
     pretrained: Vae,
     examples: Vec<Example>,
+    /// The classes no example shows, which replay keeps as the pretrained model drew them.
+    replayed_classes: Vec<usize>,
     optimizer: ModuleOptimizer,
     config: FinetuneConfig,
     steps_done: usize,
@@ -120,7 +123,11 @@ impl Finetuning {
         config.validate()?;
         let classes = vae.num_classes().ok_or(FinetuneError::NotConditional)?;
         check_examples(&examples, classes)?;
+        let replayed_classes = (0..classes)
+            .filter(|class| examples.iter().all(|e| e.label != *class))
+            .collect();
         Ok(Self {
+            replayed_classes,
             model: vae.clone().fork(&device.clone().autodiff()).train(),
             pretrained: vae,
             examples,
@@ -168,10 +175,11 @@ impl Finetuning {
     }
 
     /// `batch_size` augmented examples, then as many digits replayed from the pretrained
-    /// model (image i of the replay is digit i mod 10).
+    /// model, cycling through the classes no example shows.
     ///
     /// # Shapes
-    /// - output: `[2 · batch_size, 1, 28, 28]` and `[2 · batch_size]`
+    /// - output: `[B, 1, 28, 28]` and `[B]`, B = 2 · batch_size (batch_size when the examples
+    ///   show every class)
     fn batch(&self, seed: u64) -> (Tensor<4>, Tensor<1, Int>) {
         let size = self.config.batch_size;
         let train_device = self.device.clone().autodiff();
@@ -183,19 +191,30 @@ impl Finetuning {
             pixels.extend(self.config.augmentation.apply(&example.pixels, &mut rng));
             labels.push(example.label as i32);
         }
-        let classes = self.pretrained.num_classes().expect("checked in new");
-        labels.extend((0..size).map(|i| (i % classes) as i32));
-        let augmented = Tensor::<4>::from_data(
+        let mut images = vec![Tensor::<4>::from_data(
             TensorData::new(pixels, [size, 1, IMAGE_SIDE, IMAGE_SIDE]),
             &train_device,
-        );
-        let replay = self
-            .pretrained
-            .sample(size, seed, None, &self.device)
-            .to_device(&train_device);
+        )];
+        // Every class shown: no replay, the examples are the whole batch.
+        if !self.replayed_classes.is_empty() {
+            let replay_labels: Vec<i32> = (0..size)
+                .map(|i| self.replayed_classes[i % self.replayed_classes.len()] as i32)
+                .collect();
+            let label_tensor = Tensor::<1, Int>::from_data(
+                TensorData::new(replay_labels.clone(), [size]),
+                &self.device,
+            );
+            images.push(
+                self.pretrained
+                    .sample_labelled(seed, label_tensor)
+                    .to_device(&train_device),
+            );
+            labels.extend(replay_labels);
+        }
+        let count = labels.len();
         (
-            Tensor::cat(vec![augmented, replay], 0),
-            Tensor::from_data(TensorData::new(labels, [2 * size]), &train_device),
+            Tensor::cat(images, 0),
+            Tensor::from_data(TensorData::new(labels, [count]), &train_device),
         )
     }
 }
