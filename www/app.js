@@ -296,21 +296,27 @@ function firstSight(element) {
   });
 }
 
+/** Wait until section `prefix` comes into view or its run button (labelled `action`) is
+ * pressed, for the sections whose first run is heavy. Its sliders show their values from the
+ * start (`sliders`: [id, format]), so the first run uses what they say then. */
+async function lazyStart(prefix, action, sliders) {
+  for (const [id, format] of sliders) {
+    $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
+  }
+  $(`${prefix}-status`).textContent = `Starts when you scroll here or press ${action}.`;
+  $(`${prefix}-run`).disabled = false;
+  const pressed = new Promise((resolve) => $(`${prefix}-run`).addEventListener("click", resolve, { once: true }));
+  await Promise.race([firstSight($(`${prefix}-title`).closest("section")), pressed]);
+  $(`${prefix}-run`).disabled = true;
+  $(`${prefix}-status`).textContent = "Downloading weights…";
+}
+
 /** The diffusion model, animated: every reverse step draws x_t and the predicted digits. It
  * loads and starts when its card comes into view (or Denoise is pressed), since sampling is
  * the page's heaviest work. A change of any control restarts the run; Stop cancels it between
  * two steps. */
 async function diffusionSection(kiln) {
-  // The controls work before the model loads: the first run uses what they say then.
-  for (const [id, format] of [["ddpm-steps", (v) => v], ["ddpm-guidance", (v) => Number(v).toFixed(1)]]) {
-    $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
-  }
-  $("ddpm-status").textContent = "Starts when you scroll here or press Denoise.";
-  $("ddpm-run").disabled = false;
-  const pressed = new Promise((resolve) => $("ddpm-run").addEventListener("click", resolve, { once: true }));
-  await Promise.race([firstSight($("ddpm-title").closest("section")), pressed]);
-  $("ddpm-run").disabled = true;
-  $("ddpm-status").textContent = "Downloading weights…";
+  await lazyStart("ddpm", "Denoise", [["ddpm-steps", (v) => v], ["ddpm-guidance", (v) => Number(v).toFixed(1)]]);
   const ddpm = await kiln.model("ddpm");
   $("ddpm-info").textContent = describeConditional(ddpm);
   let run; // { controller, done } of the run in progress
@@ -574,15 +580,7 @@ const GPT_CONTROLS = ["gpt-prompt", "gpt-temperature", "gpt-top-k", "gpt-tokens"
 /** The text model: writes after the prompt character by character into the output box, with
  * the speed in characters per second; Stop (or Write again) stops it before the next one. */
 async function textSection(kiln) {
-  for (const [id, format] of [["gpt-temperature", (v) => Number(v).toFixed(2)], ["gpt-top-k", (v) => v]]) {
-    $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
-  }
-  $("gpt-status").textContent = "Starts when you scroll here or press Write.";
-  $("gpt-run").disabled = false;
-  const pressed = new Promise((resolve) => $("gpt-run").addEventListener("click", resolve, { once: true }));
-  await Promise.race([firstSight($("gpt-title").closest("section")), pressed]);
-  $("gpt-run").disabled = true;
-  $("gpt-status").textContent = "Downloading weights…";
+  await lazyStart("gpt", "Write", [["gpt-temperature", (v) => Number(v).toFixed(2)], ["gpt-top-k", (v) => v]]);
   const gpt = await kiln.model("gpt", {
     onProgress: ({ loaded, total }) => {
       $("gpt-progress").max = total ?? loaded;

@@ -7,7 +7,7 @@ use kiln_core::finetune::Finetuning;
 use kiln_core::model::Model;
 use wasm_bindgen::prelude::*;
 
-use crate::loaded_model::{LoadedModel, to_js};
+use crate::loaded_model::{LoadedModel, read_values};
 
 #[wasm_bindgen]
 pub struct FinetuneRun {
@@ -37,14 +37,7 @@ impl FinetuneRun {
         };
         let (step, total) = (self.run.steps_done(), self.run.total_steps());
         wasm_bindgen_futures::future_to_promise(async move {
-            let data = loss
-                .into_data_async()
-                .await
-                .map_err(|e| to_js(format!("reading the loss from the device failed: {e:?}")))?;
-            let loss = data
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|e| to_js(format!("reading the loss: {e:?}")))?[0];
+            let loss = read_values(loss, "the loss").await?[0];
             let object = js_sys::Object::new();
             for (key, value) in [
                 ("step", step as f64),

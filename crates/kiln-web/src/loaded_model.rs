@@ -224,6 +224,20 @@ pub(crate) async fn read_images(images: burn::tensor::Tensor<4>) -> Result<Image
     ImageBatch::from_data(data).map_err(to_js)
 }
 
+/// A device tensor's values as f32, read without blocking; `what` names them in an error.
+pub(crate) async fn read_values<const D: usize>(
+    tensor: burn::tensor::Tensor<D>,
+    what: &str,
+) -> Result<Vec<f32>, JsValue> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| to_js(format!("reading {what} from the device failed: {e:?}")))?
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| to_js(format!("reading {what}: {e:?}")))
+}
+
 /// `{ count, width, height }` of `shape`, plus each named batch's pixels as a `Float32Array`.
 pub(crate) fn image_object(
     shape: &ImageBatch,

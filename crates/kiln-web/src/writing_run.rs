@@ -6,7 +6,7 @@ use js_sys::{Float32Array, Promise};
 use kiln_core::gpt::Writing;
 use wasm_bindgen::prelude::*;
 
-use crate::loaded_model::to_js;
+use crate::loaded_model::{read_values, to_js};
 
 #[wasm_bindgen]
 pub struct WritingRun {
@@ -36,14 +36,7 @@ impl WritingRun {
             return Promise::resolve(&JsValue::NULL);
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let data = logits
-                .into_data_async()
-                .await
-                .map_err(|e| to_js(format!("reading logits from the device failed: {e:?}")))?;
-            let values = data
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|e| to_js(format!("reading logits: {e:?}")))?;
+            let values = read_values(logits, "logits").await?;
             Ok(Float32Array::from(&values[..]).into())
         })
     }

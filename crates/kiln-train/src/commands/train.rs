@@ -274,6 +274,11 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             "--ema must be a decay between 0 and 1 (exclusive), got {decay}"
         );
     }
+    let (default_epochs, default_batch) = if is_gpt {
+        (DEFAULT_GPT_EPOCHS, DEFAULT_GPT_BATCH)
+    } else {
+        (DEFAULT_EPOCHS, DEFAULT_BATCH)
+    };
     let schedule = args.schedule.unwrap_or(if is_gpt {
         ScheduleKind::Cosine
     } else {
@@ -296,22 +301,8 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
         spec,
         settings: TrainSettings {
             data: args.data.clone(),
-            epochs: args.epochs.map_or(
-                if is_gpt {
-                    DEFAULT_GPT_EPOCHS
-                } else {
-                    DEFAULT_EPOCHS
-                },
-                |e| e.get(),
-            ),
-            batch_size: args.batch.map_or(
-                if is_gpt {
-                    DEFAULT_GPT_BATCH
-                } else {
-                    DEFAULT_BATCH
-                },
-                |b| b.get(),
-            ),
+            epochs: args.epochs.map_or(default_epochs, NonZeroUsize::get),
+            batch_size: args.batch.map_or(default_batch, NonZeroUsize::get),
             learning_rate,
             lr_schedule,
             epoch_steps: is_gpt.then(|| {

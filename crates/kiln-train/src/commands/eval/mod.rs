@@ -191,14 +191,19 @@ fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<
         );
     }
     if args.record {
-        let model_args = ModelArgs {
-            model: name.to_owned(),
-            manifest: args.manifest.clone(),
-            device: args.device,
-        };
-        record(&model_args, evaluation)?;
+        record_as(args, name, evaluation)?;
     }
     Ok(())
+}
+
+/// Store `evaluation` in the manifest entry of model `name`.
+fn record_as(args: &EvalArgs, name: &str, evaluation: Evaluation) -> Result<()> {
+    let model_args = ModelArgs {
+        model: name.to_owned(),
+        manifest: args.manifest.clone(),
+        device: args.device,
+    };
+    record(&model_args, evaluation)
 }
 
 /// Σ (a − b)² over every pixel.

@@ -6,9 +6,9 @@ use kiln_core::gpt::{Corpus, TokenChoice};
 use kiln_core::model::Model;
 use kiln_core::request::TextRequest;
 
-use super::{Figures, measured, record};
+use super::{Figures, measured, record_as};
 use crate::batches::{TextData, TrainingData};
-use crate::cli::{EvalArgs, ModelArgs};
+use crate::cli::EvalArgs;
 use crate::data;
 use crate::resolve::Resolved;
 use crate::trainer::{self, OBJECTIVE};
@@ -68,12 +68,7 @@ pub fn judge_text(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()>
         );
     }
     if args.record {
-        let model_args = ModelArgs {
-            model: name.to_owned(),
-            manifest: args.manifest.clone(),
-            device: args.device,
-        };
-        record(&model_args, evaluation)?;
+        record_as(args, name, evaluation)?;
     }
     Ok(())
 }
