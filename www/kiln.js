@@ -212,7 +212,7 @@ export class KilnModel {
    * then samples fine-tuned), `cancel()` stops it between steps (`done` rejects with an
    * AbortError and the model is unchanged). `onProgress({ step, total, loss })` after each step.
    */
-  finetune({ examples, steps = 200, lr = 5e-4, seed = 0, onProgress } = {}) {
+  finetune({ examples, steps = 200, lr = 2e-3, seed = 0, onProgress } = {}) {
     if (!Array.isArray(examples) || examples.length === 0) {
       throw new TypeError("examples must be a non-empty array of { data, label }");
     }

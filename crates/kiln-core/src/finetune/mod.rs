@@ -7,10 +7,10 @@
 //! stable objective on ten images, where a GAN's would collapse onto them.
 //!
 //! Two things keep it from copying the examples or forgetting digits: every step sees randomly
-//! [augmented](augment) copies of the examples, never the same pixels twice; and half of every
-//! batch is *replay*, digits drawn from the pretrained model itself of every class the examples
-//! do not show, so the fine-tuned model keeps drawing those as before while the examples alone
-//! say how their own digits look.
+//! [augmented](augment) copies of the examples, never the same pixels twice; and every step
+//! also *replays* the classes the examples do not show: the decoder is pulled towards what the
+//! pretrained decoder draws from the same latent codes (distillation), so it keeps drawing those
+//! digits as before while the examples alone say how their own digits look.
 
 pub mod augment;
 
@@ -22,13 +22,16 @@ use thiserror::Error;
 use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::noise;
 use crate::train::gradient_step;
-use crate::vae::Vae;
+use crate::vae::{Vae, bernoulli_nll};
 use augment::Augmentation;
+use burn::tensor::activation::sigmoid;
 
 /// Most examples a fine-tuning run takes (each step augments all of them).
 pub const MAX_EXAMPLES: usize = 64;
 /// Most steps one run may take.
 pub const MAX_STEPS: usize = 5_000;
+/// Keeps the replayed codes' noise apart from the ELBO's, which draws from the same step seed.
+const REPLAY_STREAM: u64 = 0x5EED_0F2E_91A7;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum FinetuneError {
@@ -67,7 +70,7 @@ pub struct Example {
 pub struct FinetuneConfig {
     pub steps: usize,
     pub learning_rate: f64,
-    /// Augmented copies of the examples per step; as many replayed digits join them.
+    /// Augmented copies of the examples per step, and replayed latent codes beside them.
     pub batch_size: usize,
     pub augmentation: Augmentation,
 }
@@ -76,7 +79,7 @@ impl Default for FinetuneConfig {
     fn default() -> Self {
         Self {
             steps: 200,
-            learning_rate: 5e-4,
+            learning_rate: 2e-3,
             batch_size: 32,
             augmentation: Augmentation::default(),
         }
@@ -147,8 +150,9 @@ impl Finetuning {
         self.config.steps
     }
 
-    /// One gradient step on a fresh batch; returns the batch's loss (−ELBO per digit, nats) for
-    /// the caller to read, or `None` once every step is done.
+    /// One gradient step on a fresh batch; returns its loss (nats per digit: the −ELBO of the
+    /// augmented examples plus the replay term) for the caller to read, or `None` once every
+    /// step is done.
     ///
     /// # Shapes
     /// - output: `[1]`
@@ -157,8 +161,11 @@ impl Finetuning {
             return None;
         }
         let seed = self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.steps_done as u64;
-        let (images, labels) = self.batch(seed);
-        let loss = self.model.loss(images, &Some(labels), seed).total;
+        let (images, labels) = self.examples_batch(seed);
+        let mut loss = self.model.loss(images, &Some(labels), seed).total;
+        if let Some(replay) = self.replay_loss(seed) {
+            loss = loss + replay;
+        }
         self.model = gradient_step(
             &mut self.optimizer,
             self.config.learning_rate,
@@ -174,48 +181,63 @@ impl Finetuning {
         self.model.valid()
     }
 
-    /// `batch_size` augmented examples, then as many digits replayed from the pretrained
-    /// model, cycling through the classes no example shows.
+    /// `batch_size` augmented copies of the examples, cycling through them.
     ///
     /// # Shapes
-    /// - output: `[B, 1, 28, 28]` and `[B]`, B = 2 · batch_size (batch_size when the examples
-    ///   show every class)
-    fn batch(&self, seed: u64) -> (Tensor<4>, Tensor<1, Int>) {
+    /// - output: `[batch_size, 1, 28, 28]` and `[batch_size]`
+    fn examples_batch(&self, seed: u64) -> (Tensor<4>, Tensor<1, Int>) {
         let size = self.config.batch_size;
         let train_device = self.device.clone().autodiff();
         let mut rng = noise::rng(seed);
         let mut pixels = Vec::with_capacity(size * IMAGE_PIXELS);
-        let mut labels = Vec::with_capacity(2 * size);
+        let mut labels = Vec::with_capacity(size);
         for i in 0..size {
             let example = &self.examples[i % self.examples.len()];
             pixels.extend(self.config.augmentation.apply(&example.pixels, &mut rng));
             labels.push(example.label as i32);
         }
-        let mut images = vec![Tensor::<4>::from_data(
-            TensorData::new(pixels, [size, 1, IMAGE_SIDE, IMAGE_SIDE]),
-            &train_device,
-        )];
-        // Every class shown: no replay, the examples are the whole batch.
-        if !self.replayed_classes.is_empty() {
-            let replay_labels: Vec<i32> = (0..size)
-                .map(|i| self.replayed_classes[i % self.replayed_classes.len()] as i32)
-                .collect();
-            let label_tensor = Tensor::<1, Int>::from_data(
-                TensorData::new(replay_labels.clone(), [size]),
-                &self.device,
-            );
-            images.push(
-                self.pretrained
-                    .sample_labelled(seed, label_tensor)
-                    .to_device(&train_device),
-            );
-            labels.extend(replay_labels);
-        }
-        let count = labels.len();
         (
-            Tensor::cat(images, 0),
-            Tensor::from_data(TensorData::new(labels, [count]), &train_device),
+            Tensor::from_data(
+                TensorData::new(pixels, [size, 1, IMAGE_SIDE, IMAGE_SIDE]),
+                &train_device,
+            ),
+            Tensor::from_data(TensorData::new(labels, [size]), &train_device),
         )
+    }
+
+    /// How far the decoder has moved from the pretrained one on `batch_size` latent codes of the
+    /// classes no example shows: the cross-entropy of its pixels against the pretrained model's
+    /// (distillation, nats per digit). It keeps those digits as they were drawn, code for code;
+    /// `None` when the examples show every class.
+    ///
+    /// # Shapes
+    /// - output: `[1]`
+    fn replay_loss(&self, seed: u64) -> Option<Tensor<1>> {
+        if self.replayed_classes.is_empty() {
+            return None;
+        }
+        let size = self.config.batch_size;
+        let labels: Vec<i32> = (0..size)
+            .map(|i| self.replayed_classes[i % self.replayed_classes.len()] as i32)
+            .collect();
+        let latents =
+            noise::standard_normal_values(seed ^ REPLAY_STREAM, size * self.model.latent_dim());
+        let shape = [size, self.model.latent_dim()];
+        let on = |device: &Device| {
+            (
+                Tensor::<2>::from_data(TensorData::new(latents.clone(), shape), device),
+                Some(Tensor::<1, Int>::from_data(
+                    TensorData::new(labels.clone(), [size]),
+                    device,
+                )),
+            )
+        };
+        let (codes, classes) = on(&self.device);
+        let target = sigmoid(self.pretrained.decode(codes, &classes));
+        let train_device = self.device.clone().autodiff();
+        let (codes, classes) = on(&train_device);
+        let logits = self.model.decode(codes, &classes);
+        Some(bernoulli_nll(logits, target.to_device(&train_device)).mean())
     }
 }
 
