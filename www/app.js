@@ -487,7 +487,7 @@ async function finetuneSection(kiln) {
   };
   const setBusy = (busy) => {
     $("tune-cancel").disabled = !busy;
-    for (const id of ["tune-reset", "tune-save"]) $(id).disabled = busy || !tuned;
+    for (const id of ["tune-reset", "tune-save", "tune-download"]) $(id).disabled = busy || !tuned;
     $("tune-run").disabled = busy || examples.length === 0;
   };
 
@@ -553,6 +553,18 @@ async function finetuneSection(kiln) {
       showSectionError("tune", error.message);
     } finally {
       setBusy(false);
+    }
+  });
+  $("tune-download").addEventListener("click", async () => {
+    try {
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await yours.weights());
+      link.download = "my-hand.bpk";
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      $("tune-status").textContent = "Downloaded my-hand.bpk: `kiln sample --model my-hand.bpk --class 7 --out samples/` draws from it natively.";
+    } catch (error) {
+      showSectionError("tune", error.message);
     }
   });
   $("tune-save").addEventListener("click", async () => {

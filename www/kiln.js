@@ -254,6 +254,15 @@ export class KilnModel {
     return entry;
   }
 
+  /**
+   * The weights as they are now (e.g. fine-tuned), as a file that also says what model it
+   * holds: `kiln sample --model FILE` loads it natively. Resolves to a Blob.
+   */
+  async weights() {
+    const { bytes } = await worker.call("export", { model: this.#handle });
+    return new Blob([bytes], { type: "application/octet-stream" });
+  }
+
   /** Return a fine-tuned model to the weights it was loaded with. */
   async reset() {
     await worker.call("reset", { model: this.#handle });

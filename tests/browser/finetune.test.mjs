@@ -2,7 +2,10 @@
 // reset and cancel restore the pretrained model, and bad examples are clear errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { drawSeven, openPage, useSite } from "./harness.mjs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { drawSeven, maxAbsDiff, openPage, runKiln, useSite } from "./harness.mjs";
 
 const site = useSite();
 
@@ -120,9 +123,23 @@ for (const backend of ["cpu", "webgpu"]) {
     assert.match(await page.locator("#tune-status").textContent(), /^Fine-tuned on 3 digits in \d+\.\d s\./);
     const yours = await grid("tune-after");
     assert.notEqual(yours, original, "the fine-tuned model draws differently");
+    // Download: the file loads natively on its own and draws what the page's model draws.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#tune-download").click()]);
+    assert.equal(download.suggestedFilename(), "my-hand.bpk");
+    const file = join(mkdtempSync(join(tmpdir(), "kiln-download-")), "my-hand.bpk");
+    await download.saveAs(file);
+    const out = runKiln(["sample", "--model", file, "--count", "4", "--seed", "5", "--class", "7", "--out", "{out}", "--json"]);
+    const native = JSON.parse(readFileSync(join(out, "samples.json"), "utf8"));
     assert.equal(await grid("tune-before"), original, "the original grid stays");
     await page.locator("#tune-save").click();
     await settled(["saved", "error"]);
+    const saved = await page.evaluate(async (backend) => {
+      const { Kiln } = await import("./kiln.js");
+      const mine = await (await Kiln.open({ backend })).model("my-hand");
+      return Array.from((await mine.sample({ count: 4, seed: 5, class: 7 })).data);
+    }, backend);
+    const diff = maxAbsDiff(saved, native.data);
+    assert.ok(diff < 1e-4, `the downloaded file natively vs the saved model in the page: ${diff}`);
     await page.reload();
     await settled(["restored", "ready", "error"]);
     assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "restored", await page.locator("#tune-error").textContent());

@@ -62,6 +62,9 @@ pub enum ModelError {
     },
 }
 
+/// The burnpack metadata key of a self-describing weight file's spec (JSON).
+const SPEC_METADATA: &str = "kiln.spec";
+
 /// An architecture and its hyper-parameters, as stored in the manifest and in run directories.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "config", rename_all = "lowercase")]
@@ -89,6 +92,23 @@ impl ModelSpec {
             ModelSpec::Ddpm(_) => "ddpm",
             ModelSpec::Gpt(_) => "gpt",
         }
+    }
+
+    /// `weights` (burnpack) carrying this spec in their metadata, so that the file alone says
+    /// what it holds: what a browser download is.
+    pub fn embed_in(&self, weights: &[u8]) -> Result<Vec<u8>, ModelError> {
+        let json = serde_json::to_string(self).expect("a spec serialises");
+        Ok(weights::with_metadata(weights, SPEC_METADATA, &json)?)
+    }
+
+    /// The spec a weight file carries in its metadata ([`ModelSpec::embed_in`]), if any.
+    pub fn embedded_in(weights: &[u8]) -> Result<Option<Self>, ModelError> {
+        let Some(json) = weights::metadata(weights, SPEC_METADATA)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| ModelError::Weights(WeightError::Format(format!("its kiln.spec: {e}"))))
     }
 
     /// The characters a text model's tokens stand for.
@@ -371,6 +391,22 @@ mod tests {
     use super::*;
     use crate::mnist::IMAGE_PIXELS;
     use crate::request::class_from_f64;
+
+    #[test]
+    fn a_weight_file_can_carry_its_spec() {
+        let device = Device::flex();
+        let spec = ModelSpec::Vae(VaeConfig::new().with_base_channels(4).with_latent_dim(2));
+        let bytes = spec
+            .init(&device)
+            .unwrap()
+            .to_bytes(Precision::Full)
+            .unwrap();
+        assert_eq!(ModelSpec::embedded_in(&bytes).unwrap(), None);
+        let described = spec.embed_in(&bytes).unwrap();
+        let found = ModelSpec::embedded_in(&described).unwrap().unwrap();
+        assert_eq!(found, spec);
+        assert!(found.load(&described, &device).is_ok());
+    }
 
     #[test]
     fn invalid_config_is_an_error_not_a_panic() {

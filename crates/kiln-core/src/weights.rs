@@ -131,6 +131,34 @@ impl ModuleMapper for ToHalf {
     }
 }
 
+/// `bytes` (a burnpack file) with `key` set to `value` in its metadata, the tensors unchanged.
+pub fn with_metadata(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, WeightError> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| WeightError::Format(e.to_string()))?;
+    let metadata = reader.metadata().clone();
+    let tensors = reader
+        .into_tensors()
+        .map_err(|e| WeightError::Format(e.to_string()))?;
+    let writer = metadata
+        .iter()
+        .filter(|(k, _)| k.as_str() != key)
+        .fold(burn_pack::Writer::new(tensors), |w, (k, v)| {
+            w.with_metadata(k, v)
+        })
+        .with_metadata(key, value);
+    let bytes = writer
+        .into_bytes()
+        .map_err(|e| WeightError::Format(e.to_string()))?;
+    Ok(bytes.to_vec())
+}
+
+/// The value of `key` in the metadata of `bytes` (a burnpack file), if set.
+pub fn metadata(bytes: &[u8], key: &str) -> Result<Option<String>, WeightError> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| WeightError::Format(e.to_string()))?;
+    Ok(reader.metadata().get(key).cloned())
+}
+
 /// Load burnpack bytes into `model`, whose architecture must match the file's exactly; stored
 /// floats are converted to the model's precision.
 pub fn load<M: Module>(model: M, bytes: &[u8]) -> Result<M, WeightError> {
@@ -200,6 +228,26 @@ mod tests {
             }
         };
         assert_eq!(bytes, to_bytes(model).unwrap());
+    }
+
+    #[test]
+    fn metadata_rides_along_and_the_weights_still_load() {
+        let device = Device::flex();
+        let model = config().init(&device);
+        let bytes = to_bytes(model.clone()).unwrap();
+        assert_eq!(metadata(&bytes, "kiln.test").unwrap(), None);
+        let tagged = with_metadata(&bytes, "kiln.test", "one").unwrap();
+        let retagged = with_metadata(&tagged, "kiln.test", "two").unwrap();
+        assert_eq!(
+            metadata(&retagged, "kiln.test").unwrap().as_deref(),
+            Some("two")
+        );
+        let loaded = load(config().init(&device), &retagged).unwrap();
+        assert_eq!(to_bytes(loaded).unwrap(), bytes);
+        assert!(matches!(
+            metadata(b"not weights", "kiln.test"),
+            Err(WeightError::Format(_))
+        ));
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub struct Resolved {
     pub weights: Vec<u8>,
 }
 
-/// `model` is a run directory, a weight file listed in a manifest beside it, or a name in
-/// `manifest`.
+/// `model` is a run directory, a weight file listed in a manifest beside it or carrying its own
+/// spec (a model downloaded from the page), or a name in `manifest`.
 pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
     let path = Path::new(model);
     if path.is_dir() {
@@ -49,16 +49,24 @@ pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
             .file_name()
             .and_then(|f| f.to_str())
             .unwrap_or_default();
-        let manifest = read_manifest(&manifest_path).with_context(|| {
-            format!("{model} is a weight file; its architecture is read from the manifest.json beside it")
-        })?;
-        let Some(entry) = manifest.models.iter().find(|m| m.file == file_name) else {
+        let listed = manifest_path
+            .is_file()
+            .then(|| read_manifest(&manifest_path))
+            .transpose()?
+            .and_then(|manifest| manifest.models.into_iter().find(|m| m.file == file_name));
+        if let Some(entry) = listed {
+            return load_entry(&entry, path.to_path_buf());
+        }
+        let weights = std::fs::read(path).with_context(|| format!("reading {model}"))?;
+        let Some(spec) =
+            ModelSpec::embedded_in(&weights).with_context(|| format!("reading {model}"))?
+        else {
             bail!(
-                "{} does not list {file_name}; run `kiln export` to add it",
-                manifest_path.display()
+                "{model} does not say what model it holds, and no manifest.json beside it lists it: \
+                 pass a file that `kiln export` listed or the page's Download wrote"
             );
         };
-        return load_entry(entry, path.to_path_buf());
+        return Ok(Resolved { spec, weights });
     }
     let manifest_data = read_manifest(manifest).with_context(|| {
         format!("{model:?} is not a file or run directory, so it was looked up as a model name")

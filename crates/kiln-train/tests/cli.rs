@@ -956,6 +956,15 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
         &path("other.txt"),
     ]);
     assert!(err.contains("never saw in training"), "{err}");
+    // A weight file alone says nothing of its architecture unless it carries its spec.
+    std::fs::create_dir(tmp.path().join("loose")).unwrap();
+    std::fs::copy(
+        tmp.path().join("pretrained/verse.bpk"),
+        tmp.path().join("loose/verse.bpk"),
+    )
+    .unwrap();
+    let err = fails(&["generate", "--model", &path("loose/verse.bpk")]);
+    assert!(err.contains("does not say what model it holds"), "{err}");
     std::fs::write(tmp.path().join("binary.txt"), [0xff, 0xfe, 0x00]).unwrap();
     let err = fails(&[
         "train",

@@ -60,7 +60,12 @@ impl Engine {
             .spec
             .load(bytes, &self.device)
             .map_err(|e| JsError::new(&format!("{}: {e}", entry.file)))?;
-        Ok(LoadedModel::new(entry.name, model, self.device.clone()))
+        Ok(LoadedModel::new(
+            entry.name,
+            entry.spec,
+            model,
+            self.device.clone(),
+        ))
     }
 }
 

@@ -4,7 +4,7 @@
 use burn::tensor::Device;
 use js_sys::Promise;
 use kiln_core::finetune::Finetuning;
-use kiln_core::model::Model;
+use kiln_core::model::{Model, ModelSpec};
 use wasm_bindgen::prelude::*;
 
 use crate::loaded_model::{LoadedModel, read_values};
@@ -12,13 +12,19 @@ use crate::loaded_model::{LoadedModel, read_values};
 #[wasm_bindgen]
 pub struct FinetuneRun {
     name: String,
+    spec: ModelSpec,
     run: Finetuning,
     device: Device,
 }
 
 impl FinetuneRun {
-    pub fn new(name: String, run: Finetuning, device: Device) -> Self {
-        Self { name, run, device }
+    pub fn new(name: String, spec: ModelSpec, run: Finetuning, device: Device) -> Self {
+        Self {
+            name,
+            spec,
+            run,
+            device,
+        }
     }
 }
 
@@ -54,6 +60,7 @@ impl FinetuneRun {
     pub fn model(&self) -> LoadedModel {
         LoadedModel::new(
             self.name.clone(),
+            self.spec.clone(),
             Model::Vae(self.run.model()),
             self.device.clone(),
         )

@@ -5,7 +5,7 @@ use js_sys::{Float32Array, Object, Reflect};
 use kiln_core::finetune::{Example, FinetuneConfig, Finetuning};
 use kiln_core::image::ImageBatch;
 use kiln_core::mnist::IMAGE_PIXELS;
-use kiln_core::model::Model;
+use kiln_core::model::{Model, ModelSpec};
 use kiln_core::request::{
     DenoiseRequest, DiffusionRequest, InterpolateRequest, SampleRequest, TextRequest,
     class_from_f64, seed_from_f64,
@@ -20,14 +20,16 @@ use crate::writing_run::WritingRun;
 #[wasm_bindgen]
 pub struct LoadedModel {
     name: String,
+    spec: ModelSpec,
     model: Model,
     device: Device,
 }
 
 impl LoadedModel {
-    pub fn new(name: String, model: Model, device: Device) -> Self {
+    pub fn new(name: String, spec: ModelSpec, model: Model, device: Device) -> Self {
         Self {
             name,
+            spec,
             model,
             device,
         }
@@ -145,21 +147,24 @@ impl LoadedModel {
             Finetuning::new(vae.clone(), examples, config, seed, &self.device).map_err(to_js)?;
         Ok(FinetuneRun::new(
             self.name.clone(),
+            self.spec.clone(),
             run,
             self.device.clone(),
         ))
     }
 
-    /// The weights as a burnpack file (f32), read back from the device without blocking.
+    /// The weights as a burnpack file (f32) that also carries the model's spec, so that
+    /// `kiln sample --model FILE` loads it alone; read back from the device without blocking.
     /// Resolves to a `Uint8Array`.
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> js_sys::Promise {
-        let model = self.model.clone();
+        let (model, spec) = (self.model.clone(), self.spec.clone());
         wasm_bindgen_futures::future_to_promise(async move {
             let bytes = model
                 .to_bytes_async(&backend::cpu_device())
                 .await
                 .map_err(to_js)?;
+            let bytes = spec.embed_in(&bytes).map_err(to_js)?;
             Ok(js_sys::Uint8Array::from(&bytes[..]).into())
         })
     }
