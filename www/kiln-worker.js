@@ -46,7 +46,7 @@ const startup = { wasmMs: undefined, deviceMs: new Map() };
 const models = new Map(); // handle → LoadedModel
 const loadedWith = new Map(); // handle → the LoadedModel it was loaded as, once fine-tuned
 let nextModel = 1;
-const running = new Set(); // ids of "diffuse" and "write" requests still running
+const running = new Set(); // ids of "diffuse", "write" and "finetune" requests still running
 const cancelled = new Set(); // ids of those asked to stop
 
 /** Thrown when a request is cancelled; kiln.js turns it into an AbortError. */

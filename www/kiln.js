@@ -207,8 +207,8 @@ export class KilnModel {
    * Fine-tune a class-conditional VAE ("cvae") in place on a few labelled digits, so that it
    * draws in their hand. `examples`: `[{ data, label }]`, each `data` 28×28 intensities in [0, 1]
    * (normalised like MNIST: see digit-pad.js), `label` 0–9. Every step sees augmented copies
-   * of the examples and as many digits replayed from the model before fine-tuning, so it keeps
-   * every digit. Returns `{ done, cancel }`: `done` resolves once every step is taken (the model
+   * of the examples, and is pulled towards what the model drew before fine-tuning for the
+   * digits no example shows, so it keeps every digit. Returns `{ done, cancel }`: `done` resolves once every step is taken (the model
    * then samples fine-tuned), `cancel()` stops it between steps (`done` rejects with an
    * AbortError and the model is unchanged). `onProgress({ step, total, loss })` after each step.
    */
