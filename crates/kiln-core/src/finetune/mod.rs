@@ -110,7 +110,10 @@ pub struct Finetuning {
     config: FinetuneConfig,
     steps_done: usize,
     seed: u64,
+    /// The plain device, where the pretrained model draws.
     device: Device,
+    /// Its autodiff twin, where the fine-tuned model trains.
+    train_device: Device,
 }
 
 impl Finetuning {
@@ -129,9 +132,11 @@ impl Finetuning {
         let replayed_classes = (0..classes)
             .filter(|class| examples.iter().all(|e| e.label != *class))
             .collect();
+        let train_device = device.clone().autodiff();
         Ok(Self {
             replayed_classes,
-            model: vae.clone().fork(&device.clone().autodiff()).train(),
+            model: vae.clone().fork(&train_device).train(),
+            train_device,
             pretrained: vae,
             examples,
             optimizer: AdamConfig::new().init(),
@@ -187,7 +192,6 @@ impl Finetuning {
     /// - output: `[batch_size, 1, 28, 28]` and `[batch_size]`
     fn examples_batch(&self, seed: u64) -> (Tensor<4>, Tensor<1, Int>) {
         let size = self.config.batch_size;
-        let train_device = self.device.clone().autodiff();
         let mut rng = noise::rng(seed);
         let mut pixels = Vec::with_capacity(size * IMAGE_PIXELS);
         let mut labels = Vec::with_capacity(size);
@@ -199,9 +203,9 @@ impl Finetuning {
         (
             Tensor::from_data(
                 TensorData::new(pixels, [size, 1, IMAGE_SIDE, IMAGE_SIDE]),
-                &train_device,
+                &self.train_device,
             ),
-            Tensor::from_data(TensorData::new(labels, [size]), &train_device),
+            Tensor::from_data(TensorData::new(labels, [size]), &self.train_device),
         )
     }
 
@@ -234,10 +238,9 @@ impl Finetuning {
         };
         let (codes, classes) = on(&self.device);
         let target = sigmoid(self.pretrained.decode(codes, &classes));
-        let train_device = self.device.clone().autodiff();
-        let (codes, classes) = on(&train_device);
+        let (codes, classes) = on(&self.train_device);
         let logits = self.model.decode(codes, &classes);
-        Some(bernoulli_nll(logits, target.to_device(&train_device)).mean())
+        Some(bernoulli_nll(logits, target.to_device(&self.train_device)).mean())
     }
 }
 

@@ -161,12 +161,7 @@ impl Generation {
     /// One whole step, reading the logits back synchronously (native backends): the chosen
     /// character's token.
     pub fn next_token(&mut self, model: &Gpt, device: &Device) -> u32 {
-        let logits = self
-            .next_logits(model, device)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32");
+        let logits = host_logits(self.next_logits(model, device));
         self.choose(&logits)
     }
 
@@ -177,4 +172,14 @@ impl Generation {
         self.unread.push(token);
         token
     }
+}
+
+/// Logits read back to the host synchronously (native backends only: a browser's GPU must be
+/// read asynchronously).
+pub(super) fn host_logits(logits: Tensor<1>) -> Vec<f32> {
+    logits
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32")
 }

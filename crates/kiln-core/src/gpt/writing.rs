@@ -2,6 +2,7 @@
 
 use burn::tensor::{Device, Tensor};
 
+use super::generation::host_logits;
 use super::{Generation, GenerationError, Gpt, Vocabulary};
 
 /// Text being written by a model, up to a number of characters.
@@ -63,11 +64,6 @@ impl Writing {
         let Some(logits) = self.next_logits(device) else {
             return Ok(None);
         };
-        let logits = logits
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32");
-        self.choose(&logits).map(Some)
+        self.choose(&host_logits(logits)).map(Some)
     }
 }
