@@ -33,6 +33,8 @@
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
+//   → { id, command: "classify", model: number, data: Float32Array }
+//       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
 //   Any other failure: ← { id, ok: false, error: string }.
 
 import init, { Engine } from "./kiln-web.js";
@@ -197,6 +199,11 @@ const commands = {
   async interpolate({ model, from, to, steps, class: digit }) {
     const batch = await loadedModel(model).interpolate(from, to, steps, digit);
     return { result: batch, transfer: [batch.data.buffer] };
+  },
+
+  async classify({ model, data }) {
+    const probabilities = await loadedModel(model).classify(data);
+    return { result: { probabilities }, transfer: [probabilities.buffer] };
   },
 
   async denoise({ model, data, noise, seed }) {

@@ -11,6 +11,7 @@
 //   const sevens = await ddpm.sample({ count: 16, seed: 1, class: 7, steps: 20, guidance: 2,
 //     onStep: ({ step, total, sample, predicted }) => …, signal: abortController.signal });
 //   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
+//   const { labels } = await (await kiln.model("classifier")).classify({ data });  // which digit
 //   const gpt = await kiln.model("gpt");                  // writes text character by character:
 //   for await (const piece of gpt.generate({ prompt: "ROMEO:", maxTokens: 500, temperature: 0.8,
 //     topK: 40, seed: 1 })) output.textContent += piece;  // `break` stops it
@@ -129,8 +130,10 @@ function checkInteger(name, value, min, max) {
 export class KilnModel {
   #handle;
   #entry;
-  constructor(entry, handle) {
+  #manifestNames;
+  constructor(entry, handle, manifestNames) {
     this.#entry = entry;
+    this.#manifestNames = manifestNames;
     this.name = entry.name;
     this.kind = entry.kind;
     this.config = entry.config;
@@ -204,6 +207,23 @@ export class KilnModel {
   }
 
   /**
+   * Which digit each image shows (classifiers such as "classifier"). `data` holds `count × 28 ×
+   * 28` intensities in [0, 1], normalised like MNIST. Resolves to `{ count, labels,
+   * probabilities }`: the likeliest digit of each image, and a Float32Array of `count × 10`
+   * probabilities (row i: how likely image i is a 0, 1, …, 9).
+   */
+  async classify({ data } = {}) {
+    const pixels = Float32Array.from(checkDigits(data));
+    const { probabilities } = await worker.call("classify", { model: this.#handle, data: pixels }, [pixels.buffer]);
+    const count = probabilities.length / 10;
+    const labels = Array.from({ length: count }, (_, i) => {
+      const row = probabilities.subarray(10 * i, 10 * i + 10);
+      return row.indexOf(Math.max(...row));
+    });
+    return { count, labels, probabilities };
+  }
+
+  /**
    * Fine-tune a class-conditional VAE ("cvae") in place on a few labelled digits, so that it
    * draws in their hand. `examples`: `[{ data, label }]`, each `data` 28×28 intensities in [0, 1]
    * (normalised like MNIST: see digit-pad.js), `label` 0–9. Every step sees augmented copies
@@ -239,11 +259,14 @@ export class KilnModel {
 
   /**
    * Keep the model as it is now (e.g. fine-tuned) in this browser under `name` (letters,
-   * digits, "-" and "_"), in IndexedDB: `kiln.model(name)` loads it on any later visit.
-   * Rejects with a readable error when the browser's storage is full.
+   * digits, "-" and "_"; not a name the manifest uses), in IndexedDB: `kiln.model(name)` loads
+   * it on any later visit. Rejects with a readable error when the browser's storage is full.
    */
   async save(name) {
     checkName(name);
+    if (this.#manifestNames.includes(name)) {
+      throw new Error(`${JSON.stringify(name)} is the name of one of the site's models: save under another name`);
+    }
     const { bytes } = await worker.call("export", { model: this.#handle });
     const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
       .map((b) => b.toString(16).padStart(2, "0"))
@@ -350,10 +373,14 @@ const savedModels = {
     const db = await this.open();
     try {
       return await new Promise((resolve, reject) => {
-        const transaction = db.transaction("models", mode);
-        const request = work(transaction.objectStore("models"));
-        transaction.oncomplete = () => resolve(request.result);
-        transaction.onabort = transaction.onerror = () => reject(storageError(transaction.error ?? request.error));
+        try {
+          const transaction = db.transaction("models", mode);
+          const request = work(transaction.objectStore("models"));
+          transaction.oncomplete = () => resolve(request.result);
+          transaction.onabort = transaction.onerror = () => reject(storageError(transaction.error ?? request.error));
+        } catch (error) {
+          reject(storageError(error)); // e.g. a store that refuses the write at once
+        }
       });
     } finally {
       db.close();
@@ -493,6 +520,6 @@ export class Kiln {
     }
     report(onProgress, "load", bytes.length, bytes.length);
     const { model } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
-    return new KilnModel(entry, model);
+    return new KilnModel(entry, model, manifest.models.map((m) => m.name));
   }
 }

@@ -1,7 +1,8 @@
 //! The models Kiln ships, behind one type, so the CLI and the browser load and sample any of
 //! them the same way.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -11,10 +12,9 @@ use crate::corruption::Corruption;
 use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, MAX_GUIDANCE, ScheduleError};
 use crate::gan::{Gan, GanConfig};
 use crate::gpt::{Generation, GenerationError, Gpt, GptSpec, Vocabulary, VocabularyError, Writing};
-use crate::mnist::IMAGE_SIDE;
 use crate::request::{
-    DenoiseRequest, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD, MAX_SAMPLE_COUNT,
-    MAX_SEED, MAX_TOKENS, SampleRequest, TextRequest, check_class,
+    DenoiseRequest, Digits, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD,
+    MAX_SAMPLE_COUNT, MAX_SEED, MAX_TOKENS, SampleRequest, TextRequest, check_class,
 };
 use crate::train::WithObjective;
 use crate::vae::{Vae, VaeConfig};
@@ -337,8 +337,7 @@ impl Model {
         let Model::Autoencoder(ae) = self else {
             return Err(self.unsupported("denoise", "use a denoising autoencoder such as ae"));
         };
-        let shape = [request.count(), 1, IMAGE_SIDE, IMAGE_SIDE];
-        let clean = Tensor::from_data(TensorData::new(request.pixels.clone(), shape), device);
+        let clean = request.digits.to_tensor(device);
         let damaged = Corruption::Fixed {
             noise_std: request.noise_std,
         }
@@ -347,6 +346,17 @@ impl Model {
             restored: ae.denoise(damaged.clone()),
             damaged,
         })
+    }
+
+    /// How likely each digit is to be a 0, 1, …, 9 (classifiers).
+    ///
+    /// # Shapes
+    /// - output: `[count, 10]`, each row summing to 1
+    pub fn classify(&self, digits: &Digits, device: &Device) -> Result<Tensor<2>, ModelError> {
+        let Model::Classifier(classifier) = self else {
+            return Err(self.unsupported("classify", "use a classifier such as classifier"));
+        };
+        Ok(softmax(classifier.logits(digits.to_tensor(device)), 1))
     }
 
     fn unsupported(&self, operation: &'static str, hint: &'static str) -> ModelError {
@@ -435,6 +445,13 @@ mod tests {
             ae.denoise(&request, &device).unwrap().restored.dims(),
             [1, 1, 28, 28]
         );
+        assert!(ae.classify(&request.digits, &device).is_err());
+        let classifier = ModelSpec::Classifier(ClassifierConfig::new())
+            .init(&device)
+            .unwrap();
+        let probabilities = classifier.classify(&request.digits, &device).unwrap();
+        let total = probabilities.sum().into_scalar::<f32>();
+        assert!((total - 1.0).abs() < 1e-5, "{total}");
     }
 
     #[test]

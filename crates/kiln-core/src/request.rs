@@ -1,9 +1,11 @@
 //! Requests as they arrive from the CLI or from JavaScript, checked before any tensor is made,
 //! so bad input is a readable error and never a panic.
 
+use burn::tensor::{Device, Tensor, TensorData};
+
 use crate::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
 use crate::gpt::TokenChoice;
-use crate::mnist::IMAGE_PIXELS;
+use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::model::ModelError;
 
 /// Most images one call may ask for: keeps a page's memory use bounded.
@@ -275,21 +277,47 @@ impl TextRequest {
 /// A checked request to damage digits with Gaussian noise and restore them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenoiseRequest {
-    /// Clean digits, `count × 28 × 28` intensities in `[0, 1]`.
-    pub pixels: Vec<f32>,
+    pub digits: Digits,
     pub noise_std: f64,
     pub seed: u64,
 }
 
 impl DenoiseRequest {
+    /// `pixels`: clean digits, `count × 28 × 28` intensities in `[0, 1]`.
     pub fn new(pixels: Vec<f32>, noise_std: f64, seed: u64) -> Result<Self, ModelError> {
-        let count = pixels.len() / IMAGE_PIXELS;
+        let digits = Digits::new(pixels)?;
+        if !(0.0..=MAX_NOISE_STD).contains(&noise_std) {
+            return Err(ModelError::Noise(noise_std.to_string()));
+        }
+        Ok(Self {
+            digits,
+            noise_std,
+            seed: check_seed(seed)?,
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        self.digits.count()
+    }
+}
+
+/// Checked 28×28 digits given by a caller (to denoise or to classify): 1 to
+/// [`MAX_SAMPLE_COUNT`] of them, intensities in `[0, 1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Digits {
+    pixels: Vec<f32>,
+}
+
+impl Digits {
+    /// `pixels`: `count × 28 × 28` intensities, row by row.
+    pub fn new(pixels: Vec<f32>) -> Result<Self, ModelError> {
         if pixels.is_empty() || !pixels.len().is_multiple_of(IMAGE_PIXELS) {
             return Err(ModelError::Images(format!(
                 "images must be 28×28: expected a multiple of {IMAGE_PIXELS} values, got {}",
                 pixels.len()
             )));
         }
+        let count = pixels.len() / IMAGE_PIXELS;
         if count > MAX_SAMPLE_COUNT {
             return Err(ModelError::Count(count.to_string()));
         }
@@ -298,18 +326,18 @@ impl DenoiseRequest {
                 "pixel values must be from 0 to 1, got {bad}"
             )));
         }
-        if !(0.0..=MAX_NOISE_STD).contains(&noise_std) {
-            return Err(ModelError::Noise(noise_std.to_string()));
-        }
-        Ok(Self {
-            pixels,
-            noise_std,
-            seed: check_seed(seed)?,
-        })
+        Ok(Self { pixels })
     }
 
     pub fn count(&self) -> usize {
         self.pixels.len() / IMAGE_PIXELS
+    }
+
+    /// # Shapes
+    /// - output: `[count, 1, 28, 28]`
+    pub fn to_tensor(&self, device: &Device) -> Tensor<4> {
+        let shape = [self.count(), 1, IMAGE_SIDE, IMAGE_SIDE];
+        Tensor::from_data(TensorData::new(self.pixels.clone(), shape), device)
     }
 }
 

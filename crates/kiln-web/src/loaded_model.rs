@@ -7,7 +7,7 @@ use kiln_core::image::ImageBatch;
 use kiln_core::mnist::IMAGE_PIXELS;
 use kiln_core::model::{Model, ModelSpec};
 use kiln_core::request::{
-    DenoiseRequest, DiffusionRequest, InterpolateRequest, SampleRequest, TextRequest,
+    DenoiseRequest, DiffusionRequest, Digits, InterpolateRequest, SampleRequest, TextRequest,
     class_from_f64, seed_from_f64,
 };
 use wasm_bindgen::prelude::*;
@@ -201,6 +201,18 @@ impl LoadedModel {
             let damaged = read_images(denoised.damaged).await?;
             let restored = read_images(denoised.restored).await?;
             image_object(&restored, &[("damaged", &damaged), ("restored", &restored)])
+        })
+    }
+
+    /// How likely each of `pixels`' digits (`count × 784` intensities in [0, 1]) is to be a
+    /// 0, 1, …, 9 (classifiers). Resolves to a `Float32Array` of `count × 10` probabilities.
+    pub fn classify(&self, pixels: Vec<f32>) -> js_sys::Promise {
+        let (model, device) = (self.model.clone(), self.device.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let digits = Digits::new(pixels).map_err(to_js)?;
+            let probabilities = model.classify(&digits, &device).map_err(to_js)?;
+            let values = read_values(probabilities, "class probabilities").await?;
+            Ok(Float32Array::from(&values[..]).into())
         })
     }
 }
