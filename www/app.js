@@ -274,6 +274,28 @@ function describeConditional(model) {
 
 /** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "tune", "gpt") and mark it
  * failed. */
+/** `work` wrapped so that calls made while it runs coalesce into one more run once it is done:
+ * at most one request in flight, and the latest state always gets its turn. */
+function coalescing(work) {
+  let running = false;
+  let pending = false;
+  return async () => {
+    if (running) {
+      pending = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        pending = false;
+        await work();
+      } while (pending);
+    } finally {
+      running = false;
+    }
+  };
+}
+
 function showSectionError(prefix, message) {
   $(`${prefix}-error`).textContent = message;
   $(`${prefix}-error`).hidden = false;
@@ -383,40 +405,27 @@ async function denoiserSection(kiln) {
   const p = ae.provenance;
   const mse = p.final_test_terms?.mse;
   $("ae-info").textContent = `${p.epochs} epochs on ${p.dataset}` + (Number.isFinite(mse) ? `; test MSE ${mse.toFixed(4)} per pixel on damaged test digits` : "");
-  let pending = false; // a change arrived while a request was in flight
-  let running = false;
   let seed = 1;
 
-  // Re-run whenever the drawing or the noise changes; at most one request in flight, and the
-  // latest state always gets drawn.
-  async function update() {
-    if (running) {
-      pending = true;
-      return;
-    }
-    running = true;
+  // Re-run whenever the drawing or the noise changes.
+  const update = coalescing(async () => {
     document.body.dataset.aeState = "working";
     try {
-      do {
-        pending = false;
-        const noise = Number($("ae-noise").value);
-        $("ae-noise-value").textContent = noise.toFixed(2);
-        const started = performance.now();
-        const result = await ae.denoise({ data: pad.toDigit(), noise, seed });
-        drawImages($("ae-damaged"), result, result.damaged);
-        drawImages($("ae-restored"), result, result.restored);
-        $("ae-status").textContent = pad.isEmpty
-          ? "Draw a digit in the left box."
-          : `Restored in ${(performance.now() - started).toFixed(0)} ms.`;
-      } while (pending);
+      const noise = Number($("ae-noise").value);
+      $("ae-noise-value").textContent = noise.toFixed(2);
+      const started = performance.now();
+      const result = await ae.denoise({ data: pad.toDigit(), noise, seed });
+      drawImages($("ae-damaged"), result, result.damaged);
+      drawImages($("ae-restored"), result, result.restored);
+      $("ae-status").textContent = pad.isEmpty
+        ? "Draw a digit in the left box."
+        : `Restored in ${(performance.now() - started).toFixed(0)} ms.`;
       $("ae-error").hidden = true;
       document.body.dataset.aeState = "ready";
     } catch (error) {
       showSectionError("ae", error.message);
-    } finally {
-      running = false;
     }
-  }
+  });
 
   const pad = new DigitPad($("ae-pad"), { onChange: update });
   $("ae-noise").addEventListener("input", update);
@@ -431,13 +440,15 @@ async function denoiserSection(kiln) {
 }
 
 const TUNE_SEED = 3;
+/** Most examples one fine-tuning takes (kiln-core's limit). */
+const MAX_EXAMPLES = 64;
 
 /** Fine-tuning the conditional VAE on the visitor's digits: a pad and a label to add examples,
  * a run with a live loss plot and Cancel, the original and the fine-tuned model's digits side by
  * side from the same seed, Reset and Save (IndexedDB; the page restores a saved hand). */
 async function finetuneSection(kiln) {
   $("tune-status").textContent = "Downloading weights…";
-  const cvae = await kiln.model("cvae");
+  const [cvae, classifier] = await Promise.all([kiln.model("cvae"), kiln.model("classifier")]);
   const examples = []; // { data, label }
   const saved = (await kiln.saved().catch(() => [])).includes("my-hand");
   // The model on the right: the original until fine-tuned, or a hand saved on an earlier visit.
@@ -445,7 +456,55 @@ async function finetuneSection(kiln) {
   let tuned = saved;
   let run;
 
-  const pad = new DigitPad($("tune-pad"), { onChange: () => ($("tune-add").disabled = pad.isEmpty) });
+  // The classifier's guess fills in the label, until the visitor picks one themselves.
+  let labelPicked = false;
+  $("tune-label").addEventListener("change", () => (labelPicked = true));
+  const guess = coalescing(async () => {
+    if (pad.isEmpty) {
+      $("tune-guess").textContent = "";
+      labelPicked = false;
+      return;
+    }
+    const { labels: [label], probabilities } = await classifier.classify({ data: pad.toDigit() });
+    if (pad.isEmpty) return;
+    $("tune-guess").textContent = `Looks like a ${label} to the classifier (${Math.round(100 * probabilities[label])} % sure).`;
+    if (!labelPicked) $("tune-label").value = String(label);
+  });
+  const pad = new DigitPad($("tune-pad"), {
+    onChange: () => {
+      $("tune-add").disabled = pad.isEmpty;
+      guess().catch((error) => showSectionError("tune", error.message));
+    },
+  });
+  // Pictures of digits: one goes onto the pad to be labelled; several are added at once,
+  // labelled by the classifier (click a thumbnail to remove a wrong one).
+  const addPictures = async (files) => {
+    const pictures = [...files].filter((file) => file.type.startsWith("image/"));
+    if (pictures.length === 0) return showSectionError("tune", "Drop pictures of digits (PNG, JPEG, …).");
+    try {
+      if (pictures.length === 1) return await pad.setImage(pictures[0]);
+      if (examples.length + pictures.length > MAX_EXAMPLES) {
+        return showSectionError("tune", `At most ${MAX_EXAMPLES} examples: ${examples.length} are there, ${pictures.length} pictures would not fit.`);
+      }
+      const digits = await Promise.all(pictures.map((file) => DigitPad.digitOf(file)));
+      const { labels } = await classifier.classify({ data: digits.flatMap((digit) => [...digit]) });
+      digits.forEach((data, i) => examples.push({ data, label: labels[i] }));
+      showExamples();
+      $("tune-error").hidden = true;
+      $("tune-status").textContent = `Added ${pictures.length} pictures as the classifier reads them: ${labels.join(" ")}. Click a wrong one to remove it.`;
+    } catch (error) {
+      showSectionError("tune", error.message);
+    }
+  };
+  $("tune-pad").addEventListener("dragover", (event) => event.preventDefault());
+  $("tune-pad").addEventListener("drop", (event) => {
+    event.preventDefault();
+    addPictures(event.dataTransfer.files);
+  });
+  $("tune-open").addEventListener("change", (event) => {
+    addPictures(event.target.files);
+    event.target.value = ""; // the same file can be opened again
+  });
   const drawGrid = async (model, canvas) => {
     const grid = await model.sample({ count: 10, seed: TUNE_SEED });
     drawImages(canvas, grid, grid.data);
@@ -493,7 +552,9 @@ async function finetuneSection(kiln) {
 
   $("tune-add").addEventListener("click", () => {
     if (pad.isEmpty) return;
+    if (examples.length >= MAX_EXAMPLES) return showSectionError("tune", `At most ${MAX_EXAMPLES} examples: remove one first.`);
     examples.push({ data: pad.toDigit(), label: Number($("tune-label").value) });
+    $("tune-error").hidden = true;
     pad.clear();
     showExamples();
   });
@@ -582,7 +643,7 @@ async function finetuneSection(kiln) {
   $("tune-status").textContent = saved
     ? "Your hand, saved on an earlier visit (right). Add digits to fine-tune it further, or Reset."
     : "Draw a digit, pick what it is, press Add; a handful of digits is enough.";
-  for (const id of ["tune-undo", "tune-clear"]) $(id).disabled = false;
+  for (const id of ["tune-undo", "tune-clear", "tune-open"]) $(id).disabled = false;
   setBusy(false);
   document.body.dataset.tuneState = saved ? "restored" : "ready";
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { drawSeven, maxAbsDiff, openPage, runKiln, useSite } from "./harness.mjs";
+import { drawSeven, drawStrokes, litFraction, maxAbsDiff, openPage, runKiln, useSite } from "./harness.mjs";
 
 const site = useSite();
 
@@ -16,7 +16,11 @@ for (const backend of ["cpu", "webgpu"]) {
     const steps = backend === "cpu" ? 30 : 6;
     const result = await page.evaluate(async ({ backend, steps }) => {
       const { Kiln } = await import("./kiln.js");
-      const cvae = await (await Kiln.open({ backend })).model("cvae");
+      const kiln = await Kiln.open({ backend });
+      const [cvae, classifier] = await Promise.all([kiln.model("cvae"), kiln.model("classifier")]);
+      const digits = await cvae.sample({ count: 20, seed: 2 }); // image i is digit i mod 10
+      const read = await classifier.classify({ data: digits.data });
+      const rowSums = Array.from({ length: read.count }, (_, i) => read.probabilities.subarray(10 * i, 10 * i + 10).reduce((a, b) => a + b, 0));
       // Sevens with a crossbar, shifted a little: a top bar, a diagonal and a bar across it.
       const seven = (shift) => {
         const data = new Float32Array(784);
@@ -48,7 +52,21 @@ for (const backend of ["cpu", "webgpu"]) {
         }
       };
       const rejected = async (model, options) => model.finetune(options).done.then(() => "no error", (e) => e.message);
+      const failure = (promise) => promise.then(() => "no error", (e) => `${e.name}: ${e.message}`);
+      // A full storage, as the browser reports it when a write does not fit.
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = () => {
+        throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+      };
+      const storageFull = await failure(cvae.save("too-big"));
+      IDBObjectStore.prototype.put = put;
       return {
+        labels: read.labels,
+        rowSums,
+        notClassifier: await failure(cvae.classify({ data: digits.data })),
+        notDigits: await failure(classifier.classify({ data: new Float32Array(5) })),
+        storageFull,
+        manifestName: await failure(cvae.save("vae")),
         tuned,
         saved,
         losses,
@@ -94,6 +112,13 @@ for (const backend of ["cpu", "webgpu"]) {
     assert.equal(result.wrongSize, "TypeError: data must hold 28×28 digits (a multiple of 784 intensities), got 100 values");
     assert.equal(result.badLabel, "RangeError: example 0's label must be from 0 to 9, got 12");
     assert.equal(result.tooManySteps, "RangeError: steps must be from 1 to 5000, got 100000");
+    const right = result.labels.filter((label, i) => label === i % 10).length;
+    assert.ok(right >= 18, `the classifier reads ${right} of 20 cvae digits as asked: ${result.labels}`);
+    assert.ok(result.rowSums.every((sum) => Math.abs(sum - 1) < 1e-4), `probabilities sum to 1: ${result.rowSums}`);
+    assert.match(result.notClassifier, /^Error: vae models cannot classify/);
+    assert.equal(result.notDigits, "TypeError: data must hold 28×28 digits (a multiple of 784 intensities), got 5 values");
+    assert.match(result.storageFull, /^Error: the browser's storage is full: delete saved models/);
+    assert.equal(result.manifestName, `Error: "vae" is the name of one of the site's models: save under another name`);
     assert.match(result.notCvae, /^gan is a gan model: fine-tuning takes a class-conditional VAE/);
     assert.deepEqual(problems, []);
     await page.close();
@@ -109,13 +134,77 @@ for (const backend of ["cpu", "webgpu"]) {
     await settled(["ready", "error"]);
     assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "ready", await page.locator("#tune-error").textContent());
     assert.equal(await page.locator("#tune-run").isDisabled(), true, "nothing to fine-tune on yet");
+    // The classifier fills in the label as the visitor draws.
+    const guessed = (digit) => page.waitForFunction((digit) => document.getElementById("tune-guess").textContent.startsWith(`Looks like a ${digit} `), digit);
+    await drawStrokes(page, "#tune-pad", [[[0.5, 0.2], [0.5, 0.8]]]);
+    await guessed(1);
+    assert.equal(await page.locator("#tune-label").inputValue(), "1");
+    await page.locator("#tune-clear").click();
+    // Pictures: one dropped on the pad (dark ink on light paper comes out as white on black),
+    // two opened at once (added, labelled by the classifier), and a file that is no picture.
+    const offer = (how, pictures) => page.evaluate(async ({ how, pictures }) => {
+      const files = await Promise.all(pictures.map(async ({ name, strokes, bytes }) => {
+        if (bytes) return new File([bytes], name, { type: "image/png" });
+        const canvas = new OffscreenCanvas(90, 120);
+        const ctx = canvas.getContext("2d");
+        ctx.fillStyle = "#eee";
+        ctx.fillRect(0, 0, 90, 120);
+        ctx.strokeStyle = "#111";
+        ctx.lineWidth = 12;
+        ctx.lineCap = "round";
+        for (const [[x0, y0], [x1, y1]] of strokes) {
+          ctx.beginPath();
+          ctx.moveTo(x0 * 90, y0 * 120);
+          ctx.lineTo(x1 * 90, y1 * 120);
+          ctx.stroke();
+        }
+        return new File([await canvas.convertToBlob()], name, { type: "image/png" });
+      }));
+      const transfer = new DataTransfer();
+      for (const file of files) transfer.items.add(file);
+      if (how === "drop") {
+        document.getElementById("tune-pad").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      } else {
+        const input = document.getElementById("tune-open");
+        input.files = transfer.files;
+        input.dispatchEvent(new Event("change"));
+      }
+    }, { how, pictures });
+    const sevenPicture = { name: "seven.png", strokes: [[[0.2, 0.2], [0.8, 0.2]], [[0.8, 0.2], [0.4, 0.85]]] };
+    const onePicture = { name: "one.png", strokes: [[[0.5, 0.15], [0.5, 0.85]]] };
+    await offer("drop", [sevenPicture]);
+    await guessed(7);
+    assert.equal(await page.locator("#tune-add").isDisabled(), false);
+    const lit = await litFraction(page, "tune-pad");
+    assert.ok(lit > 0.02 && lit < 0.3, `the dropped seven is white ink on black: ${lit} of the pad lit`);
+    await page.locator("#tune-clear").click();
+    await offer("open", [sevenPicture, onePicture]);
+    await page.waitForFunction(() => document.getElementById("tune-count").textContent.startsWith("2 examples"));
+    assert.equal(await page.locator("#tune-count").textContent(), "2 examples: 7 1");
+    for (let i = 0; i < 2; i++) await page.locator("#tune-examples canvas").first().click();
+    await offer("drop", [{ name: "broken.png", bytes: [1, 2, 3] }]);
+    await page.waitForFunction(() => !document.getElementById("tune-error").hidden);
+    assert.equal(await page.locator("#tune-error").textContent(), "broken.png is not a picture this browser can read");
+    // The label the visitor picks wins over the classifier's guess (which may still be reading
+    // a half-drawn digit when Add is pressed).
     for (let i = 0; i < 3; i++) {
       await drawSeven(page, "#tune-pad");
+      await page.locator("#tune-label").selectOption("7");
       await page.locator("#tune-add").click();
     }
     assert.equal(await page.locator("#tune-count").textContent(), "3 examples: 7 7 7");
     assert.equal(await page.locator("#tune-examples canvas").count(), 3);
     const original = await grid("tune-after");
+    if (backend === "cpu") {
+      // Cancel in the middle of a long run: the model stays as it was.
+      await page.locator("#tune-steps").fill("1000");
+      await page.locator("#tune-run").click();
+      await page.waitForFunction(() => document.getElementById("tune-progress").value >= 2);
+      await page.locator("#tune-cancel").click();
+      await settled(["cancelled", "error"]);
+      assert.equal(await page.locator("#tune-status").textContent(), "Cancelled: the model is as it was.");
+      assert.equal(await grid("tune-after"), original);
+    }
     await page.locator("#tune-steps").fill(backend === "cpu" ? "20" : "4");
     await page.locator("#tune-run").click();
     await settled(["ready", "error"]);

@@ -144,19 +144,25 @@ export function litFraction(page, canvasId) {
 
 /** Draw a "7" on a pad (`#ae-pad` unless `pad` names another) with the mouse: a top bar and
  * a diagonal stroke. */
-export async function drawSeven(page, pad = "#ae-pad") {
+export function drawSeven(page, pad = "#ae-pad") {
+  return drawStrokes(page, pad, [
+    [[0.3, 0.25], [0.7, 0.25]],
+    [[0.7, 0.25], [0.45, 0.8]],
+  ]);
+}
+
+/** Draw straight strokes on a pad with the mouse; each stroke is `[[x0, y0], [x1, y1]]` in
+ * fractions of the pad's width and height. */
+export async function drawStrokes(page, pad, strokes) {
   await page.locator(pad).scrollIntoViewIfNeeded();
   const box = await page.locator(pad).boundingBox();
-  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
-  for (const stroke of [
-    [at(0.3, 0.25), at(0.7, 0.25)],
-    [at(0.7, 0.25), at(0.45, 0.8)],
-  ]) {
-    await page.mouse.move(...stroke[0]);
+  const at = ([fx, fy]) => [box.x + fx * box.width, box.y + fy * box.height];
+  for (const [from, to] of strokes.map((stroke) => stroke.map(at))) {
+    await page.mouse.move(...from);
     await page.mouse.down();
     for (let i = 1; i <= 8; i++) {
       const t = i / 8;
-      await page.mouse.move(stroke[0][0] + t * (stroke[1][0] - stroke[0][0]), stroke[0][1] + t * (stroke[1][1] - stroke[0][1]));
+      await page.mouse.move(from[0] + t * (to[0] - from[0]), from[1] + t * (to[1] - from[1]));
     }
     await page.mouse.up();
   }
