@@ -95,7 +95,7 @@ impl ModelSpec {
     }
 
     /// `weights` (burnpack) carrying this spec in their metadata, so that the file alone says
-    /// what it holds: what a browser download is.
+    /// what it holds: what `kiln export` and the page's Download write.
     pub fn embed_in(&self, weights: &[u8]) -> Result<Vec<u8>, ModelError> {
         let json = serde_json::to_string(self).expect("a spec serialises");
         Ok(weights::with_metadata(weights, SPEC_METADATA, &json)?)

@@ -27,7 +27,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
     } else {
         Precision::Full
     };
-    let bytes = model.to_bytes(precision)?;
+    // The file also says what model it holds, so it loads even without the manifest.
+    let bytes = config.spec.embed_in(&model.to_bytes(precision)?)?;
     let Some(last) = state.history.last() else {
         bail!("run {} has no finished epoch to export", args.run.display());
     };
