@@ -26,6 +26,8 @@
 //       ← { id, ok: true, result: { bytes: Uint8Array } }   // a burnpack file, f32
 //   → { id, command: "reset", model: number } — back to the weights the handle was loaded with:
 //       ← { id, ok: true }
+//   → { id, command: "unload", model: number } — frees the handle's weights:
+//       ← { id, ok: true }
 //   → { id, command: "cancel", target: number } stops a "diffuse", "write" or "finetune" request
 //     before its next step (a cancelled fine-tuning changes nothing):
 //       ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
@@ -169,6 +171,7 @@ const commands = {
         self.postMessage({ id, progress });
         await yieldToMessages(id, () => `after step ${progress.step} of ${progress.total}`);
       }
+      loadedModel(model); // still there, not disposed while it trained
       if (!loadedWith.has(model)) loadedWith.set(model, models.get(model));
       else models.get(model).free();
       models.set(model, run.model());
@@ -188,6 +191,14 @@ const commands = {
       models.set(model, original);
       loadedWith.delete(model);
     }
+    return {};
+  },
+
+  async unload({ model }) {
+    loadedModel(model).free();
+    models.delete(model);
+    loadedWith.get(model)?.free();
+    loadedWith.delete(model);
     return {};
   },
 

@@ -291,6 +291,11 @@ export class KilnModel {
     await worker.call("reset", { model: this.#handle });
   }
 
+  /** Free the model's weights in the worker; the model cannot be used afterwards. */
+  async dispose() {
+    await worker.call("unload", { model: this.#handle });
+  }
+
   /** Write text (text models such as "gpt"): see `generate` above for the options. */
   generate(options) {
     if (this.kind !== "gpt") {

@@ -28,10 +28,19 @@ const MIME = {
   ".svg": "image/svg+xml",
 };
 
-/** Serve `root` on 127.0.0.1 at an ephemeral port. Resolves to `{ url, close }`. */
-export async function serve(root = DIST) {
+/** Serve `root` on 127.0.0.1 at an ephemeral port, under the URL path `base`, adding `headers`
+ * to every response. Resolves to `{ url, close, requests }`: `requests` lists the paths asked
+ * for, in order. */
+export async function serve(root = DIST, { base = "/", headers = {} } = {}) {
+  const requests = [];
   const server = createServer(async (request, response) => {
-    const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
+    const url = decodeURIComponent(new URL(request.url, "http://x").pathname);
+    requests.push(url);
+    if (!url.startsWith(base)) {
+      response.writeHead(404).end("not found");
+      return;
+    }
+    const path = `/${url.slice(base.length)}`;
     const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
     if (!file.startsWith(root)) {
       response.writeHead(403).end();
@@ -42,6 +51,7 @@ export async function serve(root = DIST) {
       response.writeHead(200, {
         "content-type": MIME[extname(file)] ?? "application/octet-stream",
         "content-length": body.length,
+        ...headers,
       });
       response.end(body);
     } catch {
@@ -50,7 +60,7 @@ export async function serve(root = DIST) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+  return { url: `http://127.0.0.1:${port}${base}`, requests, close: () => new Promise((ok) => server.close(ok)) };
 }
 
 // DESIGN.md: headless flags for this machine's closed network, and SwiftShader for WebGPU.

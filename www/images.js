@@ -1,0 +1,29 @@
+// Drawing Kiln's image batches onto canvases (the demo page and the widgets).
+
+/** Tile `count` grayscale images (`data`: count × height × width in [0, 1]) onto `canvas`. */
+export function drawImages(canvas, { count, width, height }, data) {
+  const columns = Math.ceil(Math.sqrt(count));
+  const rows = Math.ceil(count / columns);
+  const cell = document.createElement("canvas");
+  cell.width = columns * width;
+  cell.height = rows * height;
+  const ctx = cell.getContext("2d");
+  const pixels = ctx.createImageData(cell.width, cell.height);
+  for (let i = 0; i < count; i++) {
+    const x0 = (i % columns) * width;
+    const y0 = Math.floor(i / columns) * height;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const v = Math.round(255 * data[i * width * height + y * width + x]);
+        const o = 4 * ((y0 + y) * cell.width + x0 + x);
+        pixels.data.set([v, v, v, 255], o);
+      }
+    }
+  }
+  ctx.putImageData(pixels, 0, 0);
+  const out = canvas.getContext("2d");
+  out.imageSmoothingEnabled = false;
+  out.fillStyle = "#000";
+  out.fillRect(0, 0, canvas.width, canvas.height);
+  out.drawImage(cell, 0, 0, canvas.width, canvas.height);
+}

@@ -1,0 +1,424 @@
+// Kiln's models as custom elements for any page: one module, one script tag.
+//
+//   <script type="module" src="https://example.org/kiln/kiln-widget.js"></script>
+//   <kiln-sampler model="ddpm" count="16" class="7" steps="20" seed="42" backend="auto"></kiln-sampler>
+//   <kiln-text model="gpt" prompt="ROMEO:" tokens="300" temperature="0.8" seed="1"></kiln-text>
+//
+// The wasm, the manifest and the weights load from beside this module, whichever page embeds it.
+// Nothing heavy is fetched until a widget comes near the viewport or is clicked. Every widget on
+// a page shares one worker, one wasm instance, one device per backend and one copy of each
+// model; a model is freed when the last widget using it leaves the page.
+//
+// Attributes are mirrored as properties and changing one redraws. Events (they bubble out of
+// the shadow root): `kiln-load` { model, backend }, `kiln-progress` (downloads: { phase,
+// loaded, total }; diffusion: { phase: "step", step, total }; text: { phase: "text", written,
+// total }), `kiln-sample` (images: { count, width, height, data }; text: { text }),
+// `kiln-error` { message } (the widget shows the message too).
+
+import { Kiln } from "./kiln.js";
+import { drawImages } from "./images.js";
+
+/** Kilns by backend choice, shared by every widget of the page. */
+const kilns = new Map();
+
+function openKiln(backend) {
+  if (!kilns.has(backend)) {
+    const opening = Kiln.open({ backend });
+    kilns.set(backend, opening);
+    opening.catch(() => kilns.delete(backend)); // let a later widget try again
+  }
+  return kilns.get(backend);
+}
+
+/** Models in use: `backend/name` → { model: Promise<KilnModel>, users, listeners }. */
+const models = new Map();
+
+/** The named model for one more user, and its download progress to `onProgress`; call
+ * `release()` when done with it (the last user frees it). */
+async function acquire(backend, name, onProgress) {
+  const key = `${backend}/${name}`;
+  let shared = models.get(key);
+  if (!shared) {
+    const listeners = new Set();
+    const progress = (event) => listeners.forEach((listener) => listener(event));
+    shared = { users: 0, listeners, model: openKiln(backend).then((kiln) => kiln.model(name, { onProgress: progress })) };
+    models.set(key, shared);
+    shared.model.catch(() => models.get(key) === shared && models.delete(key));
+  }
+  shared.users += 1;
+  shared.listeners.add(onProgress);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    shared.users -= 1;
+    if (shared.users === 0 && models.get(key) === shared) {
+      models.delete(key);
+      shared.model.then((model) => model.dispose()).catch(() => {});
+    }
+  };
+  try {
+    return { model: await shared.model, release };
+  } catch (error) {
+    release();
+    throw error;
+  } finally {
+    shared.listeners.delete(onProgress);
+  }
+}
+
+const STYLES = new CSSStyleSheet();
+STYLES.replaceSync(`
+  :host { display: inline-block; width: 280px; vertical-align: top; font: 14px/1.4 system-ui, sans-serif; }
+  :host([hidden]) { display: none; }
+  .frame { position: relative; border: 1px solid #8886; border-radius: 8px; overflow: hidden; background: #000; }
+  canvas { display: block; width: 100%; aspect-ratio: 1; image-rendering: pixelated; }
+  pre { margin: 0; padding: 0.6em 0.8em; min-height: 8em; max-height: 24em; overflow: auto; white-space: pre-wrap;
+        font: 13px/1.45 ui-monospace, monospace; color: #eee; }
+  .placeholder { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+                 padding: 1em; text-align: center; color: #ccc; background: #111; cursor: pointer; border: 0;
+                 border-radius: 0; font: inherit; }
+  .placeholder[hidden] { display: none; }
+  .bar { display: flex; gap: 0.5em; align-items: center; margin-top: 0.3em; font-size: 12px; }
+  .status { flex: 1; min-width: 0; opacity: 0.8; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .bar button { font: inherit; padding: 0.1em 0.7em; border-radius: 4px; border: 1px solid #d9480f;
+                background: #d9480f; color: #fff; cursor: pointer; }
+  .bar button:disabled { opacity: 0.5; cursor: default; }
+  progress { display: block; width: 100%; height: 4px; }
+  progress[hidden] { display: none; }
+  .error { margin: 0.3em 0 0; color: #e03131; font-size: 12px; }
+  .error[hidden] { display: none; }
+`);
+
+/** How an attribute reads as a property: the attribute's text, or a number (undefined when the
+ * attribute is absent; a malformed number stays NaN, and kiln.js says what is wrong with it). */
+const asString = (text) => text ?? undefined;
+const asNumber = (text) => (text === null ? undefined : Number(text));
+/** A digit 0–9 among an element's CSS classes, or undefined. */
+const classDigit = (classes) => {
+  const token = classes?.split(/\s+/).find((name) => /^[0-9]$/.test(name));
+  return token === undefined ? undefined : Number(token);
+};
+
+/**
+ * What the widgets share: the shadow DOM frame, lazy start, one model at a time (swapped when
+ * `model` or `backend` changes), a redraw for every attribute change, clean removal, events.
+ * Subclasses give `static attributes` ({ name: [property, parse] }), `content()` (the element
+ * inside the frame), `buttons()`, and `draw(model, signal)`.
+ */
+class KilnWidget extends HTMLElement {
+  #shadow;
+  #placeholder;
+  #progress;
+  #status;
+  #error;
+  #observer;
+  #started = false;
+  #held; // { key, model, release }
+  #drawing; // AbortController of the draw in progress
+  #redraw = false; // a redraw is scheduled
+  #state = "idle";
+
+  static get observedAttributes() {
+    return Object.keys(this.attributes);
+  }
+
+  constructor() {
+    super();
+    this.#shadow = this.attachShadow({ mode: "open" });
+    this.#shadow.adoptedStyleSheets = [STYLES];
+  }
+
+  /** The shadow DOM, built on first connection (a subclass's fields exist only after the
+   * base constructor has run). */
+  #build() {
+    const frame = element("div", { className: "frame", part: "frame" });
+    this.#placeholder = element("button", { className: "placeholder", type: "button", part: "placeholder" });
+    this.#placeholder.addEventListener("click", () => this.#start());
+    frame.append(this.content(), this.#placeholder);
+    this.#progress = element("progress", { hidden: true });
+    this.#status = element("span", { className: "status", part: "status" });
+    const bar = element("div", { className: "bar" });
+    bar.append(this.#status, ...this.buttons());
+    this.#error = element("p", { className: "error", hidden: true, part: "error" });
+    this.#error.setAttribute("role", "alert");
+    this.#shadow.append(frame, this.#progress, bar, this.#error);
+  }
+
+  connectedCallback() {
+    if (!this.#placeholder) this.#build();
+    this.#placeholder.hidden = false;
+    this.#placeholder.textContent = `Kiln · ${this.model}: loads when scrolled into view, or click`;
+    this.#status.textContent = "";
+    this.#observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && this.#start(), { rootMargin: "200px" });
+    this.#observer.observe(this);
+  }
+
+  /** "idle" (not started), "loading", "working", "ready" or "error". */
+  get state() {
+    return this.#state;
+  }
+
+  disconnectedCallback() {
+    this.#observer?.disconnect();
+    this.#observer = undefined;
+    this.#drawing?.abort();
+    this.#drawing = undefined;
+    this.#held?.release();
+    this.#held = undefined;
+    this.#started = false;
+    this.#state = "idle";
+  }
+
+  attributeChangedCallback(name, before, after) {
+    const [, parse] = this.constructor.attributes[name];
+    if (this.#started && parse(before, this) !== parse(after, this)) this.#schedule();
+  }
+
+  #start() {
+    if (this.#started || !this.isConnected) return;
+    this.#started = true;
+    this.#observer?.disconnect();
+    this.#placeholder.hidden = true;
+    this.#schedule();
+  }
+
+  /** Redraw once the current task's attribute changes are all made. */
+  #schedule() {
+    if (this.#redraw) return;
+    this.#redraw = true;
+    queueMicrotask(() => {
+      this.#redraw = false;
+      if (this.#started) this.#draw();
+    });
+  }
+
+  async #draw() {
+    this.#drawing?.abort();
+    const drawing = new AbortController();
+    this.#drawing = drawing;
+    const { signal } = drawing;
+    try {
+      const model = await this.#model(signal);
+      if (signal.aborted) return;
+      this.#state = "working";
+      this.#error.hidden = true;
+      const detail = await this.draw(model, signal);
+      if (signal.aborted) return;
+      this.#state = "ready";
+      this.emit("kiln-sample", detail);
+    } catch (error) {
+      if (signal.aborted || error.name === "AbortError") return;
+      this.#fail(error.message);
+    } finally {
+      if (this.#drawing === drawing) this.#drawing = undefined;
+      this.#progress.hidden = true;
+    }
+  }
+
+  /** The model the attributes name, loading it (and letting go of another) if need be. */
+  async #model(signal) {
+    const [backend, name] = [this.backend, this.model];
+    const key = `${backend}/${name}`;
+    if (this.#held?.key === key) return this.#held.model;
+    this.#held?.release();
+    this.#held = undefined;
+    this.#state = "loading";
+    this.status(`Loading ${name}…`);
+    const { model, release } = await acquire(backend, name, (event) => {
+      this.#progress.hidden = false;
+      this.#progress.max = event.total ?? event.loaded;
+      this.#progress.value = event.loaded;
+      this.emit("kiln-progress", event);
+    });
+    if (signal.aborted) {
+      release();
+      return model;
+    }
+    this.#held = { key, model, release };
+    this.emit("kiln-load", { model: name, backend: (await openKiln(backend)).backend });
+    return model;
+  }
+
+  #fail(message) {
+    this.#state = "error";
+    this.#error.textContent = message;
+    this.#error.hidden = false;
+    this.status("");
+    this.emit("kiln-error", { message });
+  }
+
+  /** Show step progress (`value` of `max`), or hide the bar. */
+  progress(value, max) {
+    this.#progress.hidden = value === undefined;
+    if (value !== undefined) {
+      this.#progress.max = max;
+      this.#progress.value = value;
+    }
+  }
+
+  status(text) {
+    this.#status.textContent = text;
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+  }
+
+  /** Draw again with the next seed. */
+  next() {
+    this.seed = (Number.isInteger(this.seed) ? this.seed : 0) + 1;
+    if (!this.#started) this.#start();
+  }
+}
+
+/** Attribute ↔ property mirrors from a subclass's `static attributes`. */
+function mirror(widget) {
+  for (const [attribute, [property, parse]] of Object.entries(widget.attributes)) {
+    if (property === null) continue; // read through another property
+    Object.defineProperty(widget.prototype, property, {
+      get() {
+        return parse(this.getAttribute(attribute), this);
+      },
+      set(value) {
+        if (value === undefined || value === null) this.removeAttribute(attribute);
+        else this.setAttribute(attribute, String(value));
+      },
+      configurable: true,
+    });
+  }
+}
+
+function element(tag, properties = {}) {
+  return Object.assign(document.createElement(tag), properties);
+}
+
+function button(label, onClick) {
+  const b = element("button", { type: "button", textContent: label });
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/**
+ * `<kiln-sampler model="vae|cvae|gan|ddpm" count seed class steps sampler guidance backend>`: a
+ * grid of digits. The digit comes from `digit="7"` or from a digit among the element's
+ * `class` tokens (`class="7"`, as CSS classes are otherwise free). Diffusion models animate
+ * their denoising step by step.
+ */
+export class KilnSampler extends KilnWidget {
+  static attributes = {
+    model: ["model", (text) => text ?? "vae"],
+    backend: ["backend", (text) => text ?? "auto"],
+    count: ["count", (text) => (text === null ? 16 : Number(text))],
+    seed: ["seed", (text) => (text === null ? 0 : Number(text))],
+    // The digit: `digit="7"`, else a digit among the CSS classes (`class="7"`).
+    digit: ["digit", (text, widget) => (text === null ? classDigit(widget.getAttribute("class")) : Number(text))],
+    class: [null, classDigit],
+    steps: ["steps", asNumber],
+    sampler: ["sampler", asString],
+    guidance: ["guidance", asNumber],
+  };
+  #canvas;
+
+  content() {
+    this.#canvas = element("canvas", { width: 280, height: 280 });
+    this.#canvas.setAttribute("part", "canvas");
+    return this.#canvas;
+  }
+
+  buttons() {
+    return [button("New", () => this.next())];
+  }
+
+  async draw(model, signal) {
+    if (model.kind === "gpt") throw new Error(`${model.name} writes text: use <kiln-text model="${model.name}">`);
+    const options = { count: this.count, seed: this.seed, class: this.digit };
+    const started = performance.now();
+    if (model.kind === "ddpm") {
+      Object.assign(options, { steps: this.steps, sampler: this.sampler, guidance: this.guidance, signal });
+      options.onStep = (frame) => {
+        drawImages(this.#canvas, frame, frame.predicted);
+        this.progress(frame.step, frame.total);
+        this.status(`Step ${frame.step} of ${frame.total}`);
+        this.emit("kiln-progress", { phase: "step", step: frame.step, total: frame.total });
+      };
+    } else {
+      for (const option of ["steps", "sampler", "guidance"]) {
+        if (this[option] !== undefined) throw new Error(`${option} applies to diffusion models such as ddpm, not to ${model.name}`);
+      }
+    }
+    const batch = await model.sample(options);
+    if (signal.aborted) return batch;
+    drawImages(this.#canvas, batch, batch.data);
+    this.progress();
+    this.status(`${model.name} · seed ${this.seed} · ${Math.round(performance.now() - started)} ms`);
+    return batch;
+  }
+}
+mirror(KilnSampler);
+
+/**
+ * `<kiln-text model="gpt" prompt tokens temperature top-k top-p seed backend>`: text written
+ * character by character after the prompt; Stop ends it early.
+ */
+export class KilnText extends KilnWidget {
+  static attributes = {
+    model: ["model", (text) => text ?? "gpt"],
+    backend: ["backend", (text) => text ?? "auto"],
+    prompt: ["prompt", (text) => text ?? "\n"],
+    tokens: ["tokens", (text) => (text === null ? 300 : Number(text))],
+    temperature: ["temperature", (text) => (text === null ? 0.8 : Number(text))],
+    "top-k": ["topK", asNumber],
+    "top-p": ["topP", asNumber],
+    seed: ["seed", (text) => (text === null ? 0 : Number(text))],
+  };
+  #output;
+  #stop;
+  #stopping; // AbortController of the Stop button, per draw
+
+  content() {
+    this.#output = element("pre");
+    this.#output.setAttribute("part", "text");
+    return this.#output;
+  }
+
+  buttons() {
+    this.#stop = button("Stop", () => this.#stopping?.abort());
+    this.#stop.disabled = true;
+    return [this.#stop, button("New", () => this.next())];
+  }
+
+  async draw(model, signal) {
+    if (model.kind !== "gpt") throw new Error(`${model.name} draws images: use <kiln-sampler model="${model.name}">`);
+    const { prompt, tokens } = this;
+    const prompted = element("b", { textContent: prompt });
+    const written = document.createTextNode("");
+    this.#output.replaceChildren(prompted, written);
+    const started = performance.now();
+    const stopping = new AbortController();
+    this.#stopping = stopping;
+    this.#stop.disabled = false;
+    let count = 0;
+    try {
+      const options = { prompt, maxTokens: tokens, temperature: this.temperature, topK: this.topK, topP: this.topP, seed: this.seed };
+      for await (const piece of model.generate({ ...options, signal: AbortSignal.any([signal, stopping.signal]) })) {
+        written.appendData(piece);
+        count += 1;
+        this.progress(count, tokens);
+        this.status(`${count} characters · ${(count / ((performance.now() - started) / 1000)).toFixed(1)}/s`);
+        this.emit("kiln-progress", { phase: "text", written: count, total: tokens });
+      }
+    } catch (error) {
+      if (!(stopping.signal.aborted && !signal.aborted)) throw error;
+      this.status(`Stopped after ${count} characters`);
+    } finally {
+      this.#stop.disabled = true;
+      this.progress();
+    }
+    return { text: prompt + written.data };
+  }
+}
+mirror(KilnText);
+
+customElements.get("kiln-sampler") ?? customElements.define("kiln-sampler", KilnSampler);
+customElements.get("kiln-text") ?? customElements.define("kiln-text", KilnText);
