@@ -40,8 +40,10 @@
 //   Any other failure: ← { id, ok: false, error: string }.
 
 import init, { Engine } from "./kiln-web.js";
+import { cachedBytes } from "./content-cache.js";
 
 const WASM_URL = new URL("./kiln-web_bg.wasm", import.meta.url);
+const BUILD_URL = new URL("./kiln-build.json", import.meta.url);
 
 let wasm; // Promise of the instantiated module; retried after a failure.
 const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
@@ -66,11 +68,26 @@ function loadWasm() {
 
 async function instantiate() {
   const start = performance.now();
-  const response = await fetch(WASM_URL);
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const instance = await init({ module_or_path: response });
+  const instance = await init({ module_or_path: await wasmSource() });
   startup.wasmMs = performance.now() - start;
   return instance;
+}
+
+/** The wasm module's bytes, from the content-keyed cache when the build stamp
+ * (kiln-build.json, written by scripts/stamp-build.sh) names its hash; else a plain download. */
+async function wasmSource() {
+  const download = async () => {
+    const response = await fetch(WASM_URL);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response;
+  };
+  const stamp = await fetch(BUILD_URL, { cache: "no-cache" })
+    .then((response) => (response.ok ? response.json() : undefined))
+    .catch(() => undefined);
+  const sha256 = stamp?.wasm?.sha256;
+  if (typeof sha256 !== "string") return download();
+  const { bytes } = await cachedBytes(WASM_URL.href, sha256, async () => new Uint8Array(await (await download()).arrayBuffer()));
+  return bytes;
 }
 
 function engine(backend) {

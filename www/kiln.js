@@ -19,6 +19,8 @@
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
 // any static host and under any path.
 
+import { cachedBytes, sha256Hex } from "./content-cache.js";
+
 const WORKER_URL = new URL("./kiln-worker.js", import.meta.url);
 const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
 const BACKENDS = ["auto", "webgpu", "cpu"];
@@ -88,10 +90,10 @@ function report(onProgress, phase, loaded, total) {
   if (typeof onProgress === "function") onProgress({ phase, loaded, total });
 }
 
-async function fetchBytes(url, onProgress, phase) {
+async function fetchBytes(url, onProgress, phase, init) {
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, init);
   } catch (cause) {
     throw new Error(`could not fetch ${url}: ${cause.message}`, { cause });
   }
@@ -268,9 +270,7 @@ export class KilnModel {
       throw new Error(`${JSON.stringify(name)} is the name of one of the site's models: save under another name`);
     }
     const { bytes } = await worker.call("export", { model: this.#handle });
-    const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
-      .map((b) => b.toString(16).padStart(2, "0"))
-      .join("");
+    const sha256 = await sha256Hex(bytes);
     const provenance = { ...this.provenance, dataset: `${this.provenance.dataset}; then fine-tuned in the browser from ${this.name}` };
     const entry = { ...this.#entry, name, file: `${name}.bpk`, sha256, size: bytes.length, provenance, evaluation: undefined };
     await savedModels.put(name, { entry, bytes });
@@ -490,7 +490,8 @@ export class Kiln {
 
   /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance, evaluation? }], references? }`. */
   async manifest() {
-    this.#manifest ??= fetchBytes(this.#manifestUrl).then((bytes) => {
+    // Revalidated on every visit: it names the weights' hashes, so a stale copy would hide new ones.
+    this.#manifest ??= fetchBytes(this.#manifestUrl, undefined, undefined, { cache: "no-cache" }).then((bytes) => {
       const manifest = JSON.parse(new TextDecoder().decode(bytes));
       if (!Array.isArray(manifest?.models)) throw new Error("it has no \"models\" list");
       return manifest;
@@ -505,7 +506,10 @@ export class Kiln {
 
   /**
    * Fetch, verify (sha256) and load a model by name: one from the manifest, or one saved in
-   * this browser with `model.save(name)`. `onProgress({ phase, loaded, total })`.
+   * this browser with `model.save(name)`. Weights are kept in the browser's Cache Storage by
+   * their sha256, so a later visit reads them from disk unless the manifest names new ones.
+   * `onProgress({ phase, loaded, total })`: phase "download" (bytes so far), "cache" (read from
+   * the cache instead) or "load".
    */
   async model(name, { onProgress } = {}) {
     if (typeof name !== "string") throw new TypeError(`model name must be a string, got ${JSON.stringify(name)}`);
@@ -513,7 +517,10 @@ export class Kiln {
     let entry = manifest.models.find((m) => m.name === name);
     let bytes;
     if (entry) {
-      bytes = await fetchBytes(new URL(entry.file, this.#manifestUrl), onProgress, "download");
+      const url = new URL(entry.file, this.#manifestUrl).href;
+      const fetched = await cachedBytes(url, entry.sha256, () => fetchBytes(url, onProgress, "download"));
+      bytes = fetched.bytes;
+      if (fetched.cached) report(onProgress, "cache", bytes.length, bytes.length);
     } else {
       const saved = await savedModels.get(name).catch(() => undefined);
       if (!saved) {

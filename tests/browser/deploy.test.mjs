@@ -1,0 +1,58 @@
+// The built site as a static deployment: served under a sub-path, it works; a second visit
+// reads the wasm and the weights from the browser's cache; a weight file that changed (a new
+// sha256 in the manifest) is downloaded afresh.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { DIST, launch, openDemo, serve } from "./harness.mjs";
+
+test("the site under /some/sub/path/: works, is cached between visits, fetches a changed weight file", async () => {
+  const root = mkdtempSync(join(tmpdir(), "kiln-site-"));
+  cpSync(DIST, root, { recursive: true });
+  const server = await serve(root, { base: "/some/sub/path/" });
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    const visit = async () => {
+      const from = server.requests.length;
+      await openDemo(page, `${server.url}?backend=cpu`);
+      assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", await page.locator("#error").textContent());
+      return server.requests.slice(from);
+    };
+    const heavy = (requests) => requests.filter((path) => /\.(wasm|bpk)$/.test(path));
+
+    const first = await visit();
+    assert.ok(first.includes("/some/sub/path/kiln-web_bg.wasm") && first.includes("/some/sub/path/pretrained/vae.bpk"), first.join(" "));
+    assert.deepEqual(first.filter((path) => !path.startsWith("/some/sub/path/")), [], "every URL stays under the sub-path");
+    await page.waitForTimeout(500); // let the cache writes settle
+    const second = await visit();
+    assert.deepEqual(heavy(second), [], "the second visit downloads no wasm and no weights");
+
+    // Publish other weights for "vae" (the same model with its spec embedded: new bytes, new
+    // sha256): the next visit downloads them, once.
+    const bytes = Buffer.from(await page.evaluate(async () => {
+      const { Kiln } = await import("./kiln.js");
+      const vae = await (await Kiln.open({ backend: "cpu" })).model("vae");
+      return Array.from(new Uint8Array(await (await vae.weights()).arrayBuffer()));
+    }));
+    writeFileSync(join(root, "pretrained/vae.bpk"), bytes);
+    const manifestPath = join(root, "pretrained/manifest.json");
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    const entry = manifest.models.find((m) => m.name === "vae");
+    assert.notEqual(entry.sha256, createHash("sha256").update(bytes).digest("hex"));
+    Object.assign(entry, { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length });
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const third = await visit();
+    assert.deepEqual(heavy(third), ["/some/sub/path/pretrained/vae.bpk"]);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
