@@ -34,10 +34,33 @@ async function main() {
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
     finetuneSection(kiln).catch((error) => showSectionError("tune", `Fine-tuning could not start: ${error.message}`)),
     textSection(kiln).catch((error) => showSectionError("gpt", `The text model could not start: ${error.message}`)),
+    moreModelsSection(kiln).catch((error) => showError(`The manifest could not be read: ${error.message}`)),
     metricsSection(kiln).catch((error) => {
       $("metrics-status").textContent = `The figures could not be read: ${error.message}`;
     }),
   ]);
+}
+
+/** The models the sections above show; the manifest's others get a widget each. */
+const SHOWN_MODELS = ["vae", "cvae", "gan", "ddpm", "ae", "classifier", "gpt"];
+/** The widget for each kind of model (autoencoders and classifiers have none). */
+const WIDGETS = { vae: "kiln-sampler", gan: "kiln-sampler", ddpm: "kiln-sampler", gpt: "kiln-text" };
+
+/** A widget for every model the manifest adds to the shipped ones (e.g. one you trained). */
+async function moreModelsSection(kiln) {
+  const extra = (await kiln.manifest()).models.filter((m) => !SHOWN_MODELS.includes(m.name) && WIDGETS[m.kind]);
+  if (extra.length === 0) return;
+  await import("./kiln-widget.js");
+  $("more-widgets").replaceChildren(...extra.map(({ name, kind }) => {
+    const figure = document.createElement("figure");
+    const widget = document.createElement(WIDGETS[kind]);
+    Object.assign(widget, { id: `more-${name}`, model: name, backend: params.get("backend") ?? "auto" });
+    const caption = document.createElement("figcaption");
+    caption.textContent = name;
+    figure.append(widget, caption);
+    return figure;
+  }));
+  $("more").hidden = false;
 }
 
 /**

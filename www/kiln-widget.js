@@ -71,6 +71,7 @@ const STYLES = new CSSStyleSheet();
 STYLES.replaceSync(`
   :host { display: inline-block; width: 280px; vertical-align: top; font: 14px/1.4 system-ui, sans-serif; }
   :host([hidden]) { display: none; }
+  :host(kiln-text) { display: block; width: auto; }
   .frame { position: relative; border: 1px solid #8886; border-radius: 8px; overflow: hidden; background: #000; }
   canvas { display: block; width: 100%; aspect-ratio: 1; image-rendering: pixelated; }
   pre { margin: 0; padding: 0.6em 0.8em; min-height: 8em; max-height: 24em; overflow: auto; white-space: pre-wrap;

@@ -1,4 +1,5 @@
-// The built site as a static deployment: served under a sub-path, it works; a second visit
+// The built site as a static deployment: served under a sub-path, it works and offers a model
+// added to its manifest; a second visit
 // reads the wasm and the weights from the browser's cache; a weight file that changed (a new
 // sha256 in the manifest) is downloaded afresh.
 import { test } from "node:test";
@@ -12,6 +13,12 @@ import { DIST, launch, openDemo, serve } from "./harness.mjs";
 test("the site under /some/sub/path/: works, is cached between visits, fetches a changed weight file", async () => {
   const root = mkdtempSync(join(tmpdir(), "kiln-site-"));
   cpSync(DIST, root, { recursive: true });
+  // A model of one's own in the manifest (here the shipped VAE again, under another name):
+  // the page offers it in a widget.
+  const manifestPath = join(root, "pretrained/manifest.json");
+  const original = JSON.parse(readFileSync(manifestPath, "utf8"));
+  original.models.push({ ...original.models.find((m) => m.name === "vae"), name: "my-vae" });
+  writeFileSync(manifestPath, JSON.stringify(original));
   const server = await serve(root, { base: "/some/sub/path/" });
   const browser = await launch({ webgpu: false });
   try {
@@ -30,6 +37,9 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
     const first = await visit();
     assert.ok(first.includes("/some/sub/path/kiln-web_bg.wasm") && first.includes("/some/sub/path/pretrained/vae.bpk"), first.join(" "));
     assert.deepEqual(first.filter((path) => !path.startsWith("/some/sub/path/")), [], "every URL stays under the sub-path");
+    await page.locator("#more-my-vae").scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => ["ready", "error"].includes(document.getElementById("more-my-vae").state));
+    assert.equal(await page.evaluate(() => document.getElementById("more-my-vae").state), "ready");
     await page.waitForTimeout(500); // let the cache writes settle
     const second = await visit();
     assert.deepEqual(heavy(second), [], "the second visit downloads no wasm and no weights");
@@ -42,7 +52,6 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
       return Array.from(new Uint8Array(await (await vae.weights()).arrayBuffer()));
     }));
     writeFileSync(join(root, "pretrained/vae.bpk"), bytes);
-    const manifestPath = join(root, "pretrained/manifest.json");
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
     const entry = manifest.models.find((m) => m.name === "vae");
     assert.notEqual(entry.sha256, createHash("sha256").update(bytes).digest("hex"));
