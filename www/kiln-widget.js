@@ -3,6 +3,7 @@
 //   <script type="module" src="https://example.org/kiln/kiln-widget.js"></script>
 //   <kiln-sampler model="ddpm" count="16" class="7" steps="20" seed="42" backend="auto"></kiln-sampler>
 //   <kiln-text model="gpt" prompt="ROMEO:" tokens="300" temperature="0.8" seed="1"></kiln-text>
+//   <kiln-walk model="vae" from="7" to="8" steps="24"></kiln-walk>
 //
 // The wasm, the manifest and the weights load from beside this module, whichever page embeds it.
 // Nothing heavy is fetched until a widget comes near the viewport or is clicked. Every widget on
@@ -116,7 +117,7 @@ class KilnWidget extends HTMLElement {
   #observer;
   #started = false;
   #held; // { key, model, release }
-  #drawing; // AbortController of the draw in progress
+  #drawing; // AbortController of the latest draw, aborted by the next one or by removal
   #redraw = false; // a redraw is scheduled
   #state = "idle";
 
@@ -212,8 +213,9 @@ class KilnWidget extends HTMLElement {
       if (signal.aborted || error.name === "AbortError") return;
       this.#fail(error.message);
     } finally {
-      if (this.#drawing === drawing) this.#drawing = undefined;
-      this.#progress.hidden = true;
+      // The controller stays until the next draw or removal: aborting it also ends what a
+      // finished draw keeps running (a walk's playback). A newer draw keeps its own progress.
+      if (this.#drawing === drawing) this.#progress.hidden = true;
     }
   }
 
@@ -266,10 +268,15 @@ class KilnWidget extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
-  /** Draw again with the next seed. */
+  /** The New button: move on (`advance`) and draw. */
   next() {
-    this.seed = (Number.isInteger(this.seed) ? this.seed : 0) + 1;
+    this.advance();
     if (!this.#started) this.#start();
+  }
+
+  /** Move to the next seed (the attribute change redraws). */
+  advance() {
+    this.seed = (Number.isInteger(this.seed) ? this.seed : 0) + 1;
   }
 }
 
@@ -421,5 +428,58 @@ export class KilnText extends KilnWidget {
 }
 mirror(KilnText);
 
+/**
+ * `<kiln-walk model="vae|cvae" from to steps digit fps backend>`: a walk through a VAE's latent
+ * space from the first digit of seed `from` to that of seed `to`, played back and forth.
+ */
+export class KilnWalk extends KilnWidget {
+  static attributes = {
+    model: ["model", (text) => text ?? "vae"],
+    backend: ["backend", (text) => text ?? "auto"],
+    from: ["from", (text) => (text === null ? 0 : Number(text))],
+    to: ["to", (text) => (text === null ? 1 : Number(text))],
+    steps: ["steps", (text) => (text === null ? 24 : Number(text))],
+    digit: ["digit", asNumber],
+    fps: ["fps", (text) => (text === null ? 12 : Number(text))],
+  };
+  #canvas;
+
+  content() {
+    this.#canvas = element("canvas", { width: 280, height: 280 });
+    this.#canvas.setAttribute("part", "canvas");
+    return this.#canvas;
+  }
+
+  buttons() {
+    return [button("New", () => this.next())];
+  }
+
+  /** New walks on from where this one ended. */
+  advance() {
+    this.from = this.to;
+    this.to = (Number.isInteger(this.to) ? this.to : 0) + 1;
+  }
+
+  async draw(model, signal) {
+    if (!(this.fps > 0 && this.fps <= 60)) throw new RangeError(`fps must be a number above 0 and at most 60, got ${this.getAttribute("fps")}`);
+    const walk = await model.interpolate({ from: this.from, to: this.to, steps: this.steps, class: this.digit });
+    if (signal.aborted) return walk;
+    const size = walk.width * walk.height;
+    let frame = 0;
+    const show = () => {
+      const shown = frame < walk.count ? frame : 2 * walk.count - 2 - frame; // there and back
+      drawImages(this.#canvas, { count: 1, width: walk.width, height: walk.height }, walk.data.subarray(shown * size, (shown + 1) * size));
+      frame = (frame + 1) % Math.max(1, 2 * walk.count - 2);
+    };
+    show();
+    const timer = setInterval(show, 1000 / this.fps);
+    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+    this.status(`${model.name} · seed ${this.from} → ${this.to}`);
+    return walk;
+  }
+}
+mirror(KilnWalk);
+
 customElements.get("kiln-sampler") ?? customElements.define("kiln-sampler", KilnSampler);
+customElements.get("kiln-walk") ?? customElements.define("kiln-walk", KilnWalk);
 customElements.get("kiln-text") ?? customElements.define("kiln-text", KilnText);

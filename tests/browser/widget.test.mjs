@@ -58,27 +58,32 @@ test("the embed page under a strict CSP: lazy widgets, one worker and one wasm d
   const first = server.requests.length;
   await page.setViewportSize({ width: 1000, height: 700 });
   await page.goto(`${server.url}embed.html`);
-  const ids = ["ddpm-widget", "gan-widget", "cvae-widget", "gpt-widget"];
+  const ids = ["ddpm-widget", "gan-widget", "cvae-widget", "walk-widget", "gpt-widget"];
   await settled(page, ["ddpm-widget"]);
   // Below the fold, the text widget has not fetched anything yet.
-  assert.equal((await states(page, ids))[3], "idle");
+  assert.equal((await states(page, ids))[4], "idle");
   assert.ok(!server.requests.slice(first).some((path) => path.endsWith("/gpt.bpk")), "gpt.bpk is not fetched before it is needed");
   for (const id of ids) {
     await page.locator(`#${id}`).scrollIntoViewIfNeeded();
     await settled(page, [id]);
   }
-  assert.deepEqual(await states(page, ids), ["ready", "ready", "ready", "ready"]);
+  assert.deepEqual(await states(page, ids), ["ready", "ready", "ready", "ready", "ready"]);
   const requested = server.requests.slice(first);
   const count = (suffix) => requested.filter((path) => path.endsWith(suffix)).length;
   assert.equal(count("/kiln-web_bg.wasm"), 1);
-  for (const file of ["ddpm.bpk", "gan.bpk", "cvae.bpk", "gpt.bpk"]) assert.equal(count(`/${file}`), 1, file);
+  for (const file of ["ddpm.bpk", "gan.bpk", "cvae.bpk", "vae.bpk", "gpt.bpk"]) assert.equal(count(`/${file}`), 1, file);
   const watch = await page.evaluate(() => window.kilnWatch);
   assert.equal(watch.workers, 1, "one worker (one wasm instance, one device) for every widget");
   assert.deepEqual(watch.violations, []);
   const events = await page.locator("#events li").allTextContents();
-  for (const model of ["ddpm", "gan", "cvae", "gpt"]) {
-    assert.ok(events.some((e) => e.startsWith(`kiln-sample from <kiln-${model === "gpt" ? "text" : "sampler"} model="${model}">`)), `${model}: ${events}`);
+  for (const [element, model] of [["sampler", "ddpm"], ["sampler", "gan"], ["sampler", "cvae"], ["walk", "vae"], ["text", "gpt"]]) {
+    assert.ok(events.some((e) => e.startsWith(`kiln-sample from <kiln-${element} model="${model}">`)), `${model}: ${events}`);
   }
+  // The walk plays back and forth: its canvas changes over time.
+  const frame = () => page.evaluate(() => document.getElementById("walk-widget").shadowRoot.querySelector("canvas").toDataURL());
+  const before = await frame();
+  await page.waitForTimeout(300);
+  assert.notEqual(await frame(), before, "the walk is playing");
   const text = await page.evaluate(() => document.getElementById("gpt-widget").shadowRoot.querySelector("pre").textContent);
   assert.ok(text.startsWith("ROMEO:") && text.length === "ROMEO:".length + 200, text);
   assert.deepEqual(problems, []);
