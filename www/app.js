@@ -268,8 +268,6 @@ function describeConditional(model) {
     (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
 }
 
-/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "tune", "gpt") and mark it
- * failed. */
 /** `work` wrapped so that calls made while it runs coalesce into one more run once it is done:
  * at most one request in flight, and the latest state always gets its turn. */
 function coalescing(work) {
@@ -292,6 +290,8 @@ function coalescing(work) {
   };
 }
 
+/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "tune", "gpt") and mark it
+ * failed. */
 function showSectionError(prefix, message) {
   $(`${prefix}-error`).textContent = message;
   $(`${prefix}-error`).hidden = false;
@@ -638,7 +638,7 @@ async function finetuneSection(kiln) {
   await drawGrid(yours, $("tune-after"));
   $("tune-status").textContent = saved
     ? "Your hand, saved on an earlier visit (right). Add digits to fine-tune it further, or Reset."
-    : "Draw a digit, pick what it is, press Add; a handful of digits is enough.";
+    : "Draw a digit or drop a picture of one; check what it is (the classifier guesses), press Add. A handful of digits is enough.";
   for (const id of ["tune-undo", "tune-clear", "tune-open"]) $(id).disabled = false;
   setBusy(false);
   document.body.dataset.tuneState = saved ? "restored" : "ready";
