@@ -95,7 +95,9 @@ STYLES.replaceSync(`
 /** How an attribute reads as a property: the attribute's text, or a number (undefined when the
  * attribute is absent; a malformed number stays NaN, and kiln.js says what is wrong with it). */
 const asString = (text) => text ?? undefined;
-const asNumber = (text) => (text === null ? undefined : Number(text));
+/** A number attribute, `fallback` when absent. */
+const numberOr = (fallback) => (text) => (text === null ? fallback : Number(text));
+const asNumber = numberOr(undefined);
 /** A digit 0–9 among an element's CSS classes, or undefined. */
 const classDigit = (classes) => {
   const token = classes?.split(/\s+/).find((name) => /^[0-9]$/.test(name));
@@ -106,7 +108,7 @@ const classDigit = (classes) => {
  * What the widgets share: the shadow DOM frame, lazy start, one model at a time (swapped when
  * `model` or `backend` changes), a redraw for every attribute change, clean removal, events.
  * Subclasses give `static attributes` ({ name: [property, parse] }), `content()` (the element
- * inside the frame), `buttons()`, and `draw(model, signal)`.
+ * inside the frame), `draw(model, signal)`, and `buttons()` if they want more than New.
  */
 class KilnWidget extends HTMLElement {
   #shadow;
@@ -268,6 +270,11 @@ class KilnWidget extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
+  /** The bar's buttons: New. */
+  buttons() {
+    return [button("New", () => this.next())];
+  }
+
   /** The New button: move on (`advance`) and draw. */
   next() {
     this.advance();
@@ -301,6 +308,13 @@ function element(tag, properties = {}) {
   return Object.assign(document.createElement(tag), properties);
 }
 
+/** The square canvas image widgets draw on, styleable as `::part(canvas)`. */
+function imageCanvas() {
+  const canvas = element("canvas", { width: 280, height: 280 });
+  canvas.setAttribute("part", "canvas");
+  return canvas;
+}
+
 function button(label, onClick) {
   const b = element("button", { type: "button", textContent: label });
   b.addEventListener("click", onClick);
@@ -317,8 +331,8 @@ export class KilnSampler extends KilnWidget {
   static attributes = {
     model: ["model", (text) => text ?? "vae"],
     backend: ["backend", (text) => text ?? "auto"],
-    count: ["count", (text) => (text === null ? 16 : Number(text))],
-    seed: ["seed", (text) => (text === null ? 0 : Number(text))],
+    count: ["count", numberOr(16)],
+    seed: ["seed", numberOr(0)],
     // The digit: `digit="7"`, else a digit among the CSS classes (`class="7"`).
     digit: ["digit", (text, widget) => (text === null ? classDigit(widget.getAttribute("class")) : Number(text))],
     class: [null, classDigit],
@@ -329,13 +343,8 @@ export class KilnSampler extends KilnWidget {
   #canvas;
 
   content() {
-    this.#canvas = element("canvas", { width: 280, height: 280 });
-    this.#canvas.setAttribute("part", "canvas");
+    this.#canvas = imageCanvas();
     return this.#canvas;
-  }
-
-  buttons() {
-    return [button("New", () => this.next())];
   }
 
   async draw(model, signal) {
@@ -374,11 +383,11 @@ export class KilnText extends KilnWidget {
     model: ["model", (text) => text ?? "gpt"],
     backend: ["backend", (text) => text ?? "auto"],
     prompt: ["prompt", (text) => text ?? "\n"],
-    tokens: ["tokens", (text) => (text === null ? 300 : Number(text))],
-    temperature: ["temperature", (text) => (text === null ? 0.8 : Number(text))],
+    tokens: ["tokens", numberOr(300)],
+    temperature: ["temperature", numberOr(0.8)],
     "top-k": ["topK", asNumber],
     "top-p": ["topP", asNumber],
-    seed: ["seed", (text) => (text === null ? 0 : Number(text))],
+    seed: ["seed", numberOr(0)],
   };
   #output;
   #stop;
@@ -393,7 +402,7 @@ export class KilnText extends KilnWidget {
   buttons() {
     this.#stop = button("Stop", () => this.#stopping?.abort());
     this.#stop.disabled = true;
-    return [this.#stop, button("New", () => this.next())];
+    return [this.#stop, ...super.buttons()];
   }
 
   async draw(model, signal) {
@@ -436,22 +445,17 @@ export class KilnWalk extends KilnWidget {
   static attributes = {
     model: ["model", (text) => text ?? "vae"],
     backend: ["backend", (text) => text ?? "auto"],
-    from: ["from", (text) => (text === null ? 0 : Number(text))],
-    to: ["to", (text) => (text === null ? 1 : Number(text))],
-    steps: ["steps", (text) => (text === null ? 24 : Number(text))],
+    from: ["from", numberOr(0)],
+    to: ["to", numberOr(1)],
+    steps: ["steps", numberOr(24)],
     digit: ["digit", asNumber],
-    fps: ["fps", (text) => (text === null ? 12 : Number(text))],
+    fps: ["fps", numberOr(12)],
   };
   #canvas;
 
   content() {
-    this.#canvas = element("canvas", { width: 280, height: 280 });
-    this.#canvas.setAttribute("part", "canvas");
+    this.#canvas = imageCanvas();
     return this.#canvas;
-  }
-
-  buttons() {
-    return [button("New", () => this.next())];
   }
 
   /** New walks on from where this one ended. */
