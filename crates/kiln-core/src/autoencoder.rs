@@ -24,8 +24,8 @@ pub struct AutoencoderConfig {
     /// Channels of the first conv stage; the second has twice as many.
     #[config(default = 32)]
     pub base_channels: usize,
-    /// Width of the dense layers on either side of the code.
-    #[config(default = 256)]
+    /// Width of the dense layers on either side of the code (see the VAE's `hidden`).
+    #[config(default = 64)]
     pub hidden: usize,
     /// Size of the bottleneck code.
     #[config(default = 32)]

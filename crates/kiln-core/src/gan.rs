@@ -24,6 +24,10 @@ const NORM_GROUPS: usize = 8;
 /// The generator starts from a 7×7 map and doubles it twice to 28×28.
 const START_SIDE: usize = IMAGE_SIDE / 4;
 
+/// Where a [`Gan`]'s weight file keeps the generator's tensors (its field name), so that
+/// sampling loads them from the whole GAN's file as from the generator's own.
+pub const GENERATOR_FIELD: &str = "generator";
+
 /// Hyper-parameters of the [`Gan`].
 #[derive(Config, Debug, PartialEq)]
 pub struct GanConfig {
@@ -66,37 +70,53 @@ impl GanConfig {
         Ok(())
     }
 
+    /// The generator and the discriminator that trains it.
+    ///
     /// # Panics
     /// If the config is invalid (see [`GanConfig::validate`]).
     pub fn init(&self, device: &Device) -> Gan {
-        if let Err(why) = self.validate() {
-            panic!("invalid GanConfig: {why}");
-        }
         let [c1, c2] = [self.base_channels, 2 * self.base_channels];
-        let feature_len = c2 * START_SIDE * START_SIDE;
         Gan {
-            generator: Generator {
-                class_embedding: EmbeddingConfig::new(self.num_classes, self.class_embedding)
-                    .init(device),
-                project: LinearConfig::new(self.latent_dim + self.class_embedding, feature_len)
-                    .init(device),
-                norm0: GroupNormConfig::new(NORM_GROUPS, c2).init(device),
-                deconv1: doubling_deconv(c2, c1, device),
-                norm1: GroupNormConfig::new(NORM_GROUPS, c1).init(device),
-                deconv2: doubling_deconv(c1, 1, device),
-                latent_dim: self.latent_dim,
-                num_classes: self.num_classes,
-                feature_channels: c2,
-            },
+            generator: self.init_generator(device),
             discriminator: Discriminator {
                 conv1: halving_conv(1, c1, device),
                 conv2: halving_conv(c1, c2, device),
-                hidden: LinearConfig::new(feature_len, self.hidden).init(device),
+                hidden: LinearConfig::new(self.feature_len(), self.hidden).init(device),
                 score: LinearConfig::new(self.hidden, 1).init(device),
                 class_projection: EmbeddingConfig::new(self.num_classes, self.hidden).init(device),
             },
             real_label: self.real_label,
         }
+    }
+
+    /// The generator alone: all that sampling needs.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`GanConfig::validate`]).
+    pub fn init_generator(&self, device: &Device) -> Generator {
+        if let Err(why) = self.validate() {
+            panic!("invalid GanConfig: {why}");
+        }
+        let [c1, c2] = [self.base_channels, 2 * self.base_channels];
+        Generator {
+            class_embedding: EmbeddingConfig::new(self.num_classes, self.class_embedding)
+                .init(device),
+            project: LinearConfig::new(self.latent_dim + self.class_embedding, self.feature_len())
+                .init(device),
+            norm0: GroupNormConfig::new(NORM_GROUPS, c2).init(device),
+            deconv1: doubling_deconv(c2, c1, device),
+            norm1: GroupNormConfig::new(NORM_GROUPS, c1).init(device),
+            deconv2: doubling_deconv(c1, 1, device),
+            latent_dim: self.latent_dim,
+            num_classes: self.num_classes,
+            feature_channels: c2,
+        }
+    }
+
+    /// Values in the 7×7 feature map between the generator's projection and its first deconv
+    /// (and between the discriminator's convs and its dense layer).
+    fn feature_len(&self) -> usize {
+        2 * self.base_channels * START_SIDE * START_SIDE
     }
 }
 

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod mnist;
 pub mod model;
 pub mod noise;
+pub mod quantisation;
 pub mod request;
 pub mod train;
 pub mod vae;

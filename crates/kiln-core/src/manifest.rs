@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::model::ModelSpec;
+use crate::weights::Precision;
 
 /// Version of the manifest layout; bumped when a field changes meaning.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -65,10 +66,27 @@ pub struct ManifestEntry {
     pub sha256: String,
     /// Size of the weight file in bytes.
     pub size: u64,
+    /// How the weight file stores its floats (manifests written before Kiln recorded it say
+    /// nothing, which reads as f32); every precision loads into f32.
+    #[serde(default)]
+    pub precision: Precision,
     pub provenance: Provenance,
     /// Quality figures measured after training (`kiln eval --record`); dropped on re-export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<Evaluation>,
+    /// A diffusion model's figures at each of several guidance weights (`kiln eval
+    /// --guidance-sweep … --record`), lowest first; dropped on re-export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guidance_sweep: Vec<GuidedEvaluation>,
+}
+
+/// One point of a guidance sweep: the figures of samples drawn at one guidance weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuidedEvaluation {
+    /// The classifier-free guidance weight w (0: unconditional, 1: the conditional model).
+    pub guidance: f64,
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
 }
 
 /// How well a model (or a reference set) holds up, and how that was measured.
@@ -175,6 +193,7 @@ mod tests {
             file: format!("{name}.bpk"),
             sha256: "00".repeat(32),
             size: 1,
+            precision: Precision::Int8,
             provenance: Provenance {
                 dataset: "toy".into(),
                 command: "kiln train vae".into(),
@@ -188,6 +207,7 @@ mod tests {
                 final_test_terms: BTreeMap::from([("kl".into(), 7.0)]),
             },
             evaluation: None,
+            guidance_sweep: Vec::new(),
         }
     }
 
@@ -198,6 +218,7 @@ mod tests {
         let json = manifest.to_json();
         assert!(json.contains("\"kind\": \"vae\""), "{json}");
         assert!(json.contains("\"latent_dim\": 16"), "{json}");
+        assert!(json.contains("\"precision\": \"int8\""), "{json}");
         assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
     }
 

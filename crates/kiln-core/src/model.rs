@@ -10,7 +10,7 @@ use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
 use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
 use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, MAX_GUIDANCE, ScheduleError};
-use crate::gan::{Gan, GanConfig};
+use crate::gan::{GENERATOR_FIELD, GanConfig, Generator};
 use crate::gpt::{Generation, GenerationError, Gpt, GptSpec, Vocabulary, VocabularyError, Writing};
 use crate::request::{
     DenoiseRequest, Digits, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD,
@@ -142,7 +142,7 @@ impl ModelSpec {
             ModelSpec::Vae(config) => Model::Vae(config.init(device)),
             ModelSpec::Autoencoder(config) => Model::Autoencoder(config.init(device)),
             ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
-            ModelSpec::Gan(config) => Model::Gan(Box::new(config.init(device))),
+            ModelSpec::Gan(config) => Model::Gan(Box::new(config.init_generator(device))),
             ModelSpec::Ddpm(config) => Model::Ddpm(Box::new(config.init(device))),
             ModelSpec::Gpt(spec) => Model::Gpt {
                 gpt: Box::new(spec.model.init(device)),
@@ -175,7 +175,9 @@ impl ModelSpec {
             Model::Vae(m) => Model::Vae(weights::load(m, bytes)?),
             Model::Autoencoder(m) => Model::Autoencoder(weights::load(m, bytes)?),
             Model::Classifier(m) => Model::Classifier(weights::load(m, bytes)?),
-            Model::Gan(m) => Model::Gan(Box::new(weights::load(*m, bytes)?)),
+            Model::Gan(m) => {
+                Model::Gan(Box::new(weights::load_within(*m, bytes, GENERATOR_FIELD)?))
+            }
             Model::Ddpm(m) => Model::Ddpm(Box::new(weights::load(*m, bytes)?)),
             Model::Gpt { gpt, vocabulary } => Model::Gpt {
                 gpt: Box::new(weights::load(*gpt, bytes)?),
@@ -191,8 +193,9 @@ pub enum Model {
     Vae(Vae),
     Autoencoder(DenoisingAutoencoder),
     Classifier(Classifier),
-    /// Boxed: a GAN is far larger than the other variants.
-    Gan(Box<Gan>),
+    /// A GAN's generator: all that sampling needs (its discriminator stays in the run
+    /// directory). Boxed: it is far larger than the other variants.
+    Gan(Box<Generator>),
     Ddpm(Box<Diffusion>),
     /// A text model and the characters its tokens stand for.
     Gpt {
@@ -226,7 +229,7 @@ impl Model {
     pub fn num_classes(&self) -> Option<usize> {
         match self {
             Model::Vae(vae) => vae.num_classes(),
-            Model::Gan(gan) => Some(gan.generator.num_classes()),
+            Model::Gan(generator) => Some(generator.num_classes()),
             Model::Ddpm(diffusion) => Some(diffusion.unet.num_classes()),
             Model::Autoencoder(_) | Model::Classifier(_) | Model::Gpt { .. } => None,
         }
@@ -248,11 +251,9 @@ impl Model {
                 check_class(self.kind(), vae.num_classes(), request.class)?;
                 Ok(vae.sample(request.count, request.seed, request.class, device))
             }
-            Model::Gan(gan) => {
+            Model::Gan(generator) => {
                 check_class(self.kind(), self.num_classes(), request.class)?;
-                Ok(gan
-                    .generator
-                    .sample(request.count, request.seed, request.class, device))
+                Ok(generator.sample(request.count, request.seed, request.class, device))
             }
             Model::Autoencoder(_) => Err(self.unsupported(
                 "sample from noise",
@@ -370,7 +371,7 @@ impl Model {
     /// The weights as f32 burnpack bytes, read back asynchronously and serialised on `host` (a
     /// CPU device): what a browser on WebGPU must use instead of [`Model::to_bytes`].
     pub async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
-        let full = Precision::Full;
+        let full = Precision::F32;
         match self {
             Model::Vae(m) => weights::to_bytes_async(m.clone(), host, full).await,
             Model::Autoencoder(m) => weights::to_bytes_async(m.clone(), host, full).await,
@@ -409,7 +410,7 @@ mod tests {
         let bytes = spec
             .init(&device)
             .unwrap()
-            .to_bytes(Precision::Full)
+            .to_bytes(Precision::F32)
             .unwrap();
         assert_eq!(ModelSpec::embedded_in(&bytes).unwrap(), None);
         let described = spec.embed_in(&bytes).unwrap();

@@ -1,4 +1,5 @@
-//! Every weight file the page ships must match its checksum and load into today's architecture.
+//! Every weight file the page ships must match its checksum and its recorded precision, and
+//! load into today's architecture.
 
 use std::path::Path;
 
@@ -23,6 +24,12 @@ fn every_pretrained_model_verifies_and_loads() {
         let bytes = std::fs::read(dir.join(&entry.file)).unwrap();
         assert_eq!(bytes.len() as u64, entry.size, "{}: size", entry.name);
         weights::verify_sha256(&bytes, &entry.sha256).unwrap();
+        assert_eq!(
+            weights::precision_of(&bytes).unwrap(),
+            entry.precision,
+            "{}: the manifest's precision",
+            entry.name
+        );
         let model = entry.spec.load(&bytes, &device).unwrap();
         let dims = match &model {
             Model::Vae(_) | Model::Gan(_) => model

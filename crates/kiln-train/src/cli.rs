@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kiln_core::diffusion::SamplerKind;
 use kiln_core::model::ModelError;
 use kiln_core::request::DiffusionRequest;
+use kiln_core::weights::Precision;
 
 use crate::device::Backend;
 
@@ -112,6 +113,9 @@ pub struct TrainArgs {
     /// VAE and CVAE: size of the latent code [default: 16].
     #[arg(long)]
     pub latent: Option<NonZeroUsize>,
+    /// VAE, CVAE and AE: width of the dense layer on either side of the code [default: 64].
+    #[arg(long)]
+    pub hidden: Option<NonZeroUsize>,
     /// DDPM: channels of the UNet's 28×28 stage, a multiple of 8 (the deeper stages have 2×
     /// and 4× as many) [default: 16].
     #[arg(long)]
@@ -335,6 +339,11 @@ pub struct EvalArgs {
     pub seed: u64,
     #[command(flatten)]
     pub diffusion: DiffusionArgs,
+    /// Diffusion models: judge the samples at each of these guidance weights, comma-separated
+    /// (e.g. 0,0.5,1,1.5,2,3), and print one row per weight; with --record, store the sweep in
+    /// the manifest (the page plots it beside its guidance slider).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["all", "guidance", "json"])]
+    pub guidance_sweep: Vec<f64>,
     /// Draws of q(z|x) per test digit for a VAE's importance-weighted likelihood bound.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub importance_samples: u32,
@@ -349,18 +358,26 @@ pub struct EvalArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The run directory written by `kiln train`.
+    #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+    pub run: Option<PathBuf>,
+    /// Instead of a run: a model already in --to's manifest, stored again (at another
+    /// --precision, say) with its provenance; its recorded figures are dropped, to be measured
+    /// again with `kiln eval --record`.
     #[arg(long)]
-    pub run: PathBuf,
+    pub model: Option<String>,
     /// The pretrained/ folder holding manifest.json (created if missing).
     #[arg(long, default_value = "pretrained")]
     pub to: PathBuf,
-    /// Name to publish the model under (lower-case letters, digits, '-', '_').
-    #[arg(long)]
-    pub name: String,
-    /// Store the weights as f16: half the download, loaded back into f32 (the relative rounding
-    /// error is at most 2⁻¹¹ per weight).
-    #[arg(long)]
-    pub half: bool,
+    /// Name to publish the model under (lower-case letters, digits, '-', '_') [default: the
+    /// --model's own name].
+    #[arg(long, required_unless_present = "model")]
+    pub name: Option<String>,
+    /// How the file stores the weights: f32 (as trained), f16 (half the size; relative error at
+    /// most 2⁻¹¹ per weight) or int8 (about 27 % of the size: weight matrices and kernels in 8
+    /// bits with one scale per 64 values, biases in f32). Every precision loads back into f32.
+    /// A GAN's file holds only its generator, whatever the precision.
+    #[arg(long, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }
 
 #[derive(Debug, Args)]

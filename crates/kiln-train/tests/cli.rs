@@ -850,7 +850,8 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
     let err = fails(&["generate", "--model", &run, "--temperature=-1"]);
     assert!(err.contains("temperature must be"), "{err}");
 
-    // Exported at half precision: half the file, and still writing.
+    // Exported at half precision: half the file, and still writing; then stored again from the
+    // manifest in int8: about a quarter, and still writing.
     ok(&[
         "export",
         "--run",
@@ -871,14 +872,37 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
         &pretrained,
         "--name",
         "verse",
-        "--half",
+        "--precision",
+        "f16",
     ]);
-    let half = std::fs::metadata(tmp.path().join("pretrained/verse.bpk"))
-        .unwrap()
-        .len();
+    let size = || {
+        std::fs::metadata(tmp.path().join("pretrained/verse.bpk"))
+            .unwrap()
+            .len()
+    };
+    let half = size();
     // f16 halves the tensors; the header and the embedded spec stay the same size.
     assert!(half < full * 2 / 3, "{half} vs {full}");
     let manifest = path("pretrained/manifest.json");
+    ok(&[
+        "export",
+        "--model",
+        "verse",
+        "--to",
+        &pretrained,
+        "--precision",
+        "int8",
+    ]);
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(entries["models"][0]["precision"], "int8");
+    assert_eq!(
+        entries["models"][0]["provenance"]["steps"], 10,
+        "the provenance stays"
+    );
+    // (This model is so small that alignment and the embedded spec weigh as much as its weights.)
+    let int8 = size();
+    assert!(int8 < half, "{int8} vs {half}");
     let from_file = [
         "generate",
         "--model",

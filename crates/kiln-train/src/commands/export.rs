@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use kiln_core::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
 use kiln_core::model::ModelSpec;
-use kiln_core::weights::{self, Precision};
+use kiln_core::weights;
 
 use crate::cli::ExportArgs;
 use crate::run_dir::{RunConfig, RunDir};
@@ -14,23 +14,77 @@ use crate::trainer::OBJECTIVE;
 use crate::{atomic, resolve};
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    validate_name(&args.name)?;
-    let run = RunDir::new(&args.run);
+    let manifest_path = args.to.join("manifest.json");
+    let mut manifest = if manifest_path.exists() {
+        resolve::read_manifest(&manifest_path)?
+    } else {
+        Manifest::default()
+    };
+    let (name, source) = match (&args.run, &args.model) {
+        (Some(run), _) => {
+            let name = args
+                .name
+                .clone()
+                .context("--name names the exported model")?;
+            (name, from_run(run)?)
+        }
+        (None, Some(model)) => {
+            let entry = manifest.get(model)?;
+            let bytes = resolve::resolve(model, &manifest_path)?.weights;
+            let source = Source {
+                spec: entry.spec.clone(),
+                weights: bytes,
+                provenance: entry.provenance.clone(),
+            };
+            (args.name.clone().unwrap_or_else(|| model.clone()), source)
+        }
+        (None, None) => bail!("pass --run (a run directory) or --model (a model in the manifest)"),
+    };
+    validate_name(&name)?;
+    let model = source
+        .spec
+        .load(&source.weights, &Device::flex())
+        .context("the weights do not load into their own architecture")?;
+    // The file also says what model it holds, so it loads even without the manifest.
+    let bytes = source.spec.embed_in(&model.to_bytes(args.precision)?)?;
+    std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
+    let file = format!("{name}.bpk");
+    atomic::write(&args.to.join(&file), &bytes)?;
+    manifest.upsert(ManifestEntry {
+        name: name.clone(),
+        spec: source.spec,
+        file,
+        sha256: weights::sha256_hex(&bytes),
+        size: bytes.len() as u64,
+        precision: args.precision,
+        provenance: source.provenance,
+        evaluation: None,
+        guidance_sweep: Vec::new(),
+    });
+    atomic::write(&manifest_path, manifest.to_json().as_bytes())?;
+    eprintln!(
+        "exported {name} ({} bytes, {}) to {}",
+        bytes.len(),
+        args.precision,
+        args.to.display()
+    );
+    Ok(())
+}
+
+/// What `kiln export` publishes: an architecture, its weights and how they were trained.
+struct Source {
+    spec: ModelSpec,
+    weights: Vec<u8>,
+    provenance: Provenance,
+}
+
+/// A run's latest weights and the provenance its config and state record.
+fn from_run(path: &std::path::Path) -> Result<Source> {
+    let run = RunDir::new(path);
     let config = run.config()?;
     let state = run.state()?;
-    let model = config
-        .spec
-        .load(&run.latest_weights()?, &Device::flex())
-        .context("the run's weights do not load into its own architecture")?;
-    let precision = if args.half {
-        Precision::Half
-    } else {
-        Precision::Full
-    };
-    // The file also says what model it holds, so it loads even without the manifest.
-    let bytes = config.spec.embed_in(&model.to_bytes(precision)?)?;
     let Some(last) = state.history.last() else {
-        bail!("run {} has no finished epoch to export", args.run.display());
+        bail!("run {} has no finished epoch to export", path.display());
     };
     let loss = |split: &BTreeMap<String, f64>, name: &str| {
         split
@@ -60,32 +114,11 @@ pub fn run(args: ExportArgs) -> Result<()> {
             .map(|(name, value)| (name.clone(), *value))
             .collect(),
     };
-    std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
-    let manifest_path = args.to.join("manifest.json");
-    let mut manifest = if manifest_path.exists() {
-        resolve::read_manifest(&manifest_path)?
-    } else {
-        Manifest::default()
-    };
-    let file = format!("{}.bpk", args.name);
-    atomic::write(&args.to.join(&file), &bytes)?;
-    manifest.upsert(ManifestEntry {
-        name: args.name.clone(),
+    Ok(Source {
+        weights: run.latest_weights()?,
         spec: config.spec,
-        file,
-        sha256: weights::sha256_hex(&bytes),
-        size: bytes.len() as u64,
         provenance,
-        evaluation: None,
-    });
-    atomic::write(&manifest_path, manifest.to_json().as_bytes())?;
-    eprintln!(
-        "exported {} ({} bytes) to {}",
-        args.name,
-        bytes.len(),
-        args.to.display()
-    );
-    Ok(())
+    })
 }
 
 /// What the model learnt from (the path itself is in the command).

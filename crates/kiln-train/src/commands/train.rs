@@ -204,6 +204,11 @@ fn check_flags(args: &TrainArgs) -> Result<()> {
             }
         }
     }
+    if args.hidden.is_some()
+        && !matches!(args.model, ModelKind::Vae | ModelKind::Cvae | ModelKind::Ae)
+    {
+        misplaced.push(("--hidden", "`kiln train vae`, `cvae` and `ae`"));
+    }
     if args.channels.is_some() && args.model != ModelKind::Ddpm {
         misplaced.push(("--channels", "`kiln train ddpm`"));
     }
@@ -239,9 +244,18 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             if let Some(latent) = args.latent {
                 vae.latent_dim = latent.get();
             }
+            if let Some(hidden) = args.hidden {
+                vae.hidden = hidden.get();
+            }
             ModelSpec::Vae(vae)
         }
-        ModelKind::Ae => ModelSpec::Autoencoder(AutoencoderConfig::new()),
+        ModelKind::Ae => {
+            let mut ae = AutoencoderConfig::new();
+            if let Some(hidden) = args.hidden {
+                ae.hidden = hidden.get();
+            }
+            ModelSpec::Autoencoder(ae)
+        }
         ModelKind::Classifier => ModelSpec::Classifier(ClassifierConfig::new()),
         ModelKind::Gan => ModelSpec::Gan(GanConfig::new()),
         ModelKind::Ddpm => {
@@ -373,6 +387,7 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
         (
             (args.beta.is_some()
                 || args.latent.is_some()
+                || args.hidden.is_some()
                 || args.channels.is_some()
                 || !args.gpt.given().is_empty()
                 || args.schedule.is_some()

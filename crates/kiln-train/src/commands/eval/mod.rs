@@ -2,8 +2,9 @@
 //! against the MNIST test set (Fréchet distance, precision and recall) and on their own
 //! (Inception Score, class accuracy and coverage), beside two reference rows that bracket the
 //! numbers: real training digits (as good as it gets) and uniform noise (as bad). A denoising
-//! autoencoder is judged instead by how well it restores noisy test digits (MSE, PSNR), and a
-//! text model by its bits per character on held-out text ([`text`]).
+//! autoencoder is judged instead by how well it restores noisy test digits (MSE, PSNR), a
+//! classifier by its accuracy on the test digits, and a text model by its bits per character on
+//! held-out text ([`text`]).
 
 mod text;
 
@@ -13,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
 use kiln_core::classifier::Classifier;
-use kiln_core::manifest::Evaluation;
+use kiln_core::manifest::{Evaluation, GuidedEvaluation, Manifest, ManifestEntry};
 use kiln_core::metrics::{
     ClassTally, FeatureStatistics, INCEPTION_SCORE_SPLITS, MANIFOLD_NEIGHBOURS, frechet_distance,
     inception_score, precision_recall, psnr,
@@ -60,6 +61,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             let resolved = resolve::resolve(name, &args.manifest)?;
             match resolved.spec {
                 ModelSpec::Autoencoder(_) => return judge_restoration(&args, name, resolved),
+                ModelSpec::Classifier(_) => return judge_classification(&args, name, resolved),
                 ModelSpec::Gpt(_) => return text::judge_text(&args, name, resolved),
                 _ => {}
             }
@@ -98,9 +100,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
         test_digits: &mnist.test,
         device: &device,
     };
+    if !args.guidance_sweep.is_empty() {
+        let [(name, resolved)] = <[_; 1]>::try_from(models).map_err(|_| {
+            anyhow::anyhow!("--guidance-sweep judges one diffusion model: pass --model")
+        })?;
+        return judgement.guidance_sweep(&name, &resolved, &judge, &references);
+    }
     let mut evaluations = Vec::new();
     for (name, resolved) in models {
-        let (metrics, tally) = judgement.samples(&name, resolved)?;
+        let model = judgement.load(&name, &resolved)?;
+        // Sampler options apply to diffusion models only; --all passes them to those alone.
+        let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
+            DiffusionRequest::default()
+        } else {
+            args.diffusion.request()?
+        };
+        let (metrics, tally) = judgement.samples(&name, &model, diffusion)?;
         let model_args = ModelArgs {
             model: name,
             manifest: args.manifest.clone(),
@@ -196,6 +211,58 @@ fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<
     Ok(())
 }
 
+/// A classifier's figures: the share of the first `--count` test digits it labels correctly.
+fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()> {
+    let device = args.device.device()?;
+    let Model::Classifier(classifier) = resolved
+        .spec
+        .load(&resolved.weights, &device)
+        .with_context(|| format!("loading {name}"))?
+    else {
+        bail!("{name} is not a classifier");
+    };
+    let mnist = data::load_mnist(&args.data)?;
+    let indices: Vec<usize> = (0..args.count.min(mnist.test.len())).collect();
+    let bar = progress::bar(indices.len() as u64, format!("classifying with {name}"));
+    let mut judged = Judged::new();
+    for chunk in indices.chunks(BATCH) {
+        let labels: Vec<usize> = chunk
+            .iter()
+            .map(|&i| mnist.test.labels()[i] as usize)
+            .collect();
+        judged.add(
+            &classifier,
+            mnist.test.images(chunk, &device),
+            Some(&labels),
+        )?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let accuracy = judged
+        .tally
+        .conditional_accuracy()
+        .context("no test digits to classify")?;
+    let evaluation = measured(
+        args,
+        indices.len(),
+        "MNIST test digits and their labels",
+        Figures::from([("test_accuracy".to_owned(), accuracy)]),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    } else {
+        println!(
+            "{name}: {:.2} % of {} test digits labelled correctly",
+            100.0 * accuracy,
+            evaluation.count
+        );
+    }
+    if args.record {
+        record_as(args, name, evaluation)?;
+    }
+    Ok(())
+}
+
 /// Store `evaluation` in the manifest entry of model `name`.
 fn record_as(args: &EvalArgs, name: &str, evaluation: Evaluation) -> Result<()> {
     let model_args = ModelArgs {
@@ -256,20 +323,23 @@ struct Judgement<'a> {
 }
 
 impl Judgement<'_> {
-    /// Draw `--count` images from the model and judge them against the test set; a VAE also
-    /// gets its likelihood bounds on the test digits.
-    fn samples(&self, name: &str, resolved: Resolved) -> Result<(Figures, ClassTally)> {
-        let (args, device) = (self.args, self.device);
-        let model = resolved
+    fn load(&self, name: &str, resolved: &Resolved) -> Result<Model> {
+        resolved
             .spec
-            .load(&resolved.weights, device)
-            .with_context(|| format!("loading {name}"))?;
-        // Sampler options apply to diffusion models only; --all passes them to those alone.
-        let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
-            DiffusionRequest::default()
-        } else {
-            args.diffusion.request()?
-        };
+            .load(&resolved.weights, self.device)
+            .with_context(|| format!("loading {name}"))
+    }
+
+    /// Draw `--count` images from the model (a diffusion model with `diffusion`'s sampler
+    /// options) and judge them against the test set; a VAE also gets its likelihood bounds on
+    /// the test digits.
+    fn samples(
+        &self,
+        name: &str,
+        model: &Model,
+        diffusion: DiffusionRequest,
+    ) -> Result<(Figures, ClassTally)> {
+        let (args, device) = (self.args, self.device);
         let bar = progress::bar(args.count as u64, format!("judging {name}"));
         let mut generated = Judged::new();
         for (batch, seed) in (args.seed..).enumerate() {
@@ -294,10 +364,65 @@ impl Judgement<'_> {
         }
         bar.finish_and_clear();
         let mut figures = generated.figures(self.test, args.count);
-        if let Model::Vae(vae) = &model {
+        if let Model::Vae(vae) = model {
             figures.extend(self.likelihood(name, vae)?);
         }
         Ok((figures, generated.tally))
+    }
+
+    /// `--guidance-sweep`: a diffusion model's figures at each guidance weight, as a table (and
+    /// into its manifest entry with `--record`).
+    fn guidance_sweep(
+        &self,
+        name: &str,
+        resolved: &Resolved,
+        judge: &str,
+        references: &[(String, Figures)],
+    ) -> Result<()> {
+        let args = self.args;
+        let model = self.load(name, resolved)?;
+        ensure!(
+            matches!(model, Model::Ddpm(_)),
+            "--guidance-sweep applies only to diffusion models such as ddpm, and {name} is a {} model",
+            model.kind()
+        );
+        let mut weights = args.guidance_sweep.clone();
+        weights.sort_by(f64::total_cmp);
+        weights.dedup();
+        let mut sweep = Vec::with_capacity(weights.len());
+        for guidance in weights {
+            let diffusion = DiffusionRequest::new(
+                args.diffusion.sampler,
+                args.diffusion.steps,
+                Some(guidance),
+            )?;
+            let (metrics, _) =
+                self.samples(&format!("{name} at guidance {guidance}"), &model, diffusion)?;
+            sweep.push(GuidedEvaluation {
+                guidance,
+                evaluation: measured(args, args.count, judge, metrics),
+            });
+        }
+        println!(
+            "{name}: {} images per guidance weight, seed {}, judged by {judge}",
+            args.count, args.seed
+        );
+        print_header("guidance");
+        let rows = sweep
+            .iter()
+            .map(|point| (format!("w = {}", point.guidance), &point.evaluation.metrics))
+            .chain(references.iter().map(|(n, f)| (n.clone(), f)));
+        for (row, figures) in rows {
+            print_row(&row, figures);
+        }
+        if args.record {
+            let mut manifest = resolve::read_manifest(&args.manifest)?;
+            let entry = manifest_entry(&mut manifest, name, &args.manifest)?;
+            entry.guidance_sweep = sweep;
+            atomic::write(&args.manifest, manifest.to_json().as_bytes())?;
+            eprintln!("recorded the sweep in {}", args.manifest.display());
+        }
+        Ok(())
     }
 
     /// A VAE's bounds on the negative log-likelihood of the first `--count` test digits, in nats
@@ -474,25 +599,11 @@ fn print_table(
         "{name}: {} images, seed {}, judged by {}",
         evaluation.count, evaluation.seed, evaluation.judge
     );
-    println!(
-        "  {:<28} {:>8} {:>13} {:>9} {:>7} {:>9} {:>8}",
-        "", "FID ↓", "IS ↑", "precision", "recall", "accuracy", "entropy"
-    );
+    print_header("");
     let rows = std::iter::once((name, &evaluation.metrics))
         .chain(references.iter().map(|(n, f)| (n.as_str(), f)));
     for (row, figures) in rows {
-        let accuracy = figures
-            .get("conditional_accuracy")
-            .map_or("–".to_owned(), |a| format!("{:.1}%", 100.0 * a));
-        println!(
-            "  {row:<28} {:>8.2} {:>6.2} ± {:<4.2} {:>9.3} {:>7.3} {accuracy:>9} {:>8.3}",
-            figures["fid"],
-            figures["inception_score"],
-            figures["inception_score_std"],
-            figures["precision"],
-            figures["recall"],
-            figures["class_entropy"],
-        );
+        print_row(row, figures);
     }
     if let Some(line) = likelihood_line(&evaluation.metrics) {
         println!("  test digits: {line}");
@@ -504,6 +615,30 @@ fn print_table(
         .map(|(class, share)| format!("{class}: {:.1}%", 100.0 * share))
         .collect();
     println!("  predicted classes of {name}: {}", shares.join("  "));
+}
+
+/// The column heads of the figures table, `label` over the first.
+fn print_header(label: &str) {
+    println!(
+        "  {label:<28} {:>8} {:>13} {:>9} {:>7} {:>9} {:>8}",
+        "FID ↓", "IS ↑", "precision", "recall", "accuracy", "entropy"
+    );
+}
+
+/// One row of the figures table.
+fn print_row(row: &str, figures: &Figures) {
+    let accuracy = figures
+        .get("conditional_accuracy")
+        .map_or("–".to_owned(), |a| format!("{:.1}%", 100.0 * a));
+    println!(
+        "  {row:<28} {:>8.2} {:>6.2} ± {:<4.2} {:>9.3} {:>7.3} {accuracy:>9} {:>8.3}",
+        figures["fid"],
+        figures["inception_score"],
+        figures["inception_score_std"],
+        figures["precision"],
+        figures["recall"],
+        figures["class_entropy"],
+    );
 }
 
 /// A VAE's likelihood bounds in words, if `figures` has them.
@@ -634,17 +769,28 @@ fn record_references(args: &EvalArgs, judge: &str, references: &[(String, Figure
 /// Store `evaluation` in the manifest entry of the model `args` names.
 fn record(args: &ModelArgs, evaluation: Evaluation) -> Result<()> {
     let mut manifest = resolve::read_manifest(&args.manifest)?;
-    let Some(entry) = manifest.models.iter_mut().find(|m| m.name == args.model) else {
-        bail!(
-            "--record stores figures in the manifest, so --model must name a model in {} (got {})",
-            args.manifest.display(),
-            args.model
-        );
-    };
-    entry.evaluation = Some(evaluation);
+    manifest_entry(&mut manifest, &args.model, &args.manifest)?.evaluation = Some(evaluation);
     atomic::write(&args.manifest, manifest.to_json().as_bytes())?;
     eprintln!("recorded in {}", args.manifest.display());
     Ok(())
+}
+
+/// The entry of model `name` in `manifest` (read from `path`), which `--record` writes into.
+fn manifest_entry<'m>(
+    manifest: &'m mut Manifest,
+    name: &str,
+    path: &Path,
+) -> Result<&'m mut ManifestEntry> {
+    manifest
+        .models
+        .iter_mut()
+        .find(|m| m.name == name)
+        .with_context(|| {
+            format!(
+                "--record stores figures in the manifest, so --model must name a model in {} (got {name})",
+                path.display()
+            )
+        })
 }
 
 #[cfg(test)]
