@@ -1,11 +1,18 @@
-// Kiln's compute worker: owns the one wasm instance and the one device of the page, so that
-// loading weights (SHA-256 of megabytes) and sampling never block the page, even on the CPU
-// backend. Only kiln.js talks to it.
+// Kiln's compute worker: owns the page's wasm modules and devices, so that loading weights
+// (SHA-256 of megabytes) and sampling never block the page, even on the CPU backend. Only
+// kiln.js talks to it.
+//
+// Two modules: kiln-web (CPU only, small) and kiln-webgpu (also WebGPU, about four times the
+// size). "cpu" uses the first and "webgpu" the second. "auto" starts on the CPU module, so the
+// first digits wait for nothing else; once it has answered (or a few seconds after opening), the
+// worker loads kiln-webgpu behind it, starts the GPU, moves every "auto" model there (the same
+// seed draws the same digits on both) and reports the switch. Each module and each device is
+// initialised once per page, whatever the mix of choices (a second wgpu init would fail).
 //
 // Protocol (every request carries a numeric `id`, echoed by its one reply):
 //   → { id, command: "open",   backend: "auto" | "webgpu" | "cpu" }
 //       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string,
-//            startup: { wasmMs, deviceMs } } }   // what the page's one-time start-up took
+//            upgrading: boolean, startup: { wasmMs, deviceMs } } }   // the backend's one-time start-up
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
 //   → { id, command: "sample", model: number, count: number, seed: number, class?: number,
@@ -38,19 +45,28 @@
 //   → { id, command: "classify", model: number, data: Float32Array }
 //       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
 //   Any other failure: ← { id, ok: false, error: string }.
+//   Unprompted, once "auto" has settled: ← { event: "backend", backend, fallbackReason?, startup }.
 
-import init, { Engine } from "./kiln-web.js";
-import { cachedBytes } from "./content-cache.js";
+import { cachedBytes, sha256Hex } from "./content-cache.js";
 
-const WASM_URL = new URL("./kiln-web_bg.wasm", import.meta.url);
 const BUILD_URL = new URL("./kiln-build.json", import.meta.url);
+/** The wasm-bindgen module of each backend. */
+const MODULES = {
+  cpu: { glue: "./kiln-web.js", wasm: "kiln-web_bg.wasm" },
+  webgpu: { glue: "./kiln-webgpu.js", wasm: "kiln-webgpu_bg.wasm" },
+};
+/** "auto" moves to WebGPU this long after opening even if nothing has been asked of it yet. */
+const UPGRADE_AFTER_MS = 3000;
 
-let wasm; // Promise of the instantiated module; retried after a failure.
-const engines = new Map(); // backend choice → Promise<Engine>: one device init per page.
-// What those one-time steps cost (ms): the wasm download + instantiate, each backend's device init.
-const startup = { wasmMs: undefined, deviceMs: new Map() };
-const models = new Map(); // handle → LoadedModel
-const loadedWith = new Map(); // handle → the LoadedModel it was loaded as, once fine-tuned
+let build; // Promise of kiln-build.json's wasm hashes (or {} without one)
+const engines = new Map(); // "cpu" | "webgpu" → Promise<Engine>: one module and device init each
+// What those one-time steps cost (ms), per backend: the wasm download + instantiate, the device init.
+const startup = { cpu: {}, webgpu: {} };
+/** Where "auto" runs now, and why it is not WebGPU (if it is not). */
+const auto = { backend: "cpu", fallbackReason: undefined, upgrade: undefined, timer: undefined };
+// handle → { choice, backend, entry, bytes, loaded, tuned }: the weights it was loaded with, so
+// that it can move to another device or be reset, and the LoadedModel it samples now.
+const models = new Map();
 let nextModel = 1;
 const running = new Set(); // ids of "diffuse", "write" and "finetune" requests still running
 const cancelled = new Set(); // ids of those asked to stop
@@ -58,50 +74,103 @@ const cancelled = new Set(); // ids of those asked to stop
 /** Thrown when a request is cancelled; kiln.js turns it into an AbortError. */
 class Cancelled extends Error {}
 
-function loadWasm() {
-  wasm ??= instantiate().catch((error) => {
-    wasm = undefined;
-    throw new Error(`could not load ${WASM_URL}: ${error.message}`, { cause: error });
-  });
-  return wasm;
+/** The wasm file's SHA-256 from the build stamp (kiln-build.json, written by
+ * scripts/stamp-build.sh), if there is one. */
+async function wasmHash(file) {
+  build ??= fetch(BUILD_URL, { cache: "no-cache" })
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((stamp) => stamp?.wasm ?? {})
+    .catch(() => ({}));
+  const sha256 = (await build)[file];
+  return typeof sha256 === "string" ? sha256 : undefined;
 }
 
-async function instantiate() {
+/** Backend `name`'s module instantiated, from the content-keyed cache when the build stamp
+ * names its hash (else a plain download). Resolves to the module's exports. */
+async function instantiate(name) {
+  const { glue, wasm } = MODULES[name];
+  const url = new URL(wasm, import.meta.url);
   const start = performance.now();
-  const instance = await init({ module_or_path: await wasmSource() });
-  startup.wasmMs = performance.now() - start;
-  return instance;
+  try {
+    const download = async () => {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response;
+    };
+    const [bindings, sha256] = await Promise.all([import(new URL(glue, import.meta.url)), wasmHash(wasm)]);
+    const source = sha256
+      ? (await cachedBytes(url.href, sha256, async () => new Uint8Array(await (await download()).arrayBuffer()))).bytes
+      : await download();
+    await bindings.default({ module_or_path: source });
+    startup[name].wasmMs = performance.now() - start;
+    return bindings;
+  } catch (error) {
+    throw new Error(`could not load ${url}: ${error.message}`, { cause: error });
+  }
 }
 
-/** The wasm module's bytes, from the content-keyed cache when the build stamp
- * (kiln-build.json, written by scripts/stamp-build.sh) names its hash; else a plain download. */
-async function wasmSource() {
-  const download = async () => {
-    const response = await fetch(WASM_URL);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response;
-  };
-  const stamp = await fetch(BUILD_URL, { cache: "no-cache" })
-    .then((response) => (response.ok ? response.json() : undefined))
-    .catch(() => undefined);
-  const sha256 = stamp?.wasm?.sha256;
-  if (typeof sha256 !== "string") return download();
-  const { bytes } = await cachedBytes(WASM_URL.href, sha256, async () => new Uint8Array(await (await download()).arrayBuffer()));
-  return bytes;
-}
-
-function engine(backend) {
-  if (!engines.has(backend)) {
-    const opening = loadWasm().then(async () => {
+/** The engine of backend `name` ("cpu" or "webgpu"), started once per page. */
+function engine(name) {
+  if (!engines.has(name)) {
+    const opening = instantiate(name).then(async ({ Engine }) => {
       const start = performance.now();
-      const opened = await Engine.open(backend);
-      startup.deviceMs.set(backend, performance.now() - start);
+      const opened = await Engine.open(name);
+      startup[name].deviceMs = performance.now() - start;
       return opened;
     });
-    engines.set(backend, opening);
-    opening.catch(() => engines.delete(backend)); // allow a retry after a failure
+    engines.set(name, opening);
+    opening.catch(() => engines.delete(name)); // allow a retry after a failure
   }
-  return engines.get(backend);
+  return engines.get(name);
+}
+
+/** Why WebGPU cannot run here, or undefined if the browser offers an adapter. Asked before
+ * downloading kiln-webgpu, so a browser without a GPU never fetches it. */
+async function webgpuUnavailable() {
+  if (!navigator.gpu) return "this browser does not expose WebGPU (navigator.gpu is missing)";
+  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  return adapter ? undefined : "WebGPU found no adapter";
+}
+
+/** Where models of backend choice `choice` run now. */
+function backendOf(choice) {
+  return choice === "auto" ? auto.backend : choice;
+}
+
+/** Move "auto" to WebGPU: load kiln-webgpu, start the device, move every "auto" model, then
+ * tell the page. On failure "auto" stays on the CPU, with the reason. Runs once per page. */
+function upgrade() {
+  clearTimeout(auto.timer);
+  auto.timer = undefined;
+  auto.upgrade ??= engine("webgpu").then(
+    async () => {
+      auto.backend = "webgpu";
+      // A model that cannot move stays on the CPU, where it works.
+      for (const handle of models.keys()) await settle(handle).catch(() => {});
+    },
+    (error) => {
+      auto.fallbackReason = error.message;
+    },
+  ).then(() => {
+    const { backend, fallbackReason } = auto;
+    self.postMessage({ event: "backend", backend, fallbackReason, startup: startup[backend] });
+  });
+  return auto.upgrade;
+}
+
+/** Put handle `handle` on the device its backend choice runs on now, loading it there from the
+ * weights it was loaded with (or, fine-tuned, from its current weights). */
+async function settle(handle) {
+  const record = models.get(handle);
+  if (!record || record.backend === backendOf(record.choice)) return;
+  const target = backendOf(record.choice);
+  const [from, to] = [record.loaded, await engine(target)];
+  const bytes = record.tuned ? await from.toBytes() : record.bytes;
+  const entry = record.tuned ? { ...record.entry, sha256: await sha256Hex(bytes) } : record.entry;
+  if (models.get(handle) !== record || record.loaded !== from) return settle(handle); // changed meanwhile
+  record.loaded = to.loadModel(JSON.stringify(entry), bytes);
+  record.backend = target;
+  from.free(); // a run started from it keeps its own copy of the weights
 }
 
 /** Run request `id`'s steps with `work`, cancellable between them; frees `run` afterwards. */
@@ -123,29 +192,40 @@ async function yieldToMessages(id, where) {
   if (cancelled.has(id)) throw new Cancelled(`cancelled ${where()}`);
 }
 
+function record(handle) {
+  const found = models.get(handle);
+  if (!found) throw new Error(`no loaded model with handle ${handle}`);
+  return found;
+}
+
 function loadedModel(handle) {
-  const loaded = models.get(handle);
-  if (!loaded) throw new Error(`no loaded model with handle ${handle}`);
-  return loaded;
+  return record(handle).loaded;
 }
 
 const commands = {
-  async open({ backend }) {
-    const opened = await engine(backend);
-    const { wasmMs, deviceMs } = startup;
-    return {
-      result: {
-        backend: opened.backend,
-        fallbackReason: opened.fallbackReason,
-        startup: { wasmMs, deviceMs: deviceMs.get(backend) },
-      },
-    };
+  async open({ backend: choice }) {
+    if (choice === "webgpu" && !engines.has("webgpu")) {
+      const reason = await webgpuUnavailable();
+      if (reason) throw new Error(`WebGPU could not start: ${reason}`);
+    }
+    const opening = engine(backendOf(choice)); // "auto" asks for an adapter meanwhile
+    if (choice === "auto" && !auto.upgrade && auto.fallbackReason === undefined) {
+      const reason = await webgpuUnavailable();
+      if (reason) auto.fallbackReason = reason;
+      else auto.timer ??= setTimeout(upgrade, UPGRADE_AFTER_MS);
+    }
+    const opened = await opening;
+    const upgrading = choice === "auto" && opened.backend === "cpu" && auto.fallbackReason === undefined;
+    const fallbackReason = choice === "auto" ? auto.fallbackReason : undefined;
+    return { result: { backend: opened.backend, fallbackReason, upgrading, startup: startup[opened.backend] } };
   },
 
-  async load({ backend, entry, bytes }) {
+  async load({ backend: choice, entry, bytes }) {
+    const backend = backendOf(choice);
     const loaded = (await engine(backend)).loadModel(JSON.stringify(entry), bytes);
     const model = nextModel++;
-    models.set(model, loaded);
+    models.set(model, { choice, backend, entry, bytes, loaded, tuned: false });
+    await settle(model); // "auto" may have moved to WebGPU while it loaded
     return { result: { model } };
   },
 
@@ -182,16 +262,17 @@ const commands = {
   },
 
   async finetune({ id, model, data, labels, steps, lr, seed }) {
-    const run = loadedModel(model).finetune(data, labels, steps, lr, seed);
+    const { loaded, backend } = record(model);
+    const run = loaded.finetune(data, labels, steps, lr, seed);
     return stepwise(id, run, async () => {
       for (let progress; (progress = await run.step()) !== null; ) {
         self.postMessage({ id, progress });
         await yieldToMessages(id, () => `after step ${progress.step} of ${progress.total}`);
       }
-      loadedModel(model); // still there, not disposed while it trained
-      if (!loadedWith.has(model)) loadedWith.set(model, models.get(model));
-      else models.get(model).free();
-      models.set(model, run.model());
+      const tuned = record(model); // still there, not disposed while it trained
+      tuned.loaded.free();
+      Object.assign(tuned, { loaded: run.model(), backend, tuned: true });
+      await settle(model); // trained where it was; "auto" may have moved on since
       return { result: { steps } };
     });
   },
@@ -202,11 +283,11 @@ const commands = {
   },
 
   async reset({ model }) {
-    const original = loadedWith.get(model);
-    if (original) {
-      loadedModel(model).free();
-      models.set(model, original);
-      loadedWith.delete(model);
+    const original = record(model);
+    if (original.tuned) {
+      const fresh = (await engine(original.backend)).loadModel(JSON.stringify(original.entry), original.bytes);
+      original.loaded.free();
+      Object.assign(original, { loaded: fresh, tuned: false });
     }
     return {};
   },
@@ -214,8 +295,6 @@ const commands = {
   async unload({ model }) {
     loadedModel(model).free();
     models.delete(model);
-    loadedWith.get(model)?.free();
-    loadedWith.delete(model);
     return {};
   },
 
@@ -240,6 +319,10 @@ const commands = {
   },
 };
 
+/** Commands whose answer is something drawn or written: once one has been answered, the first
+ * digits are on the page and "auto" may fetch kiln-webgpu without holding them back. */
+const WORK = new Set(["sample", "diffuse", "write", "interpolate", "classify", "denoise"]);
+
 self.onmessage = async ({ data: request }) => {
   const { id, command } = request;
   try {
@@ -247,6 +330,7 @@ self.onmessage = async ({ data: request }) => {
     if (!handler) throw new Error(`unknown worker command ${JSON.stringify(command)}`);
     const { result, transfer = [] } = await handler(request);
     self.postMessage({ id, ok: true, result }, transfer);
+    if (WORK.has(command) && auto.timer !== undefined) upgrade();
   } catch (error) {
     const cancelled = error instanceof Cancelled;
     self.postMessage({ id, ok: false, cancelled, error: error?.message ?? String(error) });

@@ -2,7 +2,8 @@
 //
 //   import { Kiln } from "./kiln.js";
 //   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
-//   kiln.backend, kiln.startup                            // "webgpu", { wasmMs, deviceMs }
+//   kiln.backend, kiln.startup                            // "cpu" at first, { wasmMs, deviceMs }
+//   await kiln.settled                                    // "auto" moved to WebGPU (if it can)
 //   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
 //   const walk = await vae.interpolate({ from: 7, to: 8, steps: 16 });  // frames, like sample
@@ -34,6 +35,14 @@ class WorkerClient {
   #worker;
   #pending = new Map(); // request id → { resolve, reject }
   #nextId = 1;
+  #listeners = new Set(); // of the worker's unprompted events
+
+  /** Call `listener(event)` with every unprompted event of the worker ("auto" moving) until
+   * the returned function is called. */
+  listen(listener) {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   /** Send `command`; `onProgress` receives the worker's progress messages, and aborting
    * `signal` asks the worker to stop (the call then rejects with an AbortError). */
@@ -55,6 +64,10 @@ class WorkerClient {
   #start() {
     const worker = new Worker(WORKER_URL, { type: "module" });
     worker.onmessage = ({ data: reply }) => {
+      if ("event" in reply) {
+        for (const listener of this.#listeners) listener(reply);
+        return;
+      }
       const pending = this.#pending.get(reply.id);
       if ("progress" in reply) {
         pending?.onProgress?.(reply.progress);
@@ -119,6 +132,32 @@ async function fetchBytes(url, onProgress, phase, init) {
   return bytes;
 }
 
+/** Weight files being fetched or fetched, by URL and SHA-256: every caller of one file shares
+ * one download (two sections of a page asking for a model at once fetch it once). */
+const downloads = new Map(); // key → { bytes: Promise<{ bytes, cached }>, listeners: Set }
+
+/** The bytes of weight file `url` with hash `sha256` (Cache Storage, else one shared
+ * download), reporting progress to `onProgress`. Resolves to a copy the caller may transfer. */
+async function weightFile(url, sha256, onProgress) {
+  const key = `${url}?sha256=${sha256}`;
+  let download = downloads.get(key);
+  if (!download) {
+    const listeners = new Set();
+    const progress = (event) => listeners.forEach((listener) => report(listener, event.phase, event.loaded, event.total));
+    download = { listeners, bytes: cachedBytes(url, sha256, () => fetchBytes(url, progress, "download")) };
+    downloads.set(key, download);
+    download.bytes.catch(() => downloads.get(key) === download && downloads.delete(key)); // retry later
+  }
+  download.listeners.add(onProgress);
+  try {
+    const { bytes, cached } = await download.bytes;
+    if (cached) report(onProgress, "cache", bytes.length, bytes.length);
+    return bytes.slice();
+  } finally {
+    download.listeners.delete(onProgress);
+  }
+}
+
 function checkInteger(name, value, min, max) {
   if (typeof value !== "number" || !Number.isInteger(value)) {
     throw new TypeError(`${name} must be an integer, got ${JSON.stringify(value)}`);
@@ -141,6 +180,9 @@ export class KilnModel {
     this.config = entry.config;
     this.provenance = entry.provenance;
     this.evaluation = entry.evaluation; // quality figures from `kiln eval --record`, if any
+    // A diffusion model's figures at several guidance weights (`kiln eval --guidance-sweep`):
+    // [{ guidance, count, metrics: { fid, precision, recall, conditional_accuracy, … } }].
+    this.guidanceSweep = entry.guidance_sweep ?? [];
     this.#handle = handle;
   }
 
@@ -272,7 +314,10 @@ export class KilnModel {
     const { bytes } = await worker.call("export", { model: this.#handle });
     const sha256 = await sha256Hex(bytes);
     const provenance = { ...this.provenance, dataset: `${this.provenance.dataset}; then fine-tuned in the browser from ${this.name}` };
-    const entry = { ...this.#entry, name, file: `${name}.bpk`, sha256, size: bytes.length, provenance, evaluation: undefined };
+    const entry = {
+      ...this.#entry, name, file: `${name}.bpk`, sha256, size: bytes.length, precision: "f32", provenance,
+      evaluation: undefined, guidance_sweep: undefined,
+    };
     await savedModels.put(name, { entry, bytes });
     return entry;
   }
@@ -434,22 +479,40 @@ function checkDigits(data) {
   return data;
 }
 
-export class Kiln {
+export class Kiln extends EventTarget {
   #choice;
   #engine;
   #manifestUrl;
   #manifest;
+  #settled;
 
   constructor(choice, engine, manifestUrl) {
+    super();
     this.#choice = choice;
     this.#engine = engine;
     this.#manifestUrl = manifestUrl;
+    const { backend, fallbackReason } = engine;
+    this.#settled = engine.upgrading
+      ? new Promise((resolve) => {
+          const stop = worker.listen((event) => {
+            if (event.event !== "backend") return;
+            stop();
+            this.#engine = { ...event, upgrading: false };
+            this.dispatchEvent(new CustomEvent("backendchange", { detail: { backend: event.backend, fallbackReason: event.fallbackReason } }));
+            resolve({ backend: event.backend, fallbackReason: event.fallbackReason });
+          });
+        })
+      : Promise.resolve({ backend, fallbackReason });
   }
 
   /**
    * Start Kiln. `backend`: "auto" uses WebGPU when the browser offers a working adapter and
    * falls back to the CPU; "webgpu" fails without it; "cpu" never touches the GPU.
    * `manifestUrl` points at another pretrained/manifest.json.
+   *
+   * "auto" resolves as soon as the small CPU module runs, so a first visit draws without waiting
+   * for the GPU: where WebGPU works, the worker then loads the WebGPU module, moves every model
+   * there (the same seed draws the same digits) and fires `backendchange`; `settled` says when.
    */
   static async open({ backend = "auto", manifestUrl = DEFAULT_MANIFEST_URL } = {}) {
     if (!BACKENDS.includes(backend)) {
@@ -459,20 +522,28 @@ export class Kiln {
     return new Kiln(backend, engine, new URL(manifestUrl, document.baseURI));
   }
 
-  /** "webgpu" or "cpu": the backend actually in use. */
+  /** "webgpu" or "cpu": the backend in use now ("auto" starts on the CPU, then may move). */
   get backend() {
     return this.#engine.backend;
   }
 
   /**
-   * What starting took, in ms: `{ wasmMs, deviceMs }`, the wasm download + instantiate and the
-   * backend's device init. Both happen once per page, so every Kiln on it reports the same.
+   * Resolves to `{ backend, fallbackReason }` once the backend is final: at once for "cpu" and
+   * "webgpu"; for "auto", when it has moved to WebGPU or found that it cannot.
+   */
+  get settled() {
+    return this.#settled;
+  }
+
+  /**
+   * What starting the backend in use took, in ms: `{ wasmMs, deviceMs }`, the wasm download +
+   * instantiate and the device init. Both happen once per page, so every Kiln on it reports the same.
    */
   get startup() {
     return this.#engine.startup;
   }
 
-  /** Why "auto" fell back to the CPU, or undefined. */
+  /** Why "auto" runs on the CPU, or undefined (also while it is still moving to WebGPU). */
   get fallbackReason() {
     return this.#engine.fallbackReason;
   }
@@ -517,10 +588,7 @@ export class Kiln {
     let entry = manifest.models.find((m) => m.name === name);
     let bytes;
     if (entry) {
-      const url = new URL(entry.file, this.#manifestUrl).href;
-      const fetched = await cachedBytes(url, entry.sha256, () => fetchBytes(url, onProgress, "download"));
-      bytes = fetched.bytes;
-      if (fetched.cached) report(onProgress, "cache", bytes.length, bytes.length);
+      bytes = await weightFile(new URL(entry.file, this.#manifestUrl).href, entry.sha256, onProgress);
     } else {
       const saved = await savedModels.get(name).catch(() => undefined);
       if (!saved) {

@@ -1,8 +1,10 @@
 //! Picking the compute device: WebGPU when the browser has it, else the flex CPU backend.
 
+#[cfg(feature = "webgpu")]
 use std::cell::RefCell;
 
 use burn::tensor::Device;
+
 /// What the page asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
@@ -40,12 +42,14 @@ impl ActiveBackend {
     }
 }
 
+#[cfg(feature = "webgpu")]
 thread_local! {
     /// burn's wgpu runtime may be initialised once per page; a second init panics.
     static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
 }
 
 /// The page's WebGPU device, initialised on first use.
+#[cfg(feature = "webgpu")]
 pub async fn webgpu_device() -> Result<Device, String> {
     if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
         return Ok(device);
@@ -61,7 +65,17 @@ pub async fn webgpu_device() -> Result<Device, String> {
     Ok(device)
 }
 
+/// The CPU module has no WebGPU backend: kiln-webgpu (this crate with `webgpu`) has.
+#[cfg(not(feature = "webgpu"))]
+pub async fn webgpu_device() -> Result<Device, String> {
+    Err(
+        "this is Kiln's CPU module (kiln-web), built without WebGPU: load kiln-webgpu for it"
+            .into(),
+    )
+}
+
 /// Whether `navigator.gpu` exists, in a window or a worker. wgpu panics without it.
+#[cfg(feature = "webgpu")]
 fn has_webgpu() -> bool {
     let Ok(navigator) = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()) else {
         return false;
