@@ -23,12 +23,18 @@ function showProgress({ loaded, total }) {
   $("status").textContent = `Downloading weights… ${kib(loaded)}${total ? ` of ${kib(total)}` : ""}`;
 }
 
+/** Settles once the first grid is drawn (or has failed): until then no other section loads
+ * anything, so the first digits share the link with nothing. */
+let firstDigitsDrawn;
+const firstDigits = new Promise((resolve) => (firstDigitsDrawn = resolve));
+
 async function main() {
   const kiln = await Kiln.open({ backend: params.get("backend") ?? "auto" });
-  $("backend").textContent = kiln.backend + (kiln.fallbackReason ? ` (${kiln.fallbackReason})` : "");
-  document.body.dataset.backend = kiln.backend;
+  showBackend(kiln);
+  kiln.addEventListener("backendchange", () => showBackend(kiln));
   await Promise.all([
-    vaeSection(kiln).catch((error) => showError(`The VAE could not start: ${error.message}`)),
+    firstSection(kiln).catch((error) => showError(`The GAN could not start: ${error.message}`)).finally(firstDigitsDrawn),
+    vaeSection(kiln).catch((error) => showSectionError("vae", `The VAE could not start: ${error.message}`)),
     digitSection(kiln).catch((error) => showSectionError("digit", `The conditional models could not start: ${error.message}`)),
     diffusionSection(kiln).catch((error) => showSectionError("ddpm", `The diffusion model could not start: ${error.message}`)),
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
@@ -41,6 +47,13 @@ async function main() {
   ]);
 }
 
+/** The backend in use, and why "auto" is not on WebGPU (while it is still moving there, that). */
+function showBackend(kiln) {
+  const why = kiln.fallbackReason ?? (kiln.backend === "cpu" && (params.get("backend") ?? "auto") === "auto" ? "moving to WebGPU if it can" : undefined);
+  $("backend").textContent = kiln.backend + (why ? ` (${why})` : "");
+  document.body.dataset.backend = kiln.backend;
+}
+
 /** The models the sections above show; the manifest's others get a widget each. */
 const SHOWN_MODELS = ["vae", "cvae", "gan", "ddpm", "ae", "classifier", "gpt"];
 /** The widget for each kind of model (autoencoders and classifiers have none). */
@@ -50,6 +63,7 @@ const WIDGETS = { vae: "kiln-sampler", gan: "kiln-sampler", ddpm: "kiln-sampler"
 async function moreModelsSection(kiln) {
   const extra = (await kiln.manifest()).models.filter((m) => !SHOWN_MODELS.includes(m.name) && WIDGETS[m.kind]);
   if (extra.length === 0) return;
+  await firstDigits;
   await import("./kiln-widget.js");
   $("more-widgets").replaceChildren(...extra.map(({ name, kind }) => {
     const figure = document.createElement("figure");
@@ -96,50 +110,79 @@ async function metricsSection(kiln) {
     : "No model in the manifest has been evaluated yet.";
 }
 
-async function vaeSection(kiln) {
-  $("status").textContent = "Downloading weights…";
-  const vae = await kiln.model("vae", { onProgress: showProgress });
-  $("progress").hidden = true;
-  const p = vae.provenance;
-  const elbo = Number.isFinite(p.test_elbo_nats) ? `; test ELBO ${p.test_elbo_nats.toFixed(1).replace("-", "−")} nats` : "";
-  $("model-info").textContent = `${p.epochs} epochs on ${p.dataset}${elbo}`;
-
+/** A grid of `GRID_COUNT` digits from `model` with the seed in `seedInput`, redrawn on a new
+ * seed; resolves after the first draw. `onDrawn(batch, ms)` and `onError(message)` report. */
+async function sampleGrid(model, { canvas, seedInput, buttons, onDrawn, onError }) {
   let busy = false;
-  let firstDraw = true;
-  async function sample() {
-    const seed = Number($("seed").value);
-    if (!Number.isInteger(seed) || seed < 0) {
-      $("status").textContent = "The seed must be a whole number ≥ 0.";
-      return;
-    }
+  async function draw() {
+    const seed = Number(seedInput.value);
+    if (!Number.isInteger(seed) || seed < 0) return onError("The seed must be a whole number ≥ 0.");
     if (busy) return;
     busy = true;
-    $("status").textContent = "Sampling…";
     try {
       const started = performance.now();
-      const batch = await vae.sample({ count: GRID_COUNT, seed });
-      const ms = performance.now() - started;
-      drawImages($("grid"), batch, batch.data);
-      const compiling = firstDraw && kiln.backend === "webgpu" ? " (the first draw also compiles the GPU shaders)" : "";
-      firstDraw = false;
-      $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits${compiling}`;
-      $("status").textContent = `Seed ${seed}.`;
-      $("error").hidden = true;
-      document.body.dataset.state = "ready";
+      const batch = await model.sample({ count: GRID_COUNT, seed });
+      drawImages(canvas, batch, batch.data);
+      onDrawn(batch, performance.now() - started, seed);
     } catch (error) {
-      showError(error.message);
+      onError(error.message);
     } finally {
       busy = false;
     }
   }
-  $("sample").addEventListener("click", sample);
-  $("seed").addEventListener("change", sample);
-  $("new").addEventListener("click", () => {
-    $("seed").value = Math.floor(Math.random() * 1_000_000);
-    sample();
+  seedInput.addEventListener("change", draw);
+  buttons.draw?.addEventListener("click", draw);
+  buttons.new.addEventListener("click", () => {
+    seedInput.value = Math.floor(Math.random() * 1_000_000);
+    draw();
   });
-  $("sample").disabled = $("new").disabled = false;
-  await sample();
+  for (const control of [seedInput, buttons.draw, buttons.new]) if (control) control.disabled = false;
+  await draw();
+}
+
+/** The top of the page: the GAN's generator, the cheapest crisp digits, drawn first. */
+async function firstSection(kiln) {
+  $("status").textContent = "Downloading weights…";
+  const gan = await kiln.model("gan", { onProgress: showProgress });
+  $("progress").hidden = true;
+  $("model-info").textContent = describeConditional(gan);
+  let firstDraw = true;
+  $("status").textContent = "Sampling…";
+  await sampleGrid(gan, {
+    canvas: $("grid"),
+    seedInput: $("seed"),
+    buttons: { draw: $("sample"), new: $("new") },
+    onDrawn: (batch, ms, seed) => {
+      const compiling = firstDraw && kiln.backend === "webgpu" ? " (the first draw also compiles the GPU shaders)" : "";
+      firstDraw = false;
+      $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits on ${kiln.backend}${compiling}`;
+      $("status").textContent = `Seed ${seed}.`;
+      $("error").hidden = true;
+      document.body.dataset.state = "ready";
+    },
+    onError: (message) => showError(message),
+  });
+}
+
+/** The VAE: its own samples and a latent walk, once its card is on screen. */
+async function vaeSection(kiln) {
+  await onScreen("vae");
+  $("vae-status").textContent = "Downloading weights…";
+  const vae = await kiln.model("vae");
+  const p = vae.provenance;
+  const elbo = Number.isFinite(p.test_elbo_nats) ? `; test ELBO ${p.test_elbo_nats.toFixed(1).replace("-", "−")} nats` : "";
+  $("vae-info").textContent = `${p.epochs} epochs on ${p.dataset}${elbo}`;
+  await sampleGrid(vae, {
+    canvas: $("vae-grid"),
+    seedInput: $("vae-seed"),
+    buttons: { new: $("vae-new") },
+    onDrawn: (batch, ms, seed) => {
+      $("vae-status").textContent = `Seed ${seed}: ${ms.toFixed(0)} ms.`;
+      $("vae-error").hidden = true;
+      document.body.dataset.vaeState = "ready";
+    },
+    onError: (message) => showSectionError("vae", message),
+  });
   walkControls(vae);
 }
 
@@ -209,6 +252,7 @@ const CONDITIONAL_KINDS = { vae: "conditional VAE", gan: "conditional GAN" };
 /** Conditional models (every one the manifest lists): a grid of one digit class, or of all
  * ten, in the styles of one seed. Models load when first picked. */
 async function digitSection(kiln) {
+  await onScreen("digit");
   const entries = (await kiln.manifest()).models.filter(
     (m) => (m.kind === "vae" && m.config.num_classes) || m.kind === "gan",
   );
@@ -290,8 +334,8 @@ function coalescing(work) {
   };
 }
 
-/** Show `message` in the error line of section `prefix` ("digit", "ddpm", "ae", "tune", "gpt") and mark it
- * failed. */
+/** Show `message` in the error line of section `prefix` ("vae", "digit", "ddpm", "ae", "tune",
+ * "gpt") and mark it failed. */
 function showSectionError(prefix, message) {
   $(`${prefix}-error`).textContent = message;
   $(`${prefix}-error`).hidden = false;
@@ -314,17 +358,26 @@ function firstSight(element) {
   });
 }
 
-/** Wait until section `prefix` comes into view or its run button (labelled `action`) is
- * pressed, for the sections whose first run is heavy. Its sliders show their values from the
- * start (`sliders`: [id, format]), so the first run uses what they say then. */
+/** Resolves once the first digits are drawn and section `prefix`'s card has come into view:
+ * nothing below the first grid loads before it is on screen. */
+async function onScreen(prefix) {
+  $(`${prefix}-status`).textContent = "Loads when you scroll here.";
+  await firstDigits;
+  await firstSight($(`${prefix}-title`).closest("section"));
+}
+
+/** Like `onScreen`, for the sections whose first run is heavy, which also start when their run
+ * button (labelled `action`) is pressed. Their sliders show their values from the start
+ * (`sliders`: [id, format]), so the first run uses what they say then. */
 async function lazyStart(prefix, action, sliders) {
   for (const [id, format] of sliders) {
     $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
   }
+  const visible = onScreen(prefix);
   $(`${prefix}-status`).textContent = `Starts when you scroll here or press ${action}.`;
   $(`${prefix}-run`).disabled = false;
   const pressed = new Promise((resolve) => $(`${prefix}-run`).addEventListener("click", resolve, { once: true }));
-  await Promise.race([firstSight($(`${prefix}-title`).closest("section")), pressed]);
+  await Promise.race([visible, pressed]);
   $(`${prefix}-run`).disabled = true;
   $(`${prefix}-status`).textContent = "Downloading weights…";
 }
@@ -337,6 +390,12 @@ async function diffusionSection(kiln) {
   await lazyStart("ddpm", "Denoise", [["ddpm-steps", (v) => v], ["ddpm-guidance", (v) => Number(v).toFixed(1)]]);
   const ddpm = await kiln.model("ddpm");
   $("ddpm-info").textContent = describeConditional(ddpm);
+  if (ddpm.guidanceSweep.length > 1) {
+    const show = () => drawSweep($("ddpm-sweep"), $("ddpm-sweep-caption"), ddpm.guidanceSweep, Number($("ddpm-guidance").value));
+    $("ddpm-guidance").addEventListener("input", show);
+    $("ddpm-sweep-figure").hidden = false;
+    show();
+  }
   let run; // { controller, done } of the run in progress
 
   async function denoise() {
@@ -395,7 +454,70 @@ async function diffusionSection(kiln) {
   await denoise();
 }
 
+/** What the guidance sweep plots: each figure's name, colour and scale ("fid" on the left, the
+ * shares from 0 to 1 on the right). */
+const SWEEP_LINES = [
+  { key: "fid", label: "FID ↓", colour: "#d9480f", left: true },
+  { key: "conditional_accuracy", label: "the digit asked for", colour: "#868e96" },
+  { key: "precision", label: "precision", colour: "#1c7ed6" },
+  { key: "recall", label: "recall", colour: "#2f9e44" },
+];
+
+/** Plot a diffusion model's figures against the guidance weight (`kiln eval --guidance-sweep`),
+ * with a line at the slider's `guidance`; the caption and the canvas's label say the same in
+ * words. */
+function drawSweep(canvas, caption, sweep, guidance) {
+  const ctx = canvas.getContext("2d");
+  const { width, height } = canvas;
+  const pad = { left: 40, right: 36, top: 10, bottom: 22 };
+  const weights = sweep.map((point) => point.guidance);
+  const [low, high] = [Math.min(...weights), Math.max(...weights)];
+  const x = (w) => pad.left + ((w - low) / (high - low)) * (width - pad.left - pad.right);
+  const maxFid = Math.max(...sweep.map((point) => point.metrics.fid)) * 1.1;
+  const y = (value, left) => height - pad.bottom - (left ? value / maxFid : value) * (height - pad.top - pad.bottom);
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = getComputedStyle(canvas).color;
+  ctx.textAlign = "center";
+  for (const w of weights) ctx.fillText(String(w), x(w), height - 6);
+  ctx.textAlign = "right";
+  ctx.fillText(maxFid.toFixed(0), pad.left - 4, pad.top + 8);
+  ctx.fillText("0", pad.left - 4, height - pad.bottom);
+  ctx.textAlign = "left";
+  ctx.fillText("1", width - pad.right + 4, pad.top + 8);
+  ctx.fillText("0", width - pad.right + 4, height - pad.bottom);
+  for (const { key, colour, left } of SWEEP_LINES) {
+    const points = sweep.filter((point) => Number.isFinite(point.metrics[key]));
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    points.forEach((point, i) => ctx[i ? "lineTo" : "moveTo"](x(point.guidance), y(point.metrics[key], left)));
+    ctx.stroke();
+  }
+  ctx.strokeStyle = getComputedStyle(canvas).color;
+  ctx.setLineDash([3, 3]);
+  ctx.beginPath();
+  ctx.moveTo(x(guidance), pad.top);
+  ctx.lineTo(x(guidance), height - pad.bottom);
+  ctx.stroke();
+  ctx.setLineDash([]);
+  const nearest = sweep.reduce((best, point) => (Math.abs(point.guidance - guidance) < Math.abs(best.guidance - guidance) ? point : best));
+  const m = nearest.metrics;
+  const words = `At guidance ${nearest.guidance}: FID ${m.fid.toFixed(1)}, ${(100 * m.conditional_accuracy).toFixed(1)} % the digit asked for, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}.`;
+  canvas.setAttribute("aria-label", `The figures against the guidance weight. ${words}`);
+  caption.replaceChildren(
+    ...SWEEP_LINES.flatMap(({ label, colour, left }, i) => {
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = colour;
+      return [i ? ", " : "", swatch, label, left ? " (left scale)" : ""];
+    }),
+    ` (right scale, 0–1) against the guidance weight, from ${sweep[0].count} digits each (kiln eval --guidance-sweep). ${words}`,
+  );
+}
+
 async function denoiserSection(kiln) {
+  await onScreen("ae");
   $("ae-status").textContent = "Downloading weights…";
   const ae = await kiln.model("ae");
   const p = ae.provenance;
@@ -443,6 +565,7 @@ const MAX_EXAMPLES = 64;
  * a run with a live loss plot and Cancel, the original and the fine-tuned model's digits side by
  * side from the same seed, Reset and Save (IndexedDB; the page restores a saved hand). */
 async function finetuneSection(kiln) {
+  await onScreen("tune");
   $("tune-status").textContent = "Downloading weights…";
   const [cvae, classifier] = await Promise.all([kiln.model("cvae"), kiln.model("classifier")]);
   const examples = []; // { data, label }
@@ -730,5 +853,5 @@ async function textSection(kiln) {
 
 main().catch((error) => {
   showError(`Kiln could not start: ${error.message}`);
-  for (const section of ["digit", "ddpm", "ae", "tune", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
+  for (const section of ["vae", "digit", "ddpm", "ae", "tune", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
 });

@@ -83,12 +83,12 @@ STYLES.replaceSync(`
   .placeholder[hidden] { display: none; }
   .bar { display: flex; gap: 0.5em; align-items: center; margin-top: 0.3em; font-size: 12px; }
   .status { flex: 1; min-width: 0; opacity: 0.8; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  .bar button { font: inherit; padding: 0.1em 0.7em; border-radius: 4px; border: 1px solid #d9480f;
-                background: #d9480f; color: #fff; cursor: pointer; }
+  .bar button { font: inherit; padding: 0.1em 0.7em; border-radius: 4px; border: 1px solid #c2410c;
+                background: #c2410c; color: #fff; cursor: pointer; }
   .bar button:disabled { opacity: 0.5; cursor: default; }
   progress { display: block; width: 100%; height: 4px; }
   progress[hidden] { display: none; }
-  .error { margin: 0.3em 0 0; color: #e03131; font-size: 12px; }
+  .error { margin: 0.3em 0 0; color: light-dark(#c92a2a, #ff8787); font-size: 12px; }
   .error[hidden] { display: none; }
 `);
 

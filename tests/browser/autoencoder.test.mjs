@@ -13,6 +13,7 @@ for (const name of ["webgpu", "cpu"]) {
     test("a digit drawn with the mouse is shown with noise and restored", async () => {
       const { page, problems } = await openPage(site.browsers[name]);
       await openDemo(page, `${site.url}?backend=${name}`);
+      await page.locator("#ae-title").scrollIntoViewIfNeeded(); // the card loads once on screen
       await denoiserSettled(page);
       assert.equal(await page.evaluate(() => document.body.dataset.aeState), "ready", await page.locator("#ae-error").textContent());
       await drawSeven(page);

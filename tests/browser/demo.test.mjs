@@ -3,34 +3,43 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { litFraction, maxAbsDiff, openDemo, openPage, runKiln, callModel, useSite } from "./harness.mjs";
+import { denoiserSettled, litFraction, maxAbsDiff, openDemo, openPage, runKiln, callModel, useSite } from "./harness.mjs";
 
 const site = useSite();
 
-for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
+for (const name of ["webgpu", "cpu"]) {
   describe(`demo page on ${name}`, () => {
-    test(`reports ${expected}, renders the grid, logs no errors`, async () => {
+    test(`draws the GAN's digits first on the CPU, loads nothing below them, ${name === "webgpu" ? "then moves to WebGPU" : "stays on the CPU"}`, async () => {
       const { page, problems } = await openPage(site.browsers[name]);
       const downloads = [];
       page.context().on("request", (request) => downloads.push(new URL(request.url()).pathname));
       const ms = await openDemo(page, site.url);
       const error = await page.locator("#error").textContent();
       assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", error);
-      assert.equal(await page.evaluate(() => document.body.dataset.backend), expected);
-      assert.match(await page.locator("#backend").textContent(), new RegExp(`^${expected}`));
       const lit = await litFraction(page, "grid");
       // Digits cover roughly 10–25 % of an MNIST image; noise or a blank canvas would not.
       assert.ok(lit > 0.03 && lit < 0.5, `lit fraction ${lit}`);
-      console.log(`page open → first grid on ${expected}: ${ms} ms`);
-      // The worker loads the module and the page the weights, each exactly once.
-      for (const path of ["/kiln-web_bg.wasm", "/pretrained/vae.bpk", "/pretrained/ae.bpk"]) {
-        assert.equal(downloads.filter((p) => p === path).length, 1, `${path} requests: ${downloads}`);
+      console.log(`page open → first grid (${name} browser): ${ms} ms`);
+      // The first digits need the CPU module and the GAN's generator, once each, and nothing else
+      // heavy (the WebGPU module may already be on its way behind them).
+      const heavy = downloads.filter((path) => /\.(wasm|bpk)$/.test(path) && path !== "/kiln-webgpu_bg.wasm");
+      assert.deepEqual(heavy, ["/kiln-web_bg.wasm", "/pretrained/gan.bpk"]);
+      if (name === "webgpu") {
+        // "auto" moves to WebGPU behind the first digits: the WebGPU module, once.
+        await page.waitForFunction(() => document.body.dataset.backend === "webgpu", null, { timeout: 120_000 });
+        assert.match(await page.locator("#backend").textContent(), /^webgpu$/);
+        assert.equal(downloads.filter((path) => path === "/kiln-webgpu_bg.wasm").length, 1, downloads.join(" "));
+      } else {
+        assert.match(await page.locator("#backend").textContent(), /^cpu \(.*WebGPU/);
+        assert.ok(!downloads.includes("/kiln-webgpu_bg.wasm"), "no WebGPU module without WebGPU");
       }
-      // The latent walk animates: its frame canvas shows a digit.
-      await page.waitForFunction(() => ["playing", "error"].includes(document.body.dataset.walkState));
+      // Scrolled to, the VAE's card draws and its latent walk animates: its frame shows a digit.
+      await page.locator("#vae-title").scrollIntoViewIfNeeded();
+      await page.waitForFunction(() => ["playing", "error"].includes(document.body.dataset.walkState), null, { timeout: 120_000 });
       assert.equal(await page.evaluate(() => document.body.dataset.walkState), "playing", await page.locator("#walk-status").textContent());
       const walkLit = await litFraction(page, "walk-frame");
       assert.ok(walkLit > 0.03 && walkLit < 0.5, `walk frame lit fraction ${walkLit}`);
+      assert.equal(downloads.filter((path) => path === "/pretrained/vae.bpk").length, 1, downloads.join(" "));
       // The sample-quality table shows what `kiln eval --all` recorded in the manifest.
       await page.waitForFunction(() => document.getElementById("metrics-status").textContent.includes("images per model"));
       const table = await page.locator("#metrics tbody tr").evaluateAll((rows) => rows.map((row) => [...row.cells].map((c) => c.textContent)));
@@ -43,7 +52,7 @@ for (const [name, expected] of [["webgpu", "webgpu"], ["cpu", "cpu"]]) {
       const fids = table.map((row) => Number(row[2]));
       assert.ok(Math.max(...fids.slice(0, 4)) < fids[5] && Math.min(...fids.slice(0, 4)) > fids[4], `FIDs ${fids}`);
       assert.match(await page.locator("#metrics-likelihood").textContent(), /vae −ELBO \d+\.\d, importance-weighted bound \(k = 100\) \d+\.\d/);
-      // A new seed redraws without errors.
+      // A new seed redraws without errors, on whichever backend the page is on now.
       await page.locator("#new").click();
       await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));
       assert.deepEqual(problems, []);
@@ -112,6 +121,7 @@ for (const name of ["webgpu", "cpu"]) {
     const { page, problems } = await openPage(site.browsers[name]);
     await openDemo(page, `${site.url}?backend=${name}`);
     const settled = () => page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.digitState), null, { timeout: 120_000 });
+    await page.locator("#digit-title").scrollIntoViewIfNeeded(); // the card loads once on screen
     await settled();
     assert.equal(await page.evaluate(() => document.body.dataset.digitState), "ready", await page.locator("#digit-error").textContent());
     const grid = () => page.evaluate(() => document.getElementById("digit-grid").toDataURL());
@@ -170,6 +180,36 @@ for (const name of ["webgpu", "cpu"]) {
     await page.close();
   });
 }
+
+test("at a phone's width (390×844, touch): no card scrolls sideways, and a finger draws on the pad", async () => {
+  const context = await site.browsers.cpu.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  await openDemo(page, `${site.url}?backend=cpu`);
+  // Every card loads once seen: scroll down the whole page, then measure.
+  for (let seen = 0; seen < (await page.evaluate(() => document.body.scrollHeight)); seen += 700) {
+    await page.evaluate((y) => window.scrollTo(0, y), seen);
+    await page.waitForTimeout(150);
+  }
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+  assert.ok(scrollWidth <= clientWidth, `the page is ${scrollWidth} px wide in a ${clientWidth} px viewport`);
+  // A seven drawn with one finger, as touch events.
+  await page.locator("#ae-pad").scrollIntoViewIfNeeded();
+  await denoiserSettled(page);
+  const box = await page.locator("#ae-pad").boundingBox();
+  const touch = await context.newCDPSession(page);
+  const at = (fx, fy) => [{ x: box.x + fx * box.width, y: box.y + fy * box.height }];
+  const stroke = [[0.3, 0.25], [0.7, 0.25], [0.6, 0.45], [0.45, 0.8]];
+  await touch.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: at(...stroke[0]) });
+  for (const point of stroke.slice(1)) await touch.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: at(...point) });
+  await touch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await page.waitForFunction(() => document.getElementById("ae-status").textContent.startsWith("Restored"), null, { timeout: 60_000 });
+  const restored = await litFraction(page, "ae-restored");
+  assert.ok(restored > 0.03 && restored < 0.5, `restored lit fraction ${restored}`);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
 
 test("sampling runs off the main thread: no long task while 1024 digits are drawn on the CPU", async () => {
   const { page, problems } = await openPage(site.browsers.cpu);
@@ -268,7 +308,7 @@ test("bad arguments reject with clear errors", async () => {
 for (const name of ["webgpu", "cpu"]) {
   test(`corrupted weights show a readable error on ${name}, with no uncaught exception`, async () => {
     const { page, problems } = await openPage(site.browsers[name]);
-    await page.route("**/pretrained/vae.bpk", async (route) => {
+    await page.route("**/pretrained/gan.bpk", async (route) => {
       const response = await route.fetch();
       const body = Buffer.from(await response.body());
       body[body.length >> 1] ^= 0xff; // flip one byte in the middle
@@ -277,7 +317,7 @@ for (const name of ["webgpu", "cpu"]) {
     await openDemo(page, `${site.url}?backend=${name}`);
     assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
     assert.ok(await page.locator("#error").isVisible());
-    assert.match(await page.locator("#error").textContent(), /vae\.bpk: weight file checksum mismatch/);
+    assert.match(await page.locator("#error").textContent(), /gan\.bpk: weight file checksum mismatch/);
     assert.deepEqual(problems.filter((p) => p.startsWith("uncaught")), []);
     await page.close();
   });

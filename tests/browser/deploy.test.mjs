@@ -26,16 +26,21 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
     const page = await context.newPage();
     const problems = [];
     page.on("pageerror", (error) => problems.push(error.message));
+    // Open the page and scroll to the VAE's card, which loads "vae" once it is on screen.
     const visit = async () => {
       const from = server.requests.length;
       await openDemo(page, `${server.url}?backend=cpu`);
       assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", await page.locator("#error").textContent());
+      await page.locator("#vae-title").scrollIntoViewIfNeeded();
+      await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.vaeState));
+      assert.equal(await page.evaluate(() => document.body.dataset.vaeState), "ready", await page.locator("#vae-error").textContent());
       return server.requests.slice(from);
     };
     const heavy = (requests) => requests.filter((path) => /\.(wasm|bpk)$/.test(path));
 
     const first = await visit();
-    assert.ok(first.includes("/some/sub/path/kiln-web_bg.wasm") && first.includes("/some/sub/path/pretrained/vae.bpk"), first.join(" "));
+    assert.ok(first.includes("/some/sub/path/kiln-web_bg.wasm") && first.includes("/some/sub/path/pretrained/gan.bpk"), first.join(" "));
+    assert.ok(first.includes("/some/sub/path/pretrained/vae.bpk"), first.join(" "));
     assert.deepEqual(first.filter((path) => !path.startsWith("/some/sub/path/")), [], "every URL stays under the sub-path");
     await page.locator("#more-my-vae").scrollIntoViewIfNeeded();
     await page.waitForFunction(() => ["ready", "error"].includes(document.getElementById("more-my-vae").state));

@@ -130,7 +130,12 @@ for (const backend of ["cpu", "webgpu"]) {
     const { page, problems } = await openPage(site.browsers[backend]);
     const settled = (states) => page.waitForFunction((states) => states.includes(document.body.dataset.tuneState), states, { timeout: 240_000 });
     const grid = (id) => page.evaluate((id) => document.getElementById(id).toDataURL(), id);
-    await page.goto(`${site.url}?backend=${backend}`);
+    // The card loads once the first digits are drawn and it is on screen.
+    const visit = async (load) => {
+      await load();
+      await page.locator("#tune-title").scrollIntoViewIfNeeded();
+    };
+    await visit(() => page.goto(`${site.url}?backend=${backend}`));
     await settled(["ready", "error"]);
     assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "ready", await page.locator("#tune-error").textContent());
     assert.equal(await page.locator("#tune-run").isDisabled(), true, "nothing to fine-tune on yet");
@@ -229,17 +234,52 @@ for (const backend of ["cpu", "webgpu"]) {
     }, backend);
     const diff = maxAbsDiff(saved, native.data);
     assert.ok(diff < 1e-4, `the downloaded file natively vs the saved model in the page: ${diff}`);
-    await page.reload();
+    await visit(() => page.reload());
     await settled(["restored", "ready", "error"]);
     assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "restored", await page.locator("#tune-error").textContent());
     assert.equal(await grid("tune-after"), yours, "the saved hand comes back after a reload");
     await page.locator("#tune-reset").click();
     await settled(["reset", "error"]);
     assert.equal(await grid("tune-after"), original);
-    await page.reload();
+    await visit(() => page.reload());
     await settled(["ready", "restored", "error"]);
     assert.equal(await page.evaluate(() => document.body.dataset.tuneState), "ready", "reset forgot the saved hand");
     assert.deepEqual(problems, []);
     await page.close();
   });
 }
+
+test(`"auto" moves a model fine-tuned on the CPU to WebGPU with its fine-tuned weights: the same seed, the same digits`, async () => {
+  const { page, problems } = await openPage(site.browsers.webgpu);
+  await page.goto(`${site.url}?backend=cpu`); // the page's own Kiln stays out of the way
+  const result = await page.evaluate(async () => {
+    const { Kiln } = await import("./kiln.js");
+    const kiln = await Kiln.open({ backend: "auto" });
+    const startedOn = kiln.backend;
+    const moved = new Promise((resolve) => kiln.addEventListener("backendchange", ({ detail }) => resolve(detail.backend)));
+    const cvae = await kiln.model("cvae");
+    const original = await cvae.sample({ count: 4, seed: 5, class: 7 });
+    const data = new Float32Array(784);
+    for (let x = 8; x < 20; x++) data[6 * 28 + x] = 1;
+    for (let y = 6; y < 22; y++) data[y * 28 + 19 - Math.floor((y - 6) / 2)] = 1;
+    await cvae.finetune({ examples: [{ data, label: 7 }], steps: 5 }).done;
+    const tunedOnCpu = await cvae.sample({ count: 4, seed: 5, class: 7 });
+    const settled = await kiln.settled;
+    const tunedOnGpu = await cvae.sample({ count: 4, seed: 5, class: 7 });
+    await cvae.reset();
+    const resetOnGpu = await cvae.sample({ count: 4, seed: 5, class: 7 });
+    const diff = (a, b) => a.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
+    return {
+      startedOn, settled: settled.backend, event: await moved,
+      moved: diff(tunedOnCpu, tunedOnGpu), tuned: diff(original, tunedOnCpu), reset: diff(original, resetOnGpu),
+    };
+  });
+  assert.equal(result.startedOn, "cpu");
+  assert.equal(result.settled, "webgpu");
+  assert.equal(result.event, "webgpu");
+  assert.ok(result.tuned > 1e-2, `fine-tuning changed the digits by ${result.tuned}`);
+  assert.ok(result.moved < 1e-3, `the fine-tuned model moved to WebGPU: max diff ${result.moved}`);
+  assert.ok(result.reset < 1e-3, `reset on WebGPU gives the original back: max diff ${result.reset}`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
