@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Install what building, serving and testing Kiln need, skipping whatever is already there.
-# Usage: scripts/setup.sh [--browser] [--wasm-opt]
+# Usage: scripts/setup.sh [--browser] [--wasm-opt] [--lighthouse]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;q}' Cargo.lock)
 TRUNK_VERSION=0.21.14   # trunk 0.22 needs rustc 1.96
 BINARYEN_VERSION=132    # Debian's binaryen 108 writes modules that fail to load
+LIGHTHOUSE_VERSION=12.8.2  # 13 needs Node.js 22
 TOOLS="$PWD/target/tools"
 
-want_browser=false want_wasm_opt=false
+want_browser=false want_wasm_opt=false want_lighthouse=false
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=true ;;
     --wasm-opt) want_wasm_opt=true ;;
+    --lighthouse) want_browser=true want_lighthouse=true ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +41,13 @@ fi
 if $want_wasm_opt && [ "$("$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | cut -d' ' -f3)" != "$BINARYEN_VERSION" ]; then
   say "installing wasm-opt (npm binaryen@$BINARYEN_VERSION)"
   npm install --silent --no-save --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+fi
+
+# Lighthouse (for tests/browser/lighthouse.mjs, a measurement) in a folder of its own, so that
+# installing it never prunes wasm-opt's.
+if $want_lighthouse && [ ! -d "$PWD/target/lighthouse/node_modules/lighthouse" ]; then
+  say "installing lighthouse $LIGHTHOUSE_VERSION"
+  npm install --silent --no-save --prefix "$PWD/target/lighthouse" "lighthouse@$LIGHTHOUSE_VERSION"
 fi
 
 if $want_browser; then

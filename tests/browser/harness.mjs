@@ -1,9 +1,11 @@
 // Shared test harness: a static file server for the built site and Chromium launchers.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
 import { extname, join, normalize, resolve } from "node:path";
 import { after, before } from "node:test";
 import { chromium } from "playwright-core";
@@ -28,40 +30,107 @@ const MIME = {
   ".svg": "image/svg+xml",
 };
 
-/** Serve `root` on 127.0.0.1 at an ephemeral port, under the URL path `base`, adding `headers`
- * to every response. Resolves to `{ url, close, requests }`: `requests` lists the paths asked
- * for, in order. */
-export async function serve(root = DIST, { base = "/", headers = {} } = {}) {
+/** What a static host compresses (it sends weight files, application/octet-stream, as they are). */
+const COMPRESSED = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg"]);
+
+/**
+ * Serve `root` on 127.0.0.1 at an ephemeral port, under the URL path `base`, adding `headers`
+ * to every response. Resolves to `{ url, close, requests, responses }`: `requests` lists the
+ * paths asked for, in order; `responses` one `{ path, status, bytes, end }` per response sent,
+ * `bytes` as sent (compressed or not) and `end` the wall-clock ms when its last byte went out.
+ *
+ * `staticHost: true` answers like a typical static host: gzip for text and wasm (when the
+ * browser accepts it), and an ETag with `Cache-Control: no-cache`, so that a repeat visit
+ * revalidates each file (304) instead of downloading it.
+ *
+ * `link: { mbps, latencyMs }` shapes every response as a link of that speed would: the first
+ * byte after `latencyMs` (twice on a new connection, for its handshake), then the bytes of every
+ * response in flight sharing `mbps` megabits per second.
+ */
+export async function serve(root = DIST, { base = "/", headers = {}, staticHost = false, link } = {}) {
   const requests = [];
+  const responses = [];
+  const encoded = new Map(); // file → { gzip, etag }: a static host compresses each file once
+  const shaped = link && new Link(link);
   const server = createServer(async (request, response) => {
     const url = decodeURIComponent(new URL(request.url, "http://x").pathname);
     requests.push(url);
-    if (!url.startsWith(base)) {
-      response.writeHead(404).end("not found");
-      return;
-    }
+    const send = async (status, extra, body = "") => {
+      const bytes = Buffer.from(body);
+      await shaped?.firstByte(request.socket);
+      response.writeHead(status, { ...extra, ...(status === 200 ? { "content-length": bytes.length } : {}) });
+      if (shaped) await shaped.send(response, bytes);
+      else response.write(bytes);
+      response.end();
+      responses.push({ path: url, status, bytes: bytes.length, end: Date.now() });
+    };
+    if (!url.startsWith(base)) return send(404, {}, "not found");
     const path = `/${url.slice(base.length)}`;
     const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
-    if (!file.startsWith(root)) {
-      response.writeHead(403).end();
-      return;
-    }
+    if (!file.startsWith(root)) return send(403, {});
+    let body;
     try {
-      const body = await readFile(file);
-      response.writeHead(200, {
-        "content-type": MIME[extname(file)] ?? "application/octet-stream",
-        "content-length": body.length,
-        ...headers,
-      });
-      response.end(body);
+      body = await readFile(file);
     } catch {
-      response.writeHead(404).end("not found");
+      return send(404, {}, "not found");
     }
+    const type = { "content-type": MIME[extname(file)] ?? "application/octet-stream", ...headers };
+    if (!staticHost) return send(200, type, body);
+    if (!encoded.has(file)) {
+      const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 16)}"`;
+      encoded.set(file, { etag, gzip: COMPRESSED.has(extname(file)) ? gzipSync(body) : undefined });
+    }
+    const { etag, gzip } = encoded.get(file);
+    const cache = { etag, "cache-control": "no-cache", vary: "accept-encoding" };
+    if (request.headers["if-none-match"] === etag) return send(304, cache);
+    if (gzip && /\bgzip\b/.test(request.headers["accept-encoding"] ?? "")) {
+      return send(200, { ...type, ...cache, "content-encoding": "gzip" }, gzip);
+    }
+    return send(200, { ...type, ...cache }, body);
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}${base}`, requests, close: () => new Promise((ok) => server.close(ok)) };
+  return {
+    url: `http://127.0.0.1:${port}${base}`,
+    requests,
+    responses,
+    close: () => new Promise((ok) => (server.closeAllConnections(), server.close(ok))),
+  };
 }
+
+/** One shared network link: a latency before every response and a bandwidth shared by all. */
+class Link {
+  #bytesPerMs;
+  #latencyMs;
+  #freeAt = 0; // when the bytes handed to the link so far have all gone through
+  #sockets = new WeakSet(); // connections past their handshake
+
+  constructor({ mbps, latencyMs }) {
+    this.#bytesPerMs = (mbps * 1e6) / 8 / 1000;
+    this.#latencyMs = latencyMs;
+  }
+
+  /** Wait as a response's first byte would: one round trip, two on a new connection. */
+  async firstByte(socket) {
+    const trips = this.#sockets.has(socket) ? 1 : 2;
+    this.#sockets.add(socket);
+    await sleep(trips * this.#latencyMs);
+  }
+
+  /** Write `bytes` to `response` at the link's pace, chunk by chunk, each chunk queued behind
+   * the bytes other responses have already handed to the link. */
+  async send(response, bytes) {
+    const CHUNK = 16 * 1024;
+    for (let offset = 0; offset < bytes.length; offset += CHUNK) {
+      const chunk = bytes.subarray(offset, offset + CHUNK);
+      this.#freeAt = Math.max(Date.now(), this.#freeAt) + chunk.length / this.#bytesPerMs;
+      await sleep(this.#freeAt - Date.now());
+      if (!response.write(chunk)) await new Promise((ok) => response.once("drain", ok));
+    }
+  }
+}
+
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, Math.max(0, ms)));
 
 // DESIGN.md: headless flags for this machine's closed network, and SwiftShader for WebGPU.
 const BASE_ARGS = [

@@ -1,0 +1,95 @@
+// First visits, measured: the built site served as a static host serves it (gzip, ETags) through
+// a link this script shapes itself, so the worker's fetches are throttled too. For each page,
+// on the CPU fallback and with WebGPU (SwiftShader), an empty cache and then a repeat visit:
+// the time from navigation to the first digits on screen, and the bytes that arrived before
+// them, by file. A benchmark, not a test: it prints Markdown tables for BENCHMARKS.md.
+//
+//   node first-visit.mjs [--dist ../../dist] [--mbps 10] [--latency 40] [--pages index.html,embed.html]
+//
+// "First digits": the demo page's first grid (its body's data-state turns "ready"), or a widget
+// page's first `kiln-sample` event.
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ROOT, launch, serve } from "./harness.mjs";
+
+const { values: options } = parseArgs({
+  options: {
+    dist: { type: "string", default: resolve(ROOT, "dist") },
+    mbps: { type: "string", default: "10" },
+    latency: { type: "string", default: "40" },
+    pages: { type: "string", default: "index.html,embed.html" },
+  },
+});
+const link = { mbps: Number(options.mbps), latencyMs: Number(options.latency) };
+const pages = options.pages.split(",");
+const server = await serve(resolve(options.dist), { staticHost: true, link });
+
+/** Record, in the page, the wall-clock time of the first digits and of a move to WebGPU. */
+function watchFirstDigits() {
+  const now = () => performance.timeOrigin + performance.now();
+  const mark = () => (window.__firstDigits ??= now());
+  document.addEventListener("kiln-sample", mark, { once: true });
+  new MutationObserver(() => {
+    if (document.body?.dataset.state === "ready") mark();
+    if (document.body?.dataset.backend === "webgpu") window.__onWebgpu ??= now();
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state", "data-backend"] });
+}
+
+/** One visit of `path` in `context`: the time to first digits and what arrived before them. */
+async function visit(context, path) {
+  const page = await context.newPage();
+  await page.addInitScript(watchFirstDigits);
+  const from = server.responses.length;
+  await page.goto(new URL(path, server.url).href);
+  await page.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
+  const { start, firstDigits } = await page.evaluate(() => ({ start: performance.timeOrigin, firstDigits: window.__firstDigits }));
+  // Let "auto" move to WebGPU where it can (the demo page says so), for its time.
+  const onWebgpu = await page
+    .waitForFunction(() => window.__onWebgpu, null, { timeout: 60_000 })
+    .then(() => page.evaluate(() => window.__onWebgpu - performance.timeOrigin))
+    .catch(() => undefined);
+  await page.waitForTimeout(500); // let Cache Storage writes finish before the next visit
+  await page.close();
+  const before = server.responses.slice(from).filter((r) => r.end <= firstDigits);
+  const files = new Map();
+  for (const { path: file, bytes } of before) files.set(file, (files.get(file) ?? 0) + bytes);
+  return { ms: firstDigits - start, onWebgpu, files };
+}
+
+const kb = (bytes) => `${(bytes / 1000).toFixed(0)} kB`;
+const total = (files) => [...files.values()].reduce((a, b) => a + b, 0);
+const sum = (files, test) => [...files].filter(([file]) => test(file)).reduce((a, [, b]) => a + b, 0);
+
+const rows = [];
+const firstFiles = new Map(); // page → files of its first visit on the CPU
+for (const webgpu of [false, true]) {
+  const browser = await launch({ webgpu });
+  for (const path of pages) {
+    const context = await browser.newContext(); // an empty cache
+    const first = await visit(context, path);
+    const repeat = await visit(context, path);
+    await context.close();
+    if (!webgpu) firstFiles.set(path, first.files);
+    for (const [name, run] of [["first", first], ["repeat", repeat]]) {
+      rows.push(
+        `| \`${path}\` | ${webgpu ? "WebGPU (SwiftShader)" : "CPU"} | ${name} | ${(run.ms / 1000).toFixed(2)} s | ` +
+          `${kb(total(run.files))} | ${kb(sum(run.files, (f) => f.endsWith(".wasm")))} | ` +
+          `${kb(sum(run.files, (f) => f.endsWith(".bpk")))} | ` +
+          `${run.onWebgpu === undefined ? "–" : `${(run.onWebgpu / 1000).toFixed(1)} s`} |`,
+      );
+    }
+  }
+  await browser.close();
+}
+await server.close();
+
+console.log(`First visits over ${link.mbps} Mbit/s with ${link.latencyMs} ms latency (${options.dist}):\n`);
+console.log("| page | browser | visit | first digits | bytes before them | of which wasm | of which weights | on WebGPU after |");
+console.log("|---|---|---|---:|---:|---:|---:|---:|");
+for (const row of rows) console.log(row);
+for (const [path, files] of firstFiles) {
+  console.log(`\nWhat \`${path}\` fetches before its first digits (first visit, CPU; bytes as sent):\n`);
+  console.log("| file | bytes |");
+  console.log("|---|---:|");
+  for (const [file, bytes] of [...files].sort((a, b) => b[1] - a[1])) console.log(`| \`${file}\` | ${kb(bytes)} |`);
+}

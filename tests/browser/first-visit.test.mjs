@@ -1,0 +1,63 @@
+// The first visit's budget, as a guard: what the demo page and the widget page fetch before
+// their first digits, served as a static host serves them (gzip). Times vary from run to run;
+// bytes do not, so this counts bytes. The budgets are what tests/browser/first-visit.mjs
+// measured (BENCHMARKS.md, "First visits") with a little headroom. The wasm is left out of the
+// count because the tests build the unoptimised wasm-dev profile; instead the test checks that
+// the only module fetched before the first digits is the small CPU one.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { launch, serve } from "./harness.mjs";
+
+/** Bytes as sent (gzip where a static host compresses) before the first digits, wasm aside. */
+const BUDGETS = {
+  "index.html": { bytes: 420_000, weights: ["/pretrained/gan.bpk"] },
+  "embed.html": { bytes: 420_000, weights: ["/pretrained/gan.bpk"] },
+};
+
+let server;
+const browsers = {};
+before(async () => {
+  server = await serve(undefined, { staticHost: true });
+  browsers.cpu = await launch({ webgpu: false });
+  browsers.webgpu = await launch({ webgpu: true });
+});
+after(async () => {
+  await Promise.all(Object.values(browsers).map((b) => b.close()));
+  await server.close();
+});
+
+/** Record the wall-clock time of the first digits: the demo page's first grid, or a widget's
+ * first `kiln-sample` event. */
+function watchFirstDigits() {
+  const mark = () => (window.__firstDigits ??= performance.timeOrigin + performance.now());
+  document.addEventListener("kiln-sample", mark, { once: true });
+  new MutationObserver(() => document.body?.dataset.state === "ready" && mark()).observe(document, {
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["data-state"],
+  });
+}
+
+for (const [page, budget] of Object.entries(BUDGETS)) {
+  describe(`first visit of ${page}`, () => {
+    for (const backend of ["cpu", "webgpu"]) {
+      test(`on a browser ${backend === "cpu" ? "without" : "with"} WebGPU: only the CPU module, ${budget.weights.join(", ")} and ≤ ${budget.bytes / 1000} kB besides`, async () => {
+        const context = await browsers[backend].newContext();
+        const tab = await context.newPage();
+        await tab.addInitScript(watchFirstDigits);
+        const from = server.responses.length;
+        await tab.goto(new URL(page, server.url).href);
+        await tab.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
+        const firstDigits = await tab.evaluate(() => window.__firstDigits);
+        const fetched = server.responses.slice(from).filter((r) => r.end <= firstDigits && r.status === 200);
+        await context.close();
+        const paths = fetched.map((r) => r.path);
+        assert.deepEqual(paths.filter((p) => p.endsWith(".wasm")), ["/kiln-web_bg.wasm"], paths.join(" "));
+        assert.deepEqual(paths.filter((p) => p.endsWith(".bpk")), budget.weights, paths.join(" "));
+        const bytes = fetched.filter((r) => !r.path.endsWith(".wasm")).reduce((sum, r) => sum + r.bytes, 0);
+        console.log(`${page} on ${backend}: ${bytes} bytes besides the wasm before the first digits (${paths.join(" ")})`);
+        assert.ok(bytes <= budget.bytes, `${bytes} bytes before the first digits, over the budget of ${budget.bytes}`);
+      });
+    }
+  });
+}
