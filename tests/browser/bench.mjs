@@ -18,7 +18,7 @@ const CALLS = [
   { model: "vae", method: "sample", options: { count: COUNT, seed: 1 } },
   { model: "cvae", method: "sample", options: { count: COUNT, seed: 1 } },
   { model: "gan", method: "sample", options: { count: COUNT, seed: 1 } },
-  { model: "ddpm", method: "sample", options: { count: COUNT, seed: 1 }, label: "ddpm (DDIM 20 steps, guidance 2)" },
+  { model: "ddpm", method: "sample", options: { count: COUNT, seed: 1 }, label: "ddpm (DDIM 20 steps, guidance 1.5)" },
   { model: "ae", method: "denoise", options: { data: "zeros", noise: 0.4, seed: 1 }, label: "ae (denoise)" },
 ];
 

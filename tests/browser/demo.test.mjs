@@ -154,7 +154,7 @@ for (const name of ["webgpu", "cpu"]) {
     await page.locator("#ddpm-title").scrollIntoViewIfNeeded();
     await settled();
     assert.equal(await state(), "ready", await page.locator("#ddpm-error").textContent());
-    assert.match(await page.locator("#ddpm-status").textContent(), /^ddim, 5 steps, guidance 2, seed 7: \d+ ms\.$/);
+    assert.match(await page.locator("#ddpm-status").textContent(), /^ddim, 5 steps, guidance 1.5, seed 7: \d+ ms\.$/);
     assert.equal(await page.locator("#ddpm-progress").evaluate((bar) => bar.value), 5);
     for (const canvas of ["ddpm-sample", "ddpm-predicted"]) {
       const lit = await litFraction(page, canvas);

@@ -41,7 +41,7 @@ async function visit(context, path) {
   await page.addInitScript(watchFirstDigits);
   const from = server.responses.length;
   await page.goto(new URL(path, server.url).href);
-  await page.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
+  await page.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 300_000 });
   const { start, firstDigits } = await page.evaluate(() => ({ start: performance.timeOrigin, firstDigits: window.__firstDigits }));
   // Let "auto" move to WebGPU where it can (the demo page says so), for its time.
   const onWebgpu = await page

@@ -1,6 +1,6 @@
-//! 8-bit weight files: every weight matrix and kernel stored as signed bytes with one f32 scale
+//! 8-bit weight files: every weight matrix and kernel stored as signed bytes with one f16 scale
 //! per block of [`BLOCK`] consecutive values (symmetric absmax quantisation, the layout of
-//! GGML's `Q8_0` with a wider block). A quarter of an f32 file, plus 1/16 for the scales.
+//! GGML's `Q8_0` with a wider block). A quarter of an f32 file, plus 1/32 for the scales.
 //!
 //! Quantisation works on the burnpack entries, not on the model: [`quantise`] rewrites an f32
 //! pack, and [`dequantise`] turns such a pack back into f32 entries before a module ever sees
@@ -8,13 +8,13 @@
 //! (rank-1 tensors, a few hundred values each) stay in f32: quantising them would save almost
 //! nothing and cost their precision.
 
-use burn::tensor::{Bytes, DType};
+use burn::tensor::{Bytes, DType, f16};
 use burn_pack::Tensor as PackTensor;
 
 use crate::weights::WeightError;
 
-/// Values per scale. Smaller blocks follow the weights' local range more closely at 4 bytes of
-/// scale each; 64 keeps the scales at 1/16 of the int8 values.
+/// Values per scale. Smaller blocks follow the weights' local range more closely at 2 bytes of
+/// scale each; 64 keeps the scales at 1/32 of the int8 values.
 pub const BLOCK: usize = 64;
 /// The largest magnitude an int8 value stores symmetrically (−127…127; −128 is unused).
 const LEVELS: f32 = 127.0;
@@ -28,26 +28,36 @@ fn is_quantised_weight(dtype: DType, rank: usize) -> bool {
 }
 
 /// The int8 values and per-block scales of `values`: block `b` holds `values[b·BLOCK..]`, scaled
-/// by its largest magnitude over 127 (an all-zero block gets scale 0).
-pub fn quantise_values(values: &[f32]) -> (Vec<i8>, Vec<f32>) {
+/// by its largest magnitude over 127, rounded to f16 (an all-zero block gets scale 0). The
+/// values are quantised with the rounded scale, so the stored pair is exactly what loads.
+pub fn quantise_values(values: &[f32]) -> (Vec<i8>, Vec<f16>) {
     let mut quantised = Vec::with_capacity(values.len());
     let mut scales = Vec::with_capacity(values.len().div_ceil(BLOCK));
     for block in values.chunks(BLOCK) {
         let largest = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = largest / LEVELS;
-        let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-        quantised.extend(block.iter().map(|v| (v * inverse).round() as i8));
+        let scale = f16::from_f32(largest / LEVELS);
+        let inverse = if scale.to_f32() > 0.0 {
+            1.0 / scale.to_f32()
+        } else {
+            0.0
+        };
+        // The rounded scale may be a little below largest/127: clamp to the symmetric range.
+        quantised.extend(
+            block
+                .iter()
+                .map(|v| (v * inverse).round().clamp(-LEVELS, LEVELS) as i8),
+        );
         scales.push(scale);
     }
     (quantised, scales)
 }
 
 /// The f32 values that `quantised` and `scales` ([`quantise_values`]) stand for.
-pub fn dequantise_values(quantised: &[i8], scales: &[f32]) -> Vec<f32> {
+pub fn dequantise_values(quantised: &[i8], scales: &[f16]) -> Vec<f32> {
     quantised
         .chunks(BLOCK)
         .zip(scales)
-        .flat_map(|(block, &scale)| block.iter().map(move |&q| f32::from(q) * scale))
+        .flat_map(|(block, scale)| block.iter().map(move |&q| f32::from(q) * scale.to_f32()))
         .collect()
 }
 
@@ -66,11 +76,17 @@ pub fn quantise(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, WeightError
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         let (quantised, scales) = quantise_values(&values);
+        if scales.iter().any(|s| !s.is_finite()) {
+            return Err(WeightError::Format(format!(
+                "{name} has weights too large for int8 with f16 scales (above {})",
+                f32::from(f16::MAX) * LEVELS
+            )));
+        }
         let scale_bytes: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
         let value_bytes: Vec<u8> = quantised.iter().map(|&q| q as u8).collect();
         out.push(PackTensor::new(
             format!("{name}{SCALES_SUFFIX}"),
-            DType::F32,
+            DType::F16,
             vec![scales.len()],
             None,
             Bytes::from_bytes_vec(scale_bytes),
@@ -95,21 +111,21 @@ pub fn is_quantised(tensors: &[PackTensor]) -> bool {
 /// A damaged pack (an int8 tensor without its scales, scales of the wrong length or without
 /// their tensor) is a format error naming the tensor.
 pub fn dequantise(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, WeightError> {
-    let mut scales: std::collections::HashMap<String, Vec<f32>> = std::collections::HashMap::new();
+    let mut scales: std::collections::HashMap<String, Vec<f16>> = std::collections::HashMap::new();
     let mut rest = Vec::with_capacity(tensors.len());
     for tensor in tensors {
         match tensor.name.strip_suffix(SCALES_SUFFIX) {
             Some(owner) => {
-                if tensor.dtype != DType::F32 || tensor.shape.num_dims() != 1 {
+                if tensor.dtype != DType::F16 || tensor.shape.num_dims() != 1 {
                     return Err(WeightError::Format(format!(
-                        "the scales of {owner} must be a list of f32 values"
+                        "the scales of {owner} must be a list of f16 values"
                     )));
                 }
                 let owner = owner.to_owned();
                 let bytes = tensor.into_bytes().map_err(format_error)?;
                 let values = bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .chunks_exact(2)
+                    .map(|b| f16::from_le_bytes([b[0], b[1]]))
                     .collect();
                 scales.insert(owner, values);
             }
@@ -181,22 +197,31 @@ mod tests {
         let (quantised, scales) = quantise_values(&values);
         assert_eq!(quantised.len(), values.len());
         assert_eq!(scales.len(), 2);
-        // Block 0 spans ±0.32, so its step is 0.32/127; block 1's largest value is 900.
-        assert!((scales[0] - 0.32 / 127.0).abs() < 1e-7, "{}", scales[0]);
-        assert!((scales[1] - 900.0 / 127.0).abs() < 1e-3, "{}", scales[1]);
+        // Block 0 spans ±0.32, so its step is 0.32/127; block 1's largest value is 900. The
+        // scales are f16, within 2⁻¹¹ of that.
+        let relative = |scale: f16, expected: f32| (scale.to_f32() - expected).abs() / expected;
+        assert!(relative(scales[0], 0.32 / 127.0) < 1e-3, "{}", scales[0]);
+        assert!(relative(scales[1], 900.0 / 127.0) < 1e-3, "{}", scales[1]);
         let restored = dequantise_values(&quantised, &scales);
         for (i, (v, r)) in values.iter().zip(&restored).enumerate() {
-            let step = scales[i / BLOCK];
-            assert!((v - r).abs() <= 0.5 * step + 1e-6, "{i}: {v} vs {r}");
+            let step = scales[i / BLOCK].to_f32();
+            assert!(
+                (v - r).abs() <= 0.5 * step + 1e-3 * v.abs(),
+                "{i}: {v} vs {r}"
+            );
         }
-        // The largest magnitude of each block is exact (±127 steps).
-        assert_eq!(restored[BLOCK + 9], 900.0);
+        // The largest magnitude of each block lands on ±127 steps, as close as f16 allows.
+        assert!(
+            (restored[BLOCK + 9] - 900.0).abs() < 1.0,
+            "{}",
+            restored[BLOCK + 9]
+        );
     }
 
     #[test]
     fn zero_blocks_stay_zero() {
         let (quantised, scales) = quantise_values(&[0.0; 3]);
-        assert_eq!(scales, [0.0]);
+        assert_eq!(scales, [f16::ZERO]);
         assert_eq!(dequantise_values(&quantised, &scales), [0.0; 3]);
     }
 
@@ -224,7 +249,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("fc.weight:scales", DType::F32),
+                ("fc.weight:scales", DType::F16),
                 ("fc.weight", DType::I8),
                 ("fc.bias", DType::F32)
             ]
@@ -242,9 +267,9 @@ mod tests {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        // Scale 3/127: every value within half a step.
+        // Scale 3/127: every value within half a step (and the scale's f16 rounding).
         for (v, r) in [1.0, -2.0, 0.5, 0.0, 3.0, -1.5].iter().zip(&values) {
-            assert!((v - r).abs() <= 1.5 / 127.0, "{v} vs {r}");
+            assert!((v - r).abs() <= 1.5 / 127.0 + 1e-3 * v.abs(), "{v} vs {r}");
         }
     }
 
@@ -257,14 +282,19 @@ mod tests {
             "{err}"
         );
 
-        let short = f32_entry("w:scales", vec![0], &[]);
+        let short = entry("w:scales", DType::F16, vec![0], vec![]);
         let err = dequantise(vec![short, lone]).unwrap_err().to_string();
         assert!(
             err.contains("w has 4 int8 values, which need 1 scales, but the file has 0"),
             "{err}"
         );
 
-        let orphan = f32_entry("gone:scales", vec![1], &[1.0]);
+        let orphan = entry(
+            "gone:scales",
+            DType::F16,
+            vec![1],
+            f16::ONE.to_le_bytes().to_vec(),
+        );
         let err = dequantise(vec![orphan]).unwrap_err().to_string();
         assert!(err.contains("scales for gone but no int8 tensor"), "{err}");
     }

@@ -69,8 +69,8 @@ pub enum Precision {
     F32,
     /// f16: half the size, at a relative rounding error of at most 2⁻¹¹ per weight.
     F16,
-    /// Weights of rank ≥ 2 as int8 with one f32 scale per block of
-    /// [`quantisation::BLOCK`] values, biases and norms in f32: about 27 % of the f32 size, at
+    /// Weights of rank ≥ 2 as int8 with one f16 scale per block of
+    /// [`quantisation::BLOCK`] values, biases and norms in f32: about 26 % of the f32 size, at
     /// an error of at most half a step (1/254 of the block's largest magnitude) per weight.
     Int8,
 }

@@ -718,7 +718,7 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         "| tiny-cvae | sample | 2 | ",
         "| tiny-ae | denoise | 1 | ",
         "| tiny-classifier | classify | 2 | ",
-        "| tiny-ddpm | sample (DDIM 20 steps, guidance 2) | 1 | ",
+        "| tiny-ddpm | sample (DDIM 20 steps, guidance 1.5) | 1 | ",
         "| tiny-ddpm | train step | 4 | ",
     ] {
         assert!(table.contains(row), "no {row:?} in\n{table}");

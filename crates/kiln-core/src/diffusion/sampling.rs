@@ -15,8 +15,11 @@ use crate::noise;
 /// Reverse steps when the caller does not say: DDIM at 20 steps is already as good as 1,000
 /// ancestral ones on digits.
 pub const DEFAULT_STEPS: usize = 20;
-/// Classifier-free guidance when the caller does not say.
-pub const DEFAULT_GUIDANCE: f64 = 2.0;
+/// Classifier-free guidance when the caller does not say. The shipped model's guidance sweep
+/// (`kiln eval --guidance-sweep 0,0.5,1,1.5,2,3`, 1,000 digits each) has its lowest FID at 1.5
+/// (30.0, against 39.2 at 1 and 53.3 at 2) with 98.6 % of the digits as asked for: stronger
+/// guidance only adds certainty (99.7 % at 2) by losing variety (recall 0.75 → 0.66).
+pub const DEFAULT_GUIDANCE: f64 = 1.5;
 /// Strongest guidance accepted; beyond it samples saturate into blotches.
 pub const MAX_GUIDANCE: f64 = 10.0;
 

@@ -9,6 +9,7 @@ use anyhow::{Result, ensure};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::ValueEnum;
+use kiln_core::diffusion::{DEFAULT_GUIDANCE, DEFAULT_STEPS};
 use kiln_core::gpt::{Generation, TextBatch, TokenChoice};
 use kiln_core::mnist::{IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::model::Model;
@@ -48,7 +49,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         for &batch in &args.batches {
             bar.set_message(format!("{name}, {} × {batch}", work(&model)));
             let times = timed(args.runs, || infer(&model, batch, &device), &bar)?;
-            rows.push(row(name, work(&model), batch, &times));
+            rows.push(row(name, &work(&model), batch, &times));
         }
         bar.set_message(format!("{name}, training × {}", args.train_batch));
         let train_device = device.clone().autodiff();
@@ -81,13 +82,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// What the model does for a user, named for the table.
-fn work(model: &Model) -> &'static str {
+fn work(model: &Model) -> String {
     match model {
-        Model::Autoencoder(_) => "denoise",
-        Model::Classifier(_) => "classify",
-        Model::Ddpm(_) => "sample (DDIM 20 steps, guidance 2)",
-        Model::Vae(_) | Model::Gan(_) => "sample",
-        Model::Gpt { .. } => "write characters (batch = characters, one at a time)",
+        Model::Autoencoder(_) => "denoise".into(),
+        Model::Classifier(_) => "classify".into(),
+        Model::Ddpm(_) => {
+            format!("sample (DDIM {DEFAULT_STEPS} steps, guidance {DEFAULT_GUIDANCE})")
+        }
+        Model::Vae(_) | Model::Gan(_) => "sample".into(),
+        Model::Gpt { .. } => "write characters (batch = characters, one at a time)".into(),
     }
 }
 
