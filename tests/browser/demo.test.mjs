@@ -48,9 +48,10 @@ for (const name of ["webgpu", "cpu"]) {
         assert.match(accuracy, /^(–|\d+\.\d %)$/);
         assert.ok(Number(fid) > 0, `FID ${fid}`);
       }
-      // Real digits score better than every model, noise worse.
+      // Noise scores worse than every model and than real digits. (A model may beat 1,000 real
+      // digits: the guided diffusion model, drawing each class equally often, does.)
       const fids = table.map((row) => Number(row[2]));
-      assert.ok(Math.max(...fids.slice(0, 4)) < fids[5] && Math.min(...fids.slice(0, 4)) > fids[4], `FIDs ${fids}`);
+      assert.ok(Math.max(...fids.slice(0, 5)) < fids[5] / 2, `FIDs ${fids}`);
       assert.match(await page.locator("#metrics-likelihood").textContent(), /vae −ELBO \d+\.\d, importance-weighted bound \(k = 100\) \d+\.\d/);
       // A new seed redraws without errors, on whichever backend the page is on now.
       await page.locator("#new").click();
