@@ -43,11 +43,15 @@ async function visit(context, path) {
   await page.goto(new URL(path, server.url).href);
   await page.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 300_000 });
   const { start, firstDigits } = await page.evaluate(() => ({ start: performance.timeOrigin, firstDigits: window.__firstDigits }));
-  // Let "auto" move to WebGPU where it can (the demo page says so), for its time.
-  const onWebgpu = await page
-    .waitForFunction(() => window.__onWebgpu, null, { timeout: 60_000 })
-    .then(() => page.evaluate(() => window.__onWebgpu - performance.timeOrigin))
-    .catch(() => undefined);
+  // Let "auto" move to WebGPU where it can, for its time: the demo page shows its backend in
+  // its body's data-backend; a widget page does not say, so it is not waited for.
+  const showsBackend = await page.evaluate(() => "backend" in document.body.dataset);
+  const onWebgpu = !showsBackend
+    ? undefined
+    : await page
+        .waitForFunction(() => window.__onWebgpu, null, { timeout: 60_000 })
+        .then(() => page.evaluate(() => window.__onWebgpu - performance.timeOrigin))
+        .catch(() => undefined);
   await page.waitForTimeout(500); // let Cache Storage writes finish before the next visit
   await page.close();
   const before = server.responses.slice(from).filter((r) => r.end <= firstDigits);
