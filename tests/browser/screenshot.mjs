@@ -12,6 +12,12 @@ try {
   const { page } = await openPage(browser);
   await page.setViewportSize({ width: 900, height: 900 });
   await openDemo(page, `${server.url}?backend=cpu`);
+  // Cards below the first load when they come on screen: bring each into view.
+  for (const card of await page.locator("main section.card:not([hidden])").all()) {
+    await card.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(500);
+  }
+  await page.waitForFunction(() => document.body.dataset.vaeState === "ready" && document.body.dataset.digitState === "ready");
   await denoiserSettled(page);
   await drawSeven(page);
   await denoiserSettled(page);
