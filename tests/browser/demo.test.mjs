@@ -48,7 +48,7 @@ for (const name of ["webgpu", "cpu"]) {
         assert.match(accuracy, /^(–|\d+\.\d %)$/);
         assert.ok(Number(fid) > 0, `FID ${fid}`);
       }
-      // Noise scores worse than every model and than real digits. (A model may beat 1,000 real
+      // Noise scores far worse than every model and than real digits. (A model may beat 1,000 real
       // digits: the guided diffusion model, drawing each class equally often, does.)
       const fids = table.map((row) => Number(row[2]));
       assert.ok(Math.max(...fids.slice(0, 5)) < fids[5] / 2, `FIDs ${fids}`);
