@@ -218,7 +218,7 @@ pub struct DiffusionArgs {
     #[arg(long)]
     pub steps: Option<usize>,
     /// Diffusion models: classifier-free guidance weight w from 0 to 10; 1 is the plain
-    /// conditional model, more gives clearer but less varied digits [default: 2].
+    /// conditional model, more gives clearer but less varied digits [default: 1.5].
     #[arg(long)]
     pub guidance: Option<f64>,
 }
@@ -373,8 +373,10 @@ pub struct ExportArgs {
     #[arg(long, required_unless_present = "model")]
     pub name: Option<String>,
     /// How the file stores the weights: f32 (as trained), f16 (half the size; relative error at
-    /// most 2⁻¹¹ per weight) or int8 (about 26 % of the size: weight matrices and kernels in 8
-    /// bits with one f16 scale per 64 values, biases in f32). Every precision loads back into f32.
+    /// most 2⁻¹¹ per weight), int8 (about 26 % of the size: weight matrices and kernels in 8
+    /// bits with one f16 scale per 64 values, biases in f32) or int4 (about 14 %: 4 bits with one
+    /// f16 scale per 32 values; judge the result with `kiln eval`). Every precision loads back
+    /// into f32.
     /// A GAN's file holds only its generator, whatever the precision.
     #[arg(long, default_value_t = Precision::F32)]
     pub precision: Precision,

@@ -913,6 +913,21 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
         "20",
     ];
     assert!(stdout_of(&from_file).starts_with('\n'));
+    // And in 4 bits: still writing (the sizes at 4 bits are weights.rs's to test: here the
+    // per-tensor entries outweigh the values).
+    ok(&[
+        "export",
+        "--model",
+        "verse",
+        "--to",
+        &pretrained,
+        "--precision",
+        "int4",
+    ]);
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(entries["models"][0]["precision"], "int4");
+    assert!(stdout_of(&from_file).starts_with('\n'));
     let json = stdout_of(&[
         "eval",
         "--model",
