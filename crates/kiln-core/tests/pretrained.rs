@@ -10,11 +10,38 @@ use kiln_core::model::Model;
 use kiln_core::request::{DenoiseRequest, DiffusionRequest, SampleRequest, TextRequest};
 use kiln_core::weights;
 
-#[test]
-fn every_pretrained_model_verifies_and_loads() {
+/// What every shipped weight file may weigh together: a first visit downloads some of them and
+/// a visitor who opens every section all of them (issue 19's budget).
+const SHIPPED_WEIGHTS_BUDGET_BYTES: u64 = 6_000_000;
+
+fn pretrained() -> (std::path::PathBuf, Manifest) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pretrained");
     let manifest =
         Manifest::from_json(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    (dir, manifest)
+}
+
+#[test]
+fn the_shipped_weights_fit_their_budget() {
+    let (dir, manifest) = pretrained();
+    let sizes: Vec<(&str, u64)> = manifest
+        .models
+        .iter()
+        .map(|entry| {
+            let size = std::fs::metadata(dir.join(&entry.file)).unwrap().len();
+            (entry.name.as_str(), size)
+        })
+        .collect();
+    let total: u64 = sizes.iter().map(|(_, size)| size).sum();
+    assert!(
+        total <= SHIPPED_WEIGHTS_BUDGET_BYTES,
+        "the weight files weigh {total} bytes together, over {SHIPPED_WEIGHTS_BUDGET_BYTES}: {sizes:?}"
+    );
+}
+
+#[test]
+fn every_pretrained_model_verifies_and_loads() {
+    let (dir, manifest) = pretrained();
     assert!(
         !manifest.models.is_empty(),
         "pretrained/manifest.json lists no models"
