@@ -219,31 +219,20 @@ pub fn dequantise(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, WeightErr
     let mut rest = Vec::with_capacity(tensors.len());
     for tensor in tensors {
         if let Some(owner) = tensor.name.strip_suffix(SCALES_SUFFIX) {
-            if tensor.dtype != DType::F16 || tensor.shape.num_dims() != 1 {
-                return Err(WeightError::Format(format!(
+            let owner = owner.to_owned();
+            let words = list_words::<2>(tensor, DType::F16).ok_or_else(|| {
+                WeightError::Format(format!(
                     "the scales of {owner} must be a list of f16 values"
-                )));
-            }
-            let owner = owner.to_owned();
-            let bytes = tensor.into_bytes().map_err(format_error)?;
-            let values = bytes
-                .chunks_exact(2)
-                .map(|b| f16::from_le_bytes([b[0], b[1]]))
-                .collect();
-            scales.insert(owner, values);
+                ))
+            })?;
+            scales.insert(owner, words.into_iter().map(f16::from_le_bytes).collect());
         } else if let Some(owner) = tensor.name.strip_suffix(SHAPE_SUFFIX) {
-            if tensor.dtype != DType::U32 || tensor.shape.num_dims() != 1 {
-                return Err(WeightError::Format(format!(
-                    "the shape of {owner} must be a list of u32 values"
-                )));
-            }
             let owner = owner.to_owned();
-            let bytes = tensor.into_bytes().map_err(format_error)?;
-            let dims = bytes
-                .chunks_exact(4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                .collect();
-            shapes.insert(owner, dims);
+            let words = list_words::<4>(tensor, DType::U32).ok_or_else(|| {
+                WeightError::Format(format!("the shape of {owner} must be a list of u32 values"))
+            })?;
+            let dims = words.into_iter().map(|w| u32::from_le_bytes(w) as usize);
+            shapes.insert(owner, dims.collect());
         } else {
             rest.push(tensor);
         }
@@ -322,6 +311,16 @@ pub fn dequantise(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, WeightErr
         )));
     }
     Ok(out)
+}
+
+/// The little-endian words of a list entry (scales, a shape) of `dtype`; `None` if the entry is
+/// not a list of that type or cannot be read.
+fn list_words<const N: usize>(tensor: PackTensor, dtype: DType) -> Option<Vec<[u8; N]>> {
+    if tensor.dtype != dtype || tensor.shape.num_dims() != 1 {
+        return None;
+    }
+    let bytes = tensor.into_bytes().ok()?;
+    Some(bytes.as_chunks::<N>().0.to_vec())
 }
 
 fn format_error(error: burn_pack::Error) -> WeightError {

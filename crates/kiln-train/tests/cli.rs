@@ -884,22 +884,24 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
     // f16 halves the tensors; the header and the embedded spec stay the same size.
     assert!(half < full * 2 / 3, "{half} vs {full}");
     let manifest = path("pretrained/manifest.json");
-    ok(&[
-        "export",
-        "--model",
-        "verse",
-        "--to",
-        &pretrained,
-        "--precision",
-        "int8",
-    ]);
-    let entries: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    assert_eq!(entries["models"][0]["precision"], "int8");
-    assert_eq!(
-        entries["models"][0]["provenance"]["steps"], 10,
-        "the provenance stays"
-    );
+    // Stored again from the manifest at `precision`: its entry, as recorded.
+    let store_again = |precision: &str| -> serde_json::Value {
+        ok(&[
+            "export",
+            "--model",
+            "verse",
+            "--to",
+            &pretrained,
+            "--precision",
+            precision,
+        ]);
+        let entries: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        assert_eq!(entries["models"][0]["precision"], precision);
+        entries["models"][0].clone()
+    };
+    let entry = store_again("int8");
+    assert_eq!(entry["provenance"]["steps"], 10, "the provenance stays");
     // (This model is so small that alignment and the embedded spec weigh as much as its weights.)
     let int8 = size();
     assert!(int8 < half, "{int8} vs {half}");
@@ -915,18 +917,7 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
     assert!(stdout_of(&from_file).starts_with('\n'));
     // And in 4 bits: still writing (the sizes at 4 bits are weights.rs's to test: here the
     // per-tensor entries outweigh the values).
-    ok(&[
-        "export",
-        "--model",
-        "verse",
-        "--to",
-        &pretrained,
-        "--precision",
-        "int4",
-    ]);
-    let entries: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    assert_eq!(entries["models"][0]["precision"], "int4");
+    store_again("int4");
     assert!(stdout_of(&from_file).starts_with('\n'));
     let json = stdout_of(&[
         "eval",
