@@ -312,16 +312,6 @@ impl Vae {
         sigmoid(self.decode(latents, &labels))
     }
 
-    /// Decode latents drawn from the prior into images in `[0, 1]`, one per label of a CVAE.
-    ///
-    /// # Shapes
-    /// - labels: `[count]`; output: `[count, channels, side, side]`
-    pub fn sample_labelled(&self, seed: u64, labels: Tensor<1, Int>) -> Tensor<4> {
-        let [count] = labels.dims();
-        let latents = noise::standard_normal(seed, [count, self.latent_dim], &labels.device());
-        sigmoid(self.decode(latents, &Some(labels)))
-    }
-
     /// Decode `steps` codes on the arc from the code drawn with seed `from` to the one drawn with
     /// seed `to`. A seed's code is that of the first image `sample` draws with it, so the walk
     /// starts and ends on digits the sampler shows. A CVAE keeps one `class` (default 0) along
