@@ -1,6 +1,6 @@
 //! Weight files: burnpack bytes in and out, checked against their SHA-256. Files may store
-//! floats in f16 or weights in int8 ([`crate::quantisation`]) for a smaller download; they load
-//! into the model's own precision (f32), so compute is the same whatever the file.
+//! floats in f16 or weights in int8 or int4 ([`crate::quantisation`]) for a smaller download;
+//! they load into the model's own precision (f32), so compute is the same whatever the file.
 
 use std::collections::BTreeMap;
 use std::fmt;
