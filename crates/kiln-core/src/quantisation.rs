@@ -220,16 +220,14 @@ pub fn dequantise(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, WeightErr
     for tensor in tensors {
         if let Some(owner) = tensor.name.strip_suffix(SCALES_SUFFIX) {
             let owner = owner.to_owned();
-            let words = list_words::<2>(tensor, DType::F16).ok_or_else(|| {
-                WeightError::Format(format!(
-                    "the scales of {owner} must be a list of f16 values"
-                ))
+            let words = list_words::<2>(tensor, DType::F16, || {
+                format!("the scales of {owner} must be a list of f16 values")
             })?;
             scales.insert(owner, words.into_iter().map(f16::from_le_bytes).collect());
         } else if let Some(owner) = tensor.name.strip_suffix(SHAPE_SUFFIX) {
             let owner = owner.to_owned();
-            let words = list_words::<4>(tensor, DType::U32).ok_or_else(|| {
-                WeightError::Format(format!("the shape of {owner} must be a list of u32 values"))
+            let words = list_words::<4>(tensor, DType::U32, || {
+                format!("the shape of {owner} must be a list of u32 values")
             })?;
             let dims = words.into_iter().map(|w| u32::from_le_bytes(w) as usize);
             shapes.insert(owner, dims.collect());
@@ -313,14 +311,18 @@ pub fn dequantise(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, WeightErr
     Ok(out)
 }
 
-/// The little-endian words of a list entry (scales, a shape) of `dtype`; `None` if the entry is
-/// not a list of that type or cannot be read.
-fn list_words<const N: usize>(tensor: PackTensor, dtype: DType) -> Option<Vec<[u8; N]>> {
+/// The little-endian words of a list entry (scales, a shape) of `dtype`; a format error saying
+/// `wrong()` if the entry is not a list of that type.
+fn list_words<const N: usize>(
+    tensor: PackTensor,
+    dtype: DType,
+    wrong: impl FnOnce() -> String,
+) -> Result<Vec<[u8; N]>, WeightError> {
     if tensor.dtype != dtype || tensor.shape.num_dims() != 1 {
-        return None;
+        return Err(WeightError::Format(wrong()));
     }
-    let bytes = tensor.into_bytes().ok()?;
-    Some(bytes.as_chunks::<N>().0.to_vec())
+    let bytes = tensor.into_bytes().map_err(format_error)?;
+    Ok(bytes.as_chunks::<N>().0.to_vec())
 }
 
 fn format_error(error: burn_pack::Error) -> WeightError {
@@ -418,6 +420,15 @@ mod tests {
         entry(name, DType::F32, shape, bytes)
     }
 
+    /// A dequantised entry: f32 under its own name and shape, keeping the parameter id
+    /// [`entry`] gives.
+    fn assert_f32_entry(tensor: &PackTensor, name: &str, shape: &[usize]) {
+        assert_eq!(tensor.name, name);
+        assert_eq!(tensor.dtype, DType::F32);
+        assert_eq!(tensor.shape.to_vec(), shape);
+        assert_eq!(tensor.param_id, Some(7));
+    }
+
     #[test]
     fn only_weights_of_rank_two_or_more_are_quantised() {
         let weight = f32_entry("fc.weight", vec![2, 3], &[1.0, -2.0, 0.5, 0.0, 3.0, -1.5]);
@@ -436,10 +447,7 @@ mod tests {
         let restored = dequantise(packed).unwrap();
         assert!(!is_quantised(&restored));
         assert_eq!(restored.len(), 2);
-        assert_eq!(restored[0].name, "fc.weight");
-        assert_eq!(restored[0].dtype, DType::F32);
-        assert_eq!(restored[0].shape.to_vec(), [2, 3]);
-        assert_eq!(restored[0].param_id, Some(7));
+        assert_f32_entry(&restored[0], "fc.weight", &[2, 3]);
         let bytes = restored[0].to_bytes().unwrap();
         let values: Vec<f32> = bytes
             .chunks_exact(4)
@@ -469,10 +477,7 @@ mod tests {
         assert_eq!(bits_of(&packed), Some(Bits::Four));
         let restored = dequantise(packed).unwrap();
         assert_eq!(restored.len(), 1);
-        assert_eq!(restored[0].name, "conv.weight");
-        assert_eq!(restored[0].dtype, DType::F32);
-        assert_eq!(restored[0].shape.to_vec(), [3, 5, 1, 1]);
-        assert_eq!(restored[0].param_id, Some(7));
+        assert_f32_entry(&restored[0], "conv.weight", &[3, 5, 1, 1]);
     }
 
     #[test]
