@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::ModelSpec;
+use crate::model::{Capability, ModelSpec};
 use crate::weights::Precision;
 
 /// Version of the manifest layout; bumped when a field changes meaning.
@@ -60,6 +60,10 @@ pub struct ManifestEntry {
     /// Architecture kind and its config.
     #[serde(flatten)]
     pub spec: ModelSpec,
+    /// What the model can do: derived from the spec whenever a manifest is read or written,
+    /// so that JavaScript reads it instead of knowing the kinds.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
     /// Weight file, relative to the manifest.
     pub file: String,
     /// Lower-case hex SHA-256 of the weight file.
@@ -134,18 +138,27 @@ pub struct Provenance {
 
 impl Manifest {
     pub fn from_json(text: &str) -> Result<Self, ManifestError> {
-        let manifest: Manifest = serde_json::from_str(text)?;
+        let mut manifest: Manifest = serde_json::from_str(text)?;
         if manifest.version != MANIFEST_VERSION {
             return Err(ManifestError::Version {
                 found: manifest.version,
             });
         }
+        manifest.derive_capabilities();
         Ok(manifest)
     }
 
     pub fn to_json(&self) -> String {
+        let mut manifest = self.clone();
+        manifest.derive_capabilities();
         // Serialising plain data to a string cannot fail.
-        serde_json::to_string_pretty(self).expect("manifest serialises") + "\n"
+        serde_json::to_string_pretty(&manifest).expect("manifest serialises") + "\n"
+    }
+
+    fn derive_capabilities(&mut self) {
+        for entry in &mut self.models {
+            entry.capabilities = entry.spec.capabilities();
+        }
     }
 
     pub fn get(&self, name: &str) -> Result<&ManifestEntry, ManifestError> {
@@ -190,6 +203,7 @@ mod tests {
         ManifestEntry {
             name: name.into(),
             spec: ModelSpec::Vae(VaeConfig::new()),
+            capabilities: Vec::new(),
             file: format!("{name}.bpk"),
             sha256: "00".repeat(32),
             size: 1,
@@ -219,7 +233,13 @@ mod tests {
         assert!(json.contains("\"kind\": \"vae\""), "{json}");
         assert!(json.contains("\"latent_dim\": 16"), "{json}");
         assert!(json.contains("\"precision\": \"int8\""), "{json}");
-        assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
+        let read = Manifest::from_json(&json).unwrap();
+        assert_eq!(
+            read.models[0].capabilities,
+            [Capability::Sample, Capability::Interpolate],
+            "derived from the spec, whatever the entry said"
+        );
+        assert_eq!(read.to_json(), json);
     }
 
     #[test]

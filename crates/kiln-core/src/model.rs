@@ -9,12 +9,16 @@ use thiserror::Error;
 use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
 use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
-use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, MAX_GUIDANCE, ScheduleError};
+use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, ScheduleError};
 use crate::gan::{GENERATOR_FIELD, GanConfig, Generator};
-use crate::gpt::{Generation, GenerationError, Gpt, GptSpec, Vocabulary, VocabularyError, Writing};
+use crate::gpt::{Gpt, GptSpec};
+use crate::hmm::{Hmm, HmmSpec};
 use crate::request::{
-    DenoiseRequest, Digits, InterpolateRequest, MAX_INTERPOLATION_STEPS, MAX_NOISE_STD,
-    MAX_SAMPLE_COUNT, MAX_SEED, MAX_TOKENS, SampleRequest, TextRequest, check_class,
+    DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
+    check_class,
+};
+use crate::text::{
+    Generation, GenerationError, Reads, TextModel, Vocabulary, VocabularyError, Writing,
 };
 use crate::train::WithObjective;
 use crate::vae::{Vae, VaeConfig};
@@ -26,30 +30,10 @@ pub enum ModelError {
     Config { kind: &'static str, why: String },
     #[error(transparent)]
     Weights(#[from] WeightError),
-    #[error("count must be an integer from 1 to {MAX_SAMPLE_COUNT}, got {0}")]
-    Count(String),
-    #[error("seed must be an integer from 0 to {MAX_SEED}, got {0}")]
-    Seed(String),
-    #[error("noise must be a number from 0 to {MAX_NOISE_STD}, got {0}")]
-    Noise(String),
-    #[error("{0}")]
-    Images(String),
-    #[error("{0}")]
-    Class(String),
-    #[error("steps must be an integer from 2 to {MAX_INTERPOLATION_STEPS}, got {0}")]
-    Steps(String),
-    #[error("steps must be a whole number of reverse steps, got {0}")]
-    DiffusionSteps(String),
+    #[error(transparent)]
+    Request(#[from] RequestError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
-    #[error("guidance must be a number from 0 to {MAX_GUIDANCE}, got {0}")]
-    Guidance(String),
-    #[error("{0}")]
-    Sampler(String),
-    #[error("max tokens must be an integer from 1 to {MAX_TOKENS}, got {0}")]
-    Tokens(String),
-    #[error("{0}")]
-    Prompt(String),
     #[error(transparent)]
     Generation(#[from] GenerationError),
     #[error(transparent)]
@@ -60,6 +44,29 @@ pub enum ModelError {
         operation: &'static str,
         hint: &'static str,
     },
+}
+
+/// What a model does, named as kiln.js names the calls: the page, the widgets and the CLI offer
+/// a model where it has the capability, never by its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// Draws images from noise.
+    Sample,
+    /// Draws images of a class it is asked for.
+    Conditional,
+    /// Draws them step by step, showing each step (diffusion).
+    Diffuse,
+    /// Walks its latent space between two codes.
+    Interpolate,
+    /// Restores damaged images.
+    Denoise,
+    /// Says which class an image is.
+    Classify,
+    /// Writes text one character at a time.
+    Write,
+    /// Learns from a handful of labelled images in the page.
+    Finetune,
 }
 
 /// The burnpack metadata key of a self-describing weight file's spec (JSON).
@@ -80,6 +87,8 @@ pub enum ModelSpec {
     Ddpm(DiffusionConfig),
     /// The character-level Transformer.
     Gpt(GptSpec),
+    /// The character-level hidden Markov model.
+    Hmm(HmmSpec),
 }
 
 impl ModelSpec {
@@ -91,6 +100,7 @@ impl ModelSpec {
             ModelSpec::Gan(_) => "gan",
             ModelSpec::Ddpm(_) => "ddpm",
             ModelSpec::Gpt(_) => "gpt",
+            ModelSpec::Hmm(_) => "hmm",
         }
     }
 
@@ -111,12 +121,34 @@ impl ModelSpec {
             .map_err(|e| ModelError::Weights(WeightError::Format(format!("its kiln.spec: {e}"))))
     }
 
-    /// The characters a text model's tokens stand for.
-    pub fn vocabulary(&self) -> Option<&Vocabulary> {
+    /// What models of this spec can do.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        use Capability::*;
         match self {
-            ModelSpec::Gpt(spec) => Some(&spec.vocabulary),
-            _ => None,
+            ModelSpec::Vae(config) if config.num_classes.is_some() => {
+                vec![Sample, Conditional, Interpolate, Finetune]
+            }
+            ModelSpec::Vae(_) => vec![Sample, Interpolate],
+            ModelSpec::Autoencoder(_) => vec![Denoise],
+            ModelSpec::Classifier(_) => vec![Classify],
+            ModelSpec::Gan(_) => vec![Sample, Conditional],
+            ModelSpec::Ddpm(_) => vec![Sample, Conditional, Diffuse],
+            ModelSpec::Gpt(_) | ModelSpec::Hmm(_) => vec![Write],
         }
+    }
+
+    /// What a text model reads: the characters its tokens stand for, and the characters per
+    /// window it trains and is judged on. `None` for models of images.
+    pub fn text_shape(&self) -> Option<TextShape<'_>> {
+        let (vocabulary, context) = match self {
+            ModelSpec::Gpt(spec) => (&spec.vocabulary, spec.model.context),
+            ModelSpec::Hmm(spec) => (&spec.vocabulary, spec.model.context),
+            _ => return None,
+        };
+        Some(TextShape {
+            vocabulary,
+            context,
+        })
     }
 
     /// Check the config, naming what is wrong.
@@ -128,6 +160,7 @@ impl ModelSpec {
             ModelSpec::Gan(config) => config.validate(),
             ModelSpec::Ddpm(config) => config.validate(),
             ModelSpec::Gpt(spec) => spec.validate(),
+            ModelSpec::Hmm(spec) => spec.validate(),
         }
         .map_err(|why| ModelError::Config {
             kind: self.kind(),
@@ -144,10 +177,14 @@ impl ModelSpec {
             ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
             ModelSpec::Gan(config) => Model::Gan(Box::new(config.init_generator(device))),
             ModelSpec::Ddpm(config) => Model::Ddpm(Box::new(config.init(device))),
-            ModelSpec::Gpt(spec) => Model::Gpt {
-                gpt: Box::new(spec.model.init(device)),
+            ModelSpec::Gpt(spec) => Model::Gpt(Box::new(TextModel {
+                model: spec.model.init(device),
                 vocabulary: spec.vocabulary.clone(),
-            },
+            })),
+            ModelSpec::Hmm(spec) => Model::Hmm(Box::new(TextModel {
+                model: spec.model.init(device),
+                vocabulary: spec.vocabulary.clone(),
+            })),
         })
     }
 
@@ -166,6 +203,7 @@ impl ModelSpec {
             ModelSpec::Gan(config) => task.digits(config.init(device)),
             ModelSpec::Ddpm(config) => task.digits(config.init(device)),
             ModelSpec::Gpt(spec) => task.text(spec.model.init(device)),
+            ModelSpec::Hmm(spec) => task.text(spec.model.init(device)),
         })
     }
 
@@ -179,12 +217,23 @@ impl ModelSpec {
                 Model::Gan(Box::new(weights::load_within(*m, bytes, GENERATOR_FIELD)?))
             }
             Model::Ddpm(m) => Model::Ddpm(Box::new(weights::load(*m, bytes)?)),
-            Model::Gpt { gpt, vocabulary } => Model::Gpt {
-                gpt: Box::new(weights::load(*gpt, bytes)?),
-                vocabulary,
-            },
+            Model::Gpt(text) => Model::Gpt(Box::new(TextModel {
+                model: weights::load(text.model, bytes)?,
+                ..*text
+            })),
+            Model::Hmm(text) => Model::Hmm(Box::new(TextModel {
+                model: weights::load(text.model, bytes)?,
+                ..*text
+            })),
         })
     }
+}
+
+/// See [`ModelSpec::text_shape`].
+#[derive(Debug, Clone, Copy)]
+pub struct TextShape<'a> {
+    pub vocabulary: &'a Vocabulary,
+    pub context: usize,
 }
 
 /// A loaded model of any kind.
@@ -197,11 +246,38 @@ pub enum Model {
     /// directory). Boxed: it is far larger than the other variants.
     Gan(Box<Generator>),
     Ddpm(Box<Diffusion>),
-    /// A text model and the characters its tokens stand for.
-    Gpt {
-        gpt: Box<Gpt>,
-        vocabulary: Vocabulary,
-    },
+    /// A Transformer that writes text.
+    Gpt(Box<TextModel<Gpt>>),
+    /// A hidden Markov model that writes text.
+    Hmm(Box<TextModel<Hmm>>),
+}
+
+/// `body` with `$module` bound to the burn module inside `model`, whatever its family: the one
+/// place that lists how each variant holds its module.
+macro_rules! with_module {
+    ($model:expr, $module:ident => $body:expr) => {
+        match $model {
+            Model::Vae($module) => $body,
+            Model::Autoencoder($module) => $body,
+            Model::Classifier($module) => $body,
+            Model::Gan(boxed) => {
+                let $module = boxed.as_ref();
+                $body
+            }
+            Model::Ddpm(boxed) => {
+                let $module = boxed.as_ref();
+                $body
+            }
+            Model::Gpt(text) => {
+                let $module = &text.model;
+                $body
+            }
+            Model::Hmm(text) => {
+                let $module = &text.model;
+                $body
+            }
+        }
+    };
 }
 
 /// What `denoise` returns: the damaged input and the model's restoration.
@@ -221,7 +297,8 @@ impl Model {
             Model::Classifier(_) => "classifier",
             Model::Gan(_) => "gan",
             Model::Ddpm(_) => "ddpm",
-            Model::Gpt { .. } => "gpt",
+            Model::Gpt(_) => "gpt",
+            Model::Hmm(_) => "hmm",
         }
     }
 
@@ -231,7 +308,7 @@ impl Model {
             Model::Vae(vae) => vae.num_classes(),
             Model::Gan(generator) => Some(generator.num_classes()),
             Model::Ddpm(diffusion) => Some(diffusion.unet.num_classes()),
-            Model::Autoencoder(_) | Model::Classifier(_) | Model::Gpt { .. } => None,
+            Model::Autoencoder(_) | Model::Classifier(_) | Model::Gpt(_) | Model::Hmm(_) => None,
         }
     }
 
@@ -264,7 +341,7 @@ impl Model {
                 "they recognise digits: sample from a generative model such as vae",
             )),
             Model::Ddpm(_) => Ok(self.denoising(request, device)?.finish()),
-            Model::Gpt { .. } => {
+            Model::Gpt(_) | Model::Hmm(_) => {
                 Err(self.unsupported("draw digits", "they write text: use generate"))
             }
         }
@@ -294,13 +371,14 @@ impl Model {
 
     /// Start writing text after the request's prompt, one character per step.
     pub fn writing(&self, request: &TextRequest) -> Result<Writing, ModelError> {
-        let Model::Gpt { gpt, vocabulary } = self else {
-            return Err(self.unsupported("write text", "use a text model such as gpt"));
+        let (reads, vocabulary): (&dyn Reads, _) = match self {
+            Model::Gpt(text) => (&text.model, &text.vocabulary),
+            Model::Hmm(text) => (&text.model, &text.vocabulary),
+            _ => return Err(self.unsupported("write text", "use a text model such as gpt")),
         };
         let prompt = vocabulary.encode(&request.prompt)?;
-        let generation = Generation::new(&prompt, request.choice, request.seed)?;
+        let generation = Generation::new(reads.reader(), &prompt, request.choice, request.seed)?;
         Ok(Writing::new(
-            gpt.as_ref().clone(),
             vocabulary.clone(),
             generation,
             request.max_tokens,
@@ -371,29 +449,14 @@ impl Model {
     /// The weights as f32 burnpack bytes, read back asynchronously and serialised on `host` (a
     /// CPU device): what a browser on WebGPU must use instead of [`Model::to_bytes`].
     pub async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
-        let full = Precision::F32;
-        match self {
-            Model::Vae(m) => weights::to_bytes_async(m.clone(), host, full).await,
-            Model::Autoencoder(m) => weights::to_bytes_async(m.clone(), host, full).await,
-            Model::Classifier(m) => weights::to_bytes_async(m.clone(), host, full).await,
-            Model::Gan(m) => weights::to_bytes_async(m.as_ref().clone(), host, full).await,
-            Model::Ddpm(m) => weights::to_bytes_async(m.as_ref().clone(), host, full).await,
-            Model::Gpt { gpt, .. } => {
-                weights::to_bytes_async(gpt.as_ref().clone(), host, full).await
-            }
-        }
+        with_module!(self, module => {
+            weights::to_bytes_async(module.clone(), host, Precision::F32).await
+        })
     }
 
     /// The weights as burnpack bytes, floats stored at `precision`.
     pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
-        match self {
-            Model::Vae(m) => weights::to_bytes_at(m.clone(), precision),
-            Model::Autoencoder(m) => weights::to_bytes_at(m.clone(), precision),
-            Model::Classifier(m) => weights::to_bytes_at(m.clone(), precision),
-            Model::Gan(m) => weights::to_bytes_at(m.as_ref().clone(), precision),
-            Model::Ddpm(m) => weights::to_bytes_at(m.as_ref().clone(), precision),
-            Model::Gpt { gpt, .. } => weights::to_bytes_at(gpt.as_ref().clone(), precision),
-        }
+        with_module!(self, module => weights::to_bytes_at(module.clone(), precision))
     }
 }
 

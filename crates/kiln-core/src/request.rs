@@ -2,11 +2,11 @@
 //! so bad input is a readable error and never a panic.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use thiserror::Error;
 
 use crate::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
-use crate::gpt::TokenChoice;
 use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
-use crate::model::ModelError;
+use crate::text::{GenerationError, TokenChoice};
 
 /// Most images one call may ask for: keeps a page's memory use bounded.
 pub const MAX_SAMPLE_COUNT: usize = 1024;
@@ -21,6 +21,35 @@ pub const MAX_TOKENS: usize = 100_000;
 /// Longest prompt, in characters (the model reads only its last context anyway).
 pub const MAX_PROMPT_CHARS: usize = 100_000;
 
+/// What is wrong with a request, before any model sees it.
+#[derive(Debug, Error, PartialEq)]
+pub enum RequestError {
+    #[error("count must be an integer from 1 to {MAX_SAMPLE_COUNT}, got {0}")]
+    Count(String),
+    #[error("seed must be an integer from 0 to {MAX_SEED}, got {0}")]
+    Seed(String),
+    #[error("noise must be a number from 0 to {MAX_NOISE_STD}, got {0}")]
+    Noise(String),
+    #[error("{0}")]
+    Images(String),
+    #[error("{0}")]
+    Class(String),
+    #[error("steps must be an integer from 2 to {MAX_INTERPOLATION_STEPS}, got {0}")]
+    Steps(String),
+    #[error("steps must be a whole number of reverse steps, got {0}")]
+    DiffusionSteps(String),
+    #[error("guidance must be a number from 0 to {MAX_GUIDANCE}, got {0}")]
+    Guidance(String),
+    #[error("{0}")]
+    Sampler(String),
+    #[error("max tokens must be an integer from 1 to {MAX_TOKENS}, got {0}")]
+    Tokens(String),
+    #[error("{0}")]
+    Prompt(String),
+    #[error(transparent)]
+    Choice(#[from] GenerationError),
+}
+
 /// A checked request for `count` images drawn with `seed`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SampleRequest {
@@ -33,9 +62,9 @@ pub struct SampleRequest {
 }
 
 impl SampleRequest {
-    pub fn new(count: usize, seed: u64) -> Result<Self, ModelError> {
+    pub fn new(count: usize, seed: u64) -> Result<Self, RequestError> {
         if !(1..=MAX_SAMPLE_COUNT).contains(&count) {
-            return Err(ModelError::Count(count.to_string()));
+            return Err(RequestError::Count(count.to_string()));
         }
         Ok(Self {
             count,
@@ -46,9 +75,9 @@ impl SampleRequest {
     }
 
     /// Check numbers that arrive as JavaScript doubles, which may be fractional or negative.
-    pub fn from_f64(count: f64, seed: f64) -> Result<Self, ModelError> {
+    pub fn from_f64(count: f64, seed: f64) -> Result<Self, RequestError> {
         if !is_whole(count) || count > MAX_SAMPLE_COUNT as f64 {
-            return Err(ModelError::Count(count.to_string()));
+            return Err(RequestError::Count(count.to_string()));
         }
         Self::new(count as usize, seed_from_f64(seed)?)
     }
@@ -78,11 +107,11 @@ impl DiffusionRequest {
         sampler: Option<SamplerKind>,
         steps: Option<usize>,
         guidance: Option<f64>,
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, RequestError> {
         if let Some(g) = guidance
             && !(0.0..=MAX_GUIDANCE).contains(&g)
         {
-            return Err(ModelError::Guidance(g.to_string()));
+            return Err(RequestError::Guidance(g.to_string()));
         }
         Ok(Self {
             sampler,
@@ -96,14 +125,14 @@ impl DiffusionRequest {
         sampler: Option<String>,
         steps: Option<f64>,
         guidance: Option<f64>,
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, RequestError> {
         let sampler = sampler
             .map(|name| name.parse::<SamplerKind>())
             .transpose()
-            .map_err(ModelError::Sampler)?;
+            .map_err(RequestError::Sampler)?;
         let steps = match steps {
             Some(s) if !is_whole(s) || s > 1e6 => {
-                return Err(ModelError::DiffusionSteps(s.to_string()));
+                return Err(RequestError::DiffusionSteps(s.to_string()));
             }
             s => s.map(|s| s as usize),
         };
@@ -127,11 +156,11 @@ impl DiffusionRequest {
 }
 
 /// A class that arrives as a JavaScript double (or `undefined`), checked to be a whole number.
-pub fn class_from_f64(class: Option<f64>) -> Result<Option<usize>, ModelError> {
+pub fn class_from_f64(class: Option<f64>) -> Result<Option<usize>, RequestError> {
     match class {
         None => Ok(None),
         Some(c) if is_whole(c) && c < 1e6 => Ok(Some(c as usize)),
-        Some(c) => Err(ModelError::Class(format!(
+        Some(c) => Err(RequestError::Class(format!(
             "class must be a whole number, got {c}"
         ))),
     }
@@ -146,12 +175,12 @@ pub(crate) fn check_class(
     kind: &str,
     num_classes: Option<usize>,
     class: Option<usize>,
-) -> Result<(), ModelError> {
+) -> Result<(), RequestError> {
     match (num_classes, class) {
-        (None, Some(_)) => Err(ModelError::Class(format!(
+        (None, Some(_)) => Err(RequestError::Class(format!(
             "this {kind} is not class-conditional: leave out class (or use a conditional model such as cvae)"
         ))),
-        (Some(n), Some(c)) if c >= n => Err(ModelError::Class(format!(
+        (Some(n), Some(c)) if c >= n => Err(RequestError::Class(format!(
             "class must be from 0 to {}, got {c}",
             n - 1
         ))),
@@ -159,17 +188,17 @@ pub(crate) fn check_class(
     }
 }
 
-fn check_seed(seed: u64) -> Result<u64, ModelError> {
+fn check_seed(seed: u64) -> Result<u64, RequestError> {
     if seed > MAX_SEED {
-        return Err(ModelError::Seed(seed.to_string()));
+        return Err(RequestError::Seed(seed.to_string()));
     }
     Ok(seed)
 }
 
 /// A seed that arrives as a JavaScript double, checked to be a whole number in range.
-pub fn seed_from_f64(seed: f64) -> Result<u64, ModelError> {
+pub fn seed_from_f64(seed: f64) -> Result<u64, RequestError> {
     if !is_whole(seed) || seed > MAX_SEED as f64 {
-        return Err(ModelError::Seed(seed.to_string()));
+        return Err(RequestError::Seed(seed.to_string()));
     }
     Ok(seed as u64)
 }
@@ -185,9 +214,9 @@ pub struct InterpolateRequest {
 }
 
 impl InterpolateRequest {
-    pub fn new(from: u64, to: u64, steps: usize) -> Result<Self, ModelError> {
+    pub fn new(from: u64, to: u64, steps: usize) -> Result<Self, RequestError> {
         if !(2..=MAX_INTERPOLATION_STEPS).contains(&steps) {
-            return Err(ModelError::Steps(steps.to_string()));
+            return Err(RequestError::Steps(steps.to_string()));
         }
         Ok(Self {
             from: check_seed(from)?,
@@ -198,9 +227,9 @@ impl InterpolateRequest {
     }
 
     /// Check numbers that arrive as JavaScript doubles.
-    pub fn from_f64(from: f64, to: f64, steps: f64) -> Result<Self, ModelError> {
+    pub fn from_f64(from: f64, to: f64, steps: f64) -> Result<Self, RequestError> {
         if !is_whole(steps) || steps > MAX_INTERPOLATION_STEPS as f64 {
-            return Err(ModelError::Steps(steps.to_string()));
+            return Err(RequestError::Steps(steps.to_string()));
         }
         Self::new(seed_from_f64(from)?, seed_from_f64(to)?, steps as usize)
     }
@@ -227,12 +256,12 @@ impl TextRequest {
         max_tokens: usize,
         choice: TokenChoice,
         seed: u64,
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, RequestError> {
         if !(1..=MAX_TOKENS).contains(&max_tokens) {
-            return Err(ModelError::Tokens(max_tokens.to_string()));
+            return Err(RequestError::Tokens(max_tokens.to_string()));
         }
         if prompt.chars().count() > MAX_PROMPT_CHARS {
-            return Err(ModelError::Prompt(format!(
+            return Err(RequestError::Prompt(format!(
                 "the prompt must be at most {MAX_PROMPT_CHARS} characters"
             )));
         }
@@ -253,13 +282,13 @@ impl TextRequest {
         top_k: Option<f64>,
         top_p: Option<f64>,
         seed: f64,
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, RequestError> {
         if !is_whole(max_tokens) || max_tokens > MAX_TOKENS as f64 {
-            return Err(ModelError::Tokens(max_tokens.to_string()));
+            return Err(RequestError::Tokens(max_tokens.to_string()));
         }
         let top_k = match top_k {
             Some(k) if !is_whole(k) || k > 1e6 => {
-                return Err(ModelError::Sampler(format!(
+                return Err(RequestError::Sampler(format!(
                     "top-k must be a whole number of characters, got {k}"
                 )));
             }
@@ -284,10 +313,10 @@ pub struct DenoiseRequest {
 
 impl DenoiseRequest {
     /// `pixels`: clean digits, `count × 28 × 28` intensities in `[0, 1]`.
-    pub fn new(pixels: Vec<f32>, noise_std: f64, seed: u64) -> Result<Self, ModelError> {
+    pub fn new(pixels: Vec<f32>, noise_std: f64, seed: u64) -> Result<Self, RequestError> {
         let digits = Digits::new(pixels)?;
         if !(0.0..=MAX_NOISE_STD).contains(&noise_std) {
-            return Err(ModelError::Noise(noise_std.to_string()));
+            return Err(RequestError::Noise(noise_std.to_string()));
         }
         Ok(Self {
             digits,
@@ -310,19 +339,19 @@ pub struct Digits {
 
 impl Digits {
     /// `pixels`: `count × 28 × 28` intensities, row by row.
-    pub fn new(pixels: Vec<f32>) -> Result<Self, ModelError> {
+    pub fn new(pixels: Vec<f32>) -> Result<Self, RequestError> {
         if pixels.is_empty() || !pixels.len().is_multiple_of(IMAGE_PIXELS) {
-            return Err(ModelError::Images(format!(
+            return Err(RequestError::Images(format!(
                 "images must be 28×28: expected a multiple of {IMAGE_PIXELS} values, got {}",
                 pixels.len()
             )));
         }
         let count = pixels.len() / IMAGE_PIXELS;
         if count > MAX_SAMPLE_COUNT {
-            return Err(ModelError::Count(count.to_string()));
+            return Err(RequestError::Count(count.to_string()));
         }
         if let Some(bad) = pixels.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-            return Err(ModelError::Images(format!(
+            return Err(RequestError::Images(format!(
                 "pixel values must be from 0 to 1, got {bad}"
             )));
         }

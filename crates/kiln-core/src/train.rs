@@ -15,7 +15,8 @@ use crate::autoencoder::DenoisingAutoencoder;
 use crate::classifier::Classifier;
 use crate::diffusion::{DEFAULT_STEPS, Denoising, Diffusion, SamplingOptions};
 use crate::gan::Gan;
-use crate::gpt::{Generation, Gpt, TextBatch, TokenChoice};
+use crate::gpt::Gpt;
+use crate::text::{Generation, Reads, TextBatch, TokenChoice};
 use crate::vae::Vae;
 
 /// Images in a preview: a 10×10 grid, one column per digit for conditional models.
@@ -50,6 +51,30 @@ pub enum Preview {
     Images(Box<Tensor<4>>),
     /// Characters, as tokens of the run's vocabulary.
     Tokens(Vec<u32>),
+}
+
+impl Losses {
+    /// A text model's: the mean negative log-likelihood per character (nats), and in bits.
+    pub fn per_character(nats: Tensor<1>) -> Self {
+        Self {
+            terms: vec![("bits_per_char", nats.clone() / std::f64::consts::LN_2)],
+            total: nats,
+        }
+    }
+}
+
+impl Preview {
+    /// Text at temperature 0.8 after token 0: the text's smallest character, a newline in most.
+    pub fn text(model: &impl Reads, device: &Device) -> Self {
+        let mut generation =
+            Generation::new(model.reader(), &[0], TokenChoice::default(), PREVIEW_SEED)
+                .expect("a one-token prompt with the default choice is valid");
+        Preview::Tokens(
+            (0..PREVIEW_CHARS)
+                .map(|_| generation.next_token(device))
+                .collect(),
+        )
+    }
 }
 
 /// A model the shared training loop can train.
@@ -238,11 +263,7 @@ impl Objective for Gpt {
     type Batch = TextBatch;
 
     fn losses(&self, batch: &TextBatch, _seed: u64) -> Losses {
-        let nats = self.loss(batch.inputs.clone(), batch.targets.clone());
-        Losses {
-            terms: vec![("bits_per_char", nats.clone() / std::f64::consts::LN_2)],
-            total: nats,
-        }
+        Losses::per_character(self.loss(batch.inputs.clone(), batch.targets.clone()))
     }
 
     /// nanoGPT's settings: β₂ = 0.99 (few tokens per step make the second moment noisy) and the
@@ -253,14 +274,8 @@ impl Objective for Gpt {
             .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
     }
 
-    /// Text at temperature 0.8 after token 0: the text's smallest character, a newline in most.
     fn preview(&self, device: &Device) -> Option<Preview> {
-        let mut generation = Generation::new(&[0], TokenChoice::default(), PREVIEW_SEED)
-            .expect("a one-token prompt with the default choice is valid");
-        let tokens = (0..PREVIEW_CHARS)
-            .map(|_| generation.next_token(self, device))
-            .collect();
-        Some(Preview::Tokens(tokens))
+        Some(Preview::text(self, device))
     }
 }
 

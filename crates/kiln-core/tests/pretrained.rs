@@ -76,11 +76,11 @@ fn every_pretrained_model_verifies_and_loads() {
                 let request = DenoiseRequest::new(vec![0.5; 2 * IMAGE_PIXELS], 0.3, 0).unwrap();
                 model.denoise(&request, &device).unwrap().restored.dims()
             }
-            Model::Gpt { vocabulary, .. } => {
+            Model::Gpt(_) | Model::Hmm(_) => {
                 let request = TextRequest::new(
                     "ROMEO:".into(),
                     50,
-                    kiln_core::gpt::TokenChoice::default(),
+                    kiln_core::text::TokenChoice::default(),
                     1,
                 )
                 .unwrap();
@@ -88,6 +88,7 @@ fn every_pretrained_model_verifies_and_loads() {
                 let text: String =
                     std::iter::from_fn(|| writing.next_char(&device).unwrap()).collect();
                 assert_eq!(text.chars().count(), 50, "{}", entry.name);
+                let vocabulary = entry.spec.text_shape().unwrap().vocabulary;
                 assert!(vocabulary.encode(&text).is_ok(), "{}: {text:?}", entry.name);
                 continue;
             }

@@ -2,8 +2,8 @@
 //! steps on random windows of a text; and the held-out batches every epoch ends with.
 
 use burn::tensor::Device;
-use kiln_core::gpt::{Corpus, TextBatch};
 use kiln_core::noise;
+use kiln_core::text::{Corpus, TextBatch};
 use kiln_core::train::DigitBatch;
 use rand::RngExt;
 
@@ -132,7 +132,7 @@ fn in_chunks(indices: impl Iterator<Item = usize>, size: usize) -> Vec<Vec<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_core::gpt::Vocabulary;
+    use kiln_core::text::Vocabulary;
 
     fn text_data() -> TextData {
         let text = "abcdefghij".repeat(100);

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use kiln_core::diffusion::SamplerKind;
-use kiln_core::model::ModelError;
-use kiln_core::request::DiffusionRequest;
+use kiln_core::request::{DiffusionRequest, RequestError};
 use kiln_core::weights::Precision;
 
 use crate::device::Backend;
@@ -25,11 +24,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on MNIST-style digits (or gpt on a text file), checkpointing every epoch.
+    /// Train a model on MNIST-style digits (or gpt and hmm on a text file), checkpointing every
+    /// epoch.
     Train(TrainArgs),
     /// Draw images from a trained generative model and write them as PNGs.
     Sample(SampleArgs),
-    /// Write text with a trained text model (gpt), streaming it to stdout.
+    /// Write text with a trained text model (gpt, hmm), streaming it to stdout.
     Generate(GenerateArgs),
     /// Decode a walk through a VAE's latent space between the codes of two seeds.
     Interpolate(InterpolateArgs),
@@ -60,6 +60,15 @@ pub enum ModelKind {
     Ddpm,
     /// Character-level Transformer that writes text like the --data text file.
     Gpt,
+    /// Character-level hidden Markov model (Baum–Welch), the classic baseline below gpt.
+    Hmm,
+}
+
+impl ModelKind {
+    /// Whether it learns from a text file rather than digits.
+    pub fn reads_text(self) -> bool {
+        matches!(self, ModelKind::Gpt | ModelKind::Hmm)
+    }
 }
 
 /// How the learning rate moves over a run.
@@ -76,8 +85,8 @@ pub struct TrainArgs {
     /// Which model to train.
     pub model: ModelKind,
     /// Directory with the four MNIST IDX files: {train,t10k}-images-idx3-ubyte and
-    /// {train,t10k}-labels-idx1-ubyte, raw or .gz. For gpt: any UTF-8 text file (its last tenth
-    /// is held out for validation).
+    /// {train,t10k}-labels-idx1-ubyte, raw or .gz. For gpt and hmm: any UTF-8 text file (its
+    /// last tenth is held out for validation).
     #[arg(long)]
     pub data: PathBuf,
     /// Run directory for config, checkpoints and logs.
@@ -89,14 +98,15 @@ pub struct TrainArgs {
     /// Total number of epochs for the run [default: 20].
     #[arg(long)]
     pub epochs: Option<NonZeroUsize>,
-    /// Images (gpt: windows of text) per batch [default: 128; 16 for gpt].
+    /// Images (gpt, hmm: windows of text) per batch [default: 128; 16 for gpt, 64 for hmm].
     #[arg(long)]
     pub batch: Option<NonZeroUsize>,
-    /// Adam learning rate (the peak, with a schedule) [default: 0.001; 0.0002 for gan, 0.0005
-    /// for ddpm, 0.002 for gpt].
+    /// Adam learning rate (the peak, with a schedule); for hmm the rate at which each batch's
+    /// counts replace the model's [default: 0.001; 0.0002 for gan, 0.0005 for ddpm, 0.002 for
+    /// gpt, 0.5 for hmm].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// How the learning rate moves [default: cosine for gpt, constant for the others].
+    /// How the learning rate moves [default: cosine for gpt and hmm, constant for the others].
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleKind>,
     /// Steps of linear warm-up before the cosine schedule [default: 100].
@@ -121,7 +131,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub channels: Option<NonZeroUsize>,
     #[command(flatten)]
-    pub gpt: GptArgs,
+    pub text: TextArgs,
     /// Seed for initialisation, shuffling and noise [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -133,10 +143,11 @@ pub struct TrainArgs {
     pub device: Backend,
 }
 
-/// The shape of a text model and its epochs (`kiln train gpt` only).
+/// The shape of a text model and its epochs (`kiln train gpt` and `hmm`).
 #[derive(Debug, Args)]
-pub struct GptArgs {
-    /// GPT: characters the model reads at once [default: 256].
+pub struct TextArgs {
+    /// GPT: characters the model reads at once; HMM: characters per window it trains on (each
+    /// read from the initial state) [default: 256].
     #[arg(long)]
     pub context: Option<NonZeroUsize>,
     /// GPT: Transformer blocks [default: 6].
@@ -151,25 +162,31 @@ pub struct GptArgs {
     /// GPT: dropout probability while training [default: 0.05].
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// GPT: training steps per epoch; each epoch ends with validation, a sample and a checkpoint
-    /// [default: 250].
+    /// HMM: hidden states [default: 256].
+    #[arg(long)]
+    pub states: Option<NonZeroUsize>,
+    /// GPT and HMM: training steps per epoch; each epoch ends with validation, a sample and a
+    /// checkpoint [default: 250 for gpt, 50 for hmm].
     #[arg(long)]
     pub epoch_steps: Option<NonZeroUsize>,
 }
 
-impl GptArgs {
-    /// The flags given, by name.
-    pub fn given(&self) -> Vec<&'static str> {
+impl TextArgs {
+    /// The flags given, by name, each with the models it applies to.
+    pub fn given(&self) -> Vec<(&'static str, &'static [ModelKind])> {
+        const TEXT: &[ModelKind] = &[ModelKind::Gpt, ModelKind::Hmm];
+        const GPT: &[ModelKind] = &[ModelKind::Gpt];
         [
-            (self.context.is_some(), "--context"),
-            (self.layers.is_some(), "--layers"),
-            (self.heads.is_some(), "--heads"),
-            (self.width.is_some(), "--width"),
-            (self.dropout.is_some(), "--dropout"),
-            (self.epoch_steps.is_some(), "--epoch-steps"),
+            (self.context.is_some(), "--context", TEXT),
+            (self.layers.is_some(), "--layers", GPT),
+            (self.heads.is_some(), "--heads", GPT),
+            (self.width.is_some(), "--width", GPT),
+            (self.dropout.is_some(), "--dropout", GPT),
+            (self.states.is_some(), "--states", &[ModelKind::Hmm]),
+            (self.epoch_steps.is_some(), "--epoch-steps", TEXT),
         ]
         .into_iter()
-        .filter_map(|(given, flag)| given.then_some(flag))
+        .filter_map(|(given, flag, models)| given.then_some((flag, models)))
         .collect()
     }
 }
@@ -224,7 +241,7 @@ pub struct DiffusionArgs {
 }
 
 impl DiffusionArgs {
-    pub fn request(&self) -> Result<DiffusionRequest, ModelError> {
+    pub fn request(&self) -> Result<DiffusionRequest, RequestError> {
         DiffusionRequest::new(self.sampler, self.steps, self.guidance)
     }
 }

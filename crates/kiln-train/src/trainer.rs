@@ -94,12 +94,12 @@ pub fn train<D: TrainingData, M: Objective<Batch = D::Batch>>(
                 .run
                 .save_preview(epoch, &ImageBatch::from_data(images.into_data())?)?,
             Some(Preview::Tokens(tokens)) => {
-                let vocabulary = session
+                let shape = session
                     .config
                     .spec
-                    .vocabulary()
+                    .text_shape()
                     .context("a text preview from a model without a vocabulary")?;
-                let text = vocabulary.decode(&tokens)?;
+                let text = shape.vocabulary.decode(&tokens)?;
                 eprintln!("{text}\n");
                 session.run.save_text_preview(epoch, &text)?;
             }

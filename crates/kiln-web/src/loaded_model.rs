@@ -43,6 +43,14 @@ impl LoadedModel {
         self.name.clone()
     }
 
+    /// What the model can do: "sample", "conditional", "diffuse", "interpolate", "denoise",
+    /// "classify", "write", "finetune".
+    #[wasm_bindgen(getter)]
+    pub fn capabilities(&self) -> Result<JsValue, JsError> {
+        serde_wasm_bindgen::to_value(&self.spec.capabilities())
+            .map_err(|e| JsError::new(&e.to_string()))
+    }
+
     /// Draw `count` images with `seed` (of digit `class`, for conditional models; with
     /// `sampler`, `steps` and `guidance` for diffusion models). Resolves to
     /// `{ count, width, height, data }`, where `data` is a `Float32Array` of intensities in [0, 1].

@@ -3,7 +3,7 @@
 
 use burn::tensor::Device;
 use js_sys::{Float32Array, Promise};
-use kiln_core::gpt::Writing;
+use kiln_core::text::Writing;
 use wasm_bindgen::prelude::*;
 
 use crate::loaded_model::{read_values, to_js};

@@ -1,21 +1,14 @@
 //! A small GPT (Radford et al. 2018/2019) that writes text one character at a time.
 //!
-//! Notation: B batch, T positions, V vocabulary size, D width. Tokens are characters of the
+//! Notation: B batch, T positions, V vocabulary size, D width. Tokens are characters of a
 //! [`Vocabulary`]; positions have learned embeddings, so the model reads at most
 //! `context` characters. Blocks are pre-norm (GPT-2): `x + attention(norm(x))`, then
 //! `x + mlp(norm(x))`.
 
 mod attention;
-mod corpus;
-mod generation;
-mod vocabulary;
-mod writing;
+mod reader;
 
 pub use attention::LayerCache;
-pub use corpus::{Corpus, CorpusError, TextBatch, TextSplit, VALIDATION_PARTS};
-pub use generation::{Generation, GenerationError, TokenChoice};
-pub use vocabulary::{Vocabulary, VocabularyError};
-pub use writing::Writing;
 
 use burn::config::Config;
 use burn::module::Module;
@@ -25,9 +18,9 @@ use burn::nn::{
 };
 use burn::tensor::activation::{gelu, log_softmax};
 use burn::tensor::{Device, Int, Tensor};
-use serde::{Deserialize, Serialize};
 
 use crate::layers::positive;
+use crate::text::{TextConfig, TextSpec};
 use attention::CausalSelfAttention;
 
 /// GPT-2's initial weights: N(0, 0.02²).
@@ -105,25 +98,16 @@ impl GptConfig {
     }
 }
 
-/// A text model as stored: its architecture and the characters its tokens stand for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GptSpec {
-    pub model: GptConfig,
-    pub vocabulary: Vocabulary,
-}
+/// A GPT as stored: its architecture and the characters its tokens stand for.
+pub type GptSpec = TextSpec<GptConfig>;
 
-impl GptSpec {
-    /// The config's invariants, and a vocabulary of the config's size.
-    pub fn validate(&self) -> Result<(), String> {
-        self.model.validate()?;
-        if self.model.vocab_size != self.vocabulary.len() {
-            return Err(format!(
-                "vocab_size {} differs from the {} characters of the vocabulary",
-                self.model.vocab_size,
-                self.vocabulary.len()
-            ));
-        }
-        Ok(())
+impl TextConfig for GptConfig {
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        GptConfig::validate(self)
     }
 }
 

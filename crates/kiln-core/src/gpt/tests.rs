@@ -2,6 +2,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::*;
 use crate::test_util::overfits;
+use crate::text::{Generation, GenerationError, Reads, TokenChoice, Vocabulary};
 
 fn tiny(vocab_size: usize) -> GptConfig {
     GptConfig::new(vocab_size)
@@ -67,10 +68,10 @@ fn cached_steps_equal_reading_from_scratch() {
 }
 
 /// Greedy text from `generation` for `count` characters.
-fn write(gpt: &Gpt, generation: &mut Generation, count: usize, device: &Device) -> Vec<u32> {
+fn write(generation: &mut Generation, count: usize, device: &Device) -> Vec<u32> {
     (0..count)
         .map(|_| {
-            let logits = values(generation.next_logits(gpt, device));
+            let logits = values(generation.next_logits(device));
             generation.choose(&logits)
         })
         .collect()
@@ -85,8 +86,8 @@ fn generation_matches_full_recomputation_and_runs_past_the_context() {
         ..TokenChoice::default()
     };
     let prompt = [3u32, 1, 4];
-    let mut generation = Generation::new(&prompt, greedy, 0).unwrap();
-    let written = write(&gpt, &mut generation, 10, &device);
+    let mut generation = Generation::new(gpt.reader(), &prompt, greedy, 0).unwrap();
+    let written = write(&mut generation, 10, &device);
     // The same greedy text, reading the whole text again for every character.
     let mut text: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
     for &token in &written {
@@ -97,7 +98,7 @@ fn generation_matches_full_recomputation_and_runs_past_the_context() {
         text.push(token as i32);
     }
     // Past the 16-character context it keeps writing, from the last ¾ context.
-    assert_eq!(write(&gpt, &mut generation, 30, &device).len(), 30);
+    assert_eq!(write(&mut generation, 30, &device).len(), 30);
 }
 
 #[test]
@@ -146,6 +147,7 @@ fn token_choice_edge_cases() {
 
 #[test]
 fn invalid_choices_and_prompts_are_refused() {
+    let gpt = tiny(3).init(&Device::flex());
     let with = |temperature, top_k, top_p| TokenChoice {
         temperature,
         top_k,
@@ -158,11 +160,13 @@ fn invalid_choices_and_prompts_are_refused() {
         (with(1.0, None, Some(0.0)), "top-p"),
         (with(1.0, None, Some(1.5)), "top-p"),
     ] {
-        let err = Generation::new(&[0], choice, 0).unwrap_err().to_string();
+        let err = Generation::new(gpt.reader(), &[0], choice, 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(message), "{err}");
     }
     assert_eq!(
-        Generation::new(&[], TokenChoice::default(), 0).unwrap_err(),
+        Generation::new(gpt.reader(), &[], TokenChoice::default(), 0).unwrap_err(),
         GenerationError::EmptyPrompt
     );
 }

@@ -1,16 +1,18 @@
 //! Judging generated digits with the project's MNIST classifier: its predictions (class
 //! accuracy, coverage, Inception Score) and its penultimate-layer features (Fréchet distance,
 //! precision and recall), the standard stand-ins for Inception-v3 on 28×28 digits; and how well a
-//! denoiser restores digits (PSNR).
+//! denoiser restores digits (PSNR); and the character n-gram that text models must beat.
 
 mod classes;
 mod frechet;
 mod inception;
 mod manifold;
+mod ngram;
 mod restoration;
 
 pub use classes::ClassTally;
 pub use frechet::{FeatureStatistics, frechet_distance};
 pub use inception::{INCEPTION_SCORE_SPLITS, InceptionScore, inception_score};
 pub use manifold::{MANIFOLD_NEIGHBOURS, PrecisionRecall, precision_recall};
+pub use ngram::NGram;
 pub use restoration::psnr;

@@ -10,12 +10,13 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::ValueEnum;
 use kiln_core::diffusion::{DEFAULT_GUIDANCE, DEFAULT_STEPS};
-use kiln_core::gpt::{Generation, TextBatch, TokenChoice};
 use kiln_core::mnist::{IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::model::Model;
 use kiln_core::model::ModelSpec;
 use kiln_core::noise;
+use kiln_core::request::TextRequest;
 use kiln_core::request::{DenoiseRequest, SampleRequest};
+use kiln_core::text::{TextBatch, TokenChoice};
 use kiln_core::train::{DigitBatch, Objective, WithObjective};
 
 use crate::cli::BenchArgs;
@@ -90,7 +91,9 @@ fn work(model: &Model) -> String {
             format!("sample (DDIM {DEFAULT_STEPS} steps, guidance {DEFAULT_GUIDANCE})")
         }
         Model::Vae(_) | Model::Gan(_) => "sample".into(),
-        Model::Gpt { .. } => "write characters (batch = characters, one at a time)".into(),
+        Model::Gpt(_) | Model::Hmm(_) => {
+            "write characters (batch = characters, one at a time)".into()
+        }
     }
 }
 
@@ -103,11 +106,10 @@ fn infer(model: &Model, batch: usize, device: &Device) -> Result<()> {
             let request = DenoiseRequest::new(digits, 0.4, 0)?;
             model.denoise(&request, device)?.restored.into_data();
         }
-        Model::Gpt { gpt, .. } => {
-            let mut generation = Generation::new(&[0], TokenChoice::default(), 0)?;
-            for _ in 0..batch {
-                generation.next_token(gpt, device);
-            }
+        Model::Gpt(_) | Model::Hmm(_) => {
+            let request = TextRequest::new("\n".into(), batch, TokenChoice::default(), 0)?;
+            let mut writing = model.writing(&request)?;
+            while writing.next_char(device)?.is_some() {}
         }
         Model::Classifier(classifier) => {
             let images = noise_images(batch, device);
@@ -174,10 +176,10 @@ impl WithObjective for TrainingSteps<'_> {
     }
 
     fn text<M: Objective<Batch = TextBatch>>(self, model: M) -> Result<Vec<f64>> {
-        let ModelSpec::Gpt(spec) = self.spec else {
+        let Some(text) = self.spec.text_shape() else {
             anyhow::bail!("a text model without a text spec");
         };
-        let (context, vocab) = (spec.model.context, spec.model.vocab_size);
+        let (context, vocab) = (text.context, text.vocabulary.len());
         let tokens = |offset: usize| {
             let values = (0..self.batch * context)
                 .map(|i| ((i * 7 + offset) % vocab) as i32)

@@ -52,6 +52,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     atomic::write(&args.to.join(&file), &bytes)?;
     manifest.upsert(ManifestEntry {
         name: name.clone(),
+        capabilities: source.spec.capabilities(),
         spec: source.spec,
         file,
         sha256: weights::sha256_hex(&bytes),
@@ -124,14 +125,12 @@ fn from_run(path: &std::path::Path) -> Result<Source> {
 /// What the model learnt from (the path itself is in the command).
 fn describe_data(config: &RunConfig, train_examples: usize) -> String {
     let data = &config.settings.data;
-    match &config.spec {
-        ModelSpec::Gpt(_) => {
-            let name = data.file_name().unwrap_or(data.as_os_str());
-            format!(
-                "{} ({train_examples} training characters; the last tenth held out)",
-                name.to_string_lossy()
-            )
-        }
-        _ => format!("MNIST ({train_examples} training images)"),
+    if config.spec.text_shape().is_none() {
+        return format!("MNIST ({train_examples} training images)");
     }
+    let name = data.file_name().unwrap_or(data.as_os_str());
+    format!(
+        "{} ({train_examples} training characters; the last tenth held out)",
+        name.to_string_lossy()
+    )
 }

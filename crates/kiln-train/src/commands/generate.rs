@@ -4,8 +4,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use kiln_core::gpt::TokenChoice;
 use kiln_core::request::TextRequest;
+use kiln_core::text::TokenChoice;
 
 use crate::cli::GenerateArgs;
 use crate::resolve;

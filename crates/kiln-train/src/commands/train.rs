@@ -4,13 +4,16 @@ use std::num::NonZeroUsize;
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Bytes, Device};
+use clap::ValueEnum;
 use kiln_core::autoencoder::AutoencoderConfig;
 use kiln_core::classifier::ClassifierConfig;
 use kiln_core::diffusion::DiffusionConfig;
 use kiln_core::gan::GanConfig;
-use kiln_core::gpt::{Corpus, GptConfig, GptSpec, TextBatch, Vocabulary};
+use kiln_core::gpt::{GptConfig, GptSpec};
+use kiln_core::hmm::{HmmConfig, HmmSpec};
 use kiln_core::mnist::NUM_CLASSES;
 use kiln_core::model::ModelSpec;
+use kiln_core::text::{Corpus, TextBatch, Vocabulary};
 use kiln_core::train::{DigitBatch, LrSchedule, Objective, WithObjective};
 use kiln_core::vae::VaeConfig;
 use kiln_core::weights;
@@ -33,6 +36,12 @@ const DEFAULT_GPT_EPOCHS: usize = 20;
 const DEFAULT_GPT_BATCH: usize = 16;
 /// Twice nanoGPT's 1e-3: a smaller model takes a larger step.
 const DEFAULT_GPT_LR: f64 = 2e-3;
+/// An HMM's epoch is this many steps of 64 windows of 256 characters (about 0.8 M characters).
+const DEFAULT_HMM_EPOCH_STEPS: usize = 50;
+const DEFAULT_HMM_EPOCHS: usize = 10;
+const DEFAULT_HMM_BATCH: usize = 64;
+/// How much of its counts an HMM replaces with each batch's at first (stepwise EM's η).
+const DEFAULT_HMM_RATE: f64 = 0.5;
 /// Warm-up steps of the cosine schedule (nanoGPT's Shakespeare run uses 100).
 const DEFAULT_WARMUP: u64 = 100;
 /// Where the cosine schedule ends, as a fraction of the peak rate (nanoGPT: 1e-4 of 1e-3).
@@ -108,13 +117,13 @@ enum TrainingSet {
 
 fn load_data(config: &RunConfig) -> Result<TrainingSet> {
     let settings = &config.settings;
-    if let ModelSpec::Gpt(spec) = &config.spec {
+    if let Some(shape) = config.spec.text_shape() {
         let text = data::read_text(&settings.data)?;
-        let corpus = Corpus::new(&text, spec.vocabulary.clone(), spec.model.context)
+        let corpus = Corpus::new(&text, shape.vocabulary.clone(), shape.context)
             .with_context(|| format!("reading {} as training text", settings.data.display()))?;
         return Ok(TrainingSet::Text(TextData {
             corpus,
-            context: spec.model.context,
+            context: shape.context,
             epoch_steps: settings.epoch_steps.unwrap_or(DEFAULT_EPOCH_STEPS),
         }));
     }
@@ -193,35 +202,39 @@ impl Fit<'_> {
 
 /// Refuse flags that do not apply to the model being trained.
 fn check_flags(args: &TrainArgs) -> Result<()> {
-    let mut misplaced = Vec::new();
+    let mut misplaced: Vec<(&str, String)> = Vec::new();
     if !matches!(args.model, ModelKind::Vae | ModelKind::Cvae) {
         for (given, flag) in [
             (args.beta.is_some(), "--beta"),
             (args.latent.is_some(), "--latent"),
         ] {
             if given {
-                misplaced.push((flag, "`kiln train vae` and `kiln train cvae`"));
+                misplaced.push((flag, "`kiln train vae` and `kiln train cvae`".into()));
             }
         }
     }
     if args.hidden.is_some()
         && !matches!(args.model, ModelKind::Vae | ModelKind::Cvae | ModelKind::Ae)
     {
-        misplaced.push(("--hidden", "`kiln train vae`, `cvae` and `ae`"));
+        misplaced.push(("--hidden", "`kiln train vae`, `cvae` and `ae`".into()));
     }
     if args.channels.is_some() && args.model != ModelKind::Ddpm {
-        misplaced.push(("--channels", "`kiln train ddpm`"));
+        misplaced.push(("--channels", "`kiln train ddpm`".into()));
     }
-    if args.model == ModelKind::Gpt {
-        if args.limit.is_some() {
-            misplaced.push((
-                "--limit",
-                "digit models (train gpt on a shorter text instead)",
-            ));
-        }
-    } else {
-        for flag in args.gpt.given() {
-            misplaced.push((flag, "`kiln train gpt`"));
+    if args.model.reads_text() && args.limit.is_some() {
+        misplaced.push((
+            "--limit",
+            "digit models (train a text model on a shorter text instead)".into(),
+        ));
+    }
+    for (flag, models) in args.text.given() {
+        if !models.contains(&args.model) {
+            let names: Vec<String> = models
+                .iter()
+                .filter_map(|m| m.to_possible_value())
+                .map(|m| format!("`kiln train {}`", m.get_name()))
+                .collect();
+            misplaced.push((flag, names.join(" and ")));
         }
     }
     match misplaced.first() {
@@ -266,13 +279,15 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             ModelSpec::Ddpm(ddpm)
         }
         ModelKind::Gpt => ModelSpec::Gpt(gpt_spec(args)?),
+        ModelKind::Hmm => ModelSpec::Hmm(hmm_spec(args)?),
     };
     spec.validate()?;
-    let is_gpt = args.model == ModelKind::Gpt;
+    let reads_text = args.model.reads_text();
     let learning_rate = args.lr.unwrap_or(match args.model {
         ModelKind::Gan => DEFAULT_GAN_LR,
         ModelKind::Ddpm => DEFAULT_DDPM_LR,
         ModelKind::Gpt => DEFAULT_GPT_LR,
+        ModelKind::Hmm => DEFAULT_HMM_RATE,
         _ => DEFAULT_LR,
     });
     ensure!(
@@ -288,12 +303,23 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             "--ema must be a decay between 0 and 1 (exclusive), got {decay}"
         );
     }
-    let (default_epochs, default_batch) = if is_gpt {
-        (DEFAULT_GPT_EPOCHS, DEFAULT_GPT_BATCH)
-    } else {
-        (DEFAULT_EPOCHS, DEFAULT_BATCH)
+    let (default_epochs, default_batch, default_epoch_steps, default_warmup) = match args.model {
+        ModelKind::Gpt => (
+            DEFAULT_GPT_EPOCHS,
+            DEFAULT_GPT_BATCH,
+            DEFAULT_EPOCH_STEPS,
+            DEFAULT_WARMUP,
+        ),
+        // Stepwise EM starts at its largest step: a random HMM has nothing to protect.
+        ModelKind::Hmm => (
+            DEFAULT_HMM_EPOCHS,
+            DEFAULT_HMM_BATCH,
+            DEFAULT_HMM_EPOCH_STEPS,
+            0,
+        ),
+        _ => (DEFAULT_EPOCHS, DEFAULT_BATCH, 0, DEFAULT_WARMUP),
     };
-    let schedule = args.schedule.unwrap_or(if is_gpt {
+    let schedule = args.schedule.unwrap_or(if reads_text {
         ScheduleKind::Cosine
     } else {
         ScheduleKind::Constant
@@ -307,7 +333,7 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             LrSchedule::Constant
         }
         ScheduleKind::Cosine => LrSchedule::Cosine {
-            warmup_steps: args.warmup.unwrap_or(DEFAULT_WARMUP),
+            warmup_steps: args.warmup.unwrap_or(default_warmup),
             final_ratio: COSINE_FINAL_RATIO,
         },
     };
@@ -319,10 +345,10 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             batch_size: args.batch.map_or(default_batch, NonZeroUsize::get),
             learning_rate,
             lr_schedule,
-            epoch_steps: is_gpt.then(|| {
-                args.gpt
+            epoch_steps: reads_text.then(|| {
+                args.text
                     .epoch_steps
-                    .map_or(DEFAULT_EPOCH_STEPS, NonZeroUsize::get)
+                    .map_or(default_epoch_steps, NonZeroUsize::get)
             }),
             seed: args.seed.unwrap_or(0),
             limit: args.limit.map(|l| l.get()),
@@ -332,12 +358,30 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
     })
 }
 
-/// A text model shaped by the flags, with the vocabulary of the --data text.
-fn gpt_spec(args: &TrainArgs) -> Result<GptSpec> {
+/// The vocabulary of the --data text.
+fn vocabulary(args: &TrainArgs) -> Result<Vocabulary> {
     let text = data::read_text(&args.data)?;
-    let vocabulary = Vocabulary::from_text(&text)
-        .with_context(|| format!("reading {} as training text", args.data.display()))?;
-    let flags = &args.gpt;
+    Vocabulary::from_text(&text)
+        .with_context(|| format!("reading {} as training text", args.data.display()))
+}
+
+/// An HMM shaped by the flags, over the characters of the --data text.
+fn hmm_spec(args: &TrainArgs) -> Result<HmmSpec> {
+    let vocabulary = vocabulary(args)?;
+    let mut model = HmmConfig::new(vocabulary.len());
+    if let Some(states) = args.text.states {
+        model.states = states.get();
+    }
+    if let Some(context) = args.text.context {
+        model.context = context.get();
+    }
+    Ok(HmmSpec { model, vocabulary })
+}
+
+/// A Transformer shaped by the flags, over the characters of the --data text.
+fn gpt_spec(args: &TrainArgs) -> Result<GptSpec> {
+    let vocabulary = vocabulary(args)?;
+    let flags = &args.text;
     let mut model = GptConfig::new(vocabulary.len());
     for (value, field) in [
         (flags.context, &mut model.context),
@@ -389,7 +433,7 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
                 || args.latent.is_some()
                 || args.hidden.is_some()
                 || args.channels.is_some()
-                || !args.gpt.given().is_empty()
+                || !args.text.given().is_empty()
                 || args.schedule.is_some()
                 || args.warmup.is_some())
                 && (fixed.spec != config.spec

@@ -59,10 +59,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let models = match &args.model {
         Some(name) => {
             let resolved = resolve::resolve(name, &args.manifest)?;
+            if resolved.spec.text_shape().is_some() {
+                return text::judge_text(&args, name, resolved);
+            }
             match resolved.spec {
                 ModelSpec::Autoencoder(_) => return judge_restoration(&args, name, resolved),
                 ModelSpec::Classifier(_) => return judge_classification(&args, name, resolved),
-                ModelSpec::Gpt(_) => return text::judge_text(&args, name, resolved),
                 _ => {}
             }
             vec![(name.clone(), resolved)]

@@ -3,26 +3,19 @@
 use burn::tensor::{Device, Tensor};
 
 use super::generation::host_logits;
-use super::{Generation, GenerationError, Gpt, Vocabulary};
+use super::{Generation, GenerationError, Vocabulary};
 
 /// Text being written by a model, up to a number of characters.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Writing {
-    gpt: Gpt,
     vocabulary: Vocabulary,
     generation: Generation,
     remaining: usize,
 }
 
 impl Writing {
-    pub fn new(
-        gpt: Gpt,
-        vocabulary: Vocabulary,
-        generation: Generation,
-        max_tokens: usize,
-    ) -> Self {
+    pub fn new(vocabulary: Vocabulary, generation: Generation, max_tokens: usize) -> Self {
         Self {
-            gpt,
             vocabulary,
             generation,
             remaining: max_tokens,
@@ -39,7 +32,7 @@ impl Writing {
     /// # Shapes
     /// - output: `[V]`
     pub fn next_logits(&mut self, device: &Device) -> Option<Tensor<1>> {
-        (self.remaining > 0).then(|| self.generation.next_logits(&self.gpt, device))
+        (self.remaining > 0).then(|| self.generation.next_logits(device))
     }
 
     /// Pick the next character from the logits [`Writing::next_logits`] gave, read to the host

@@ -1,17 +1,17 @@
-//! Writing text one character at a time: a [`Generation`] feeds the model only what it has not
-//! read yet (the [`KvCache`] holds the rest) and a [`TokenChoice`] picks each next character,
-//! seeded on the CPU so that a seed means the same choices on every backend.
+//! Writing text one character at a time: a [`Generation`] feeds the model's [`Reader`] only what
+//! it has not read yet and a [`TokenChoice`] picks each next character, seeded on the CPU so
+//! that a seed means the same choices on every backend.
 //!
 //! Each step is two calls — [`Generation::next_logits`], then [`Generation::choose`] with those
 //! logits read back — so a native caller reads them synchronously and the browser
 //! asynchronously, and either can stop between any two characters.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 use thiserror::Error;
 
-use super::{Gpt, KvCache};
+use super::Reader;
 use crate::noise;
 
 #[derive(Debug, Error, PartialEq)]
@@ -67,7 +67,7 @@ impl TokenChoice {
     }
 
     /// The index of the chosen character, drawing (unless greedy) one uniform number.
-    pub(super) fn pick(&self, logits: &[f32], rng: &mut Xoshiro256PlusPlus) -> usize {
+    pub(crate) fn pick(&self, logits: &[f32], rng: &mut Xoshiro256PlusPlus) -> usize {
         // Likeliest first; ties keep the lower index, so greedy picks the first maximum.
         let mut order: Vec<usize> = (0..logits.len()).collect();
         order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
@@ -105,63 +105,59 @@ impl TokenChoice {
 }
 
 /// One piece of text being written.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Generation {
-    cache: KvCache,
-    /// The tokens in the cache, in order.
-    read: Vec<u32>,
+    reader: Box<dyn Reader>,
     /// Tokens chosen (or prompted) but not yet read by the model.
     unread: Vec<u32>,
+    /// The logits of the last read, until a character is chosen from them.
+    pending: Option<Tensor<1>>,
     choice: TokenChoice,
     rng: Xoshiro256PlusPlus,
 }
 
 impl Generation {
-    /// Start writing after `prompt` (its last `context` characters are what the model reads).
-    pub fn new(prompt: &[u32], choice: TokenChoice, seed: u64) -> Result<Self, GenerationError> {
+    /// Start writing after `prompt`, which `reader` (fresh) reads first.
+    pub fn new(
+        reader: Box<dyn Reader>,
+        prompt: &[u32],
+        choice: TokenChoice,
+        seed: u64,
+    ) -> Result<Self, GenerationError> {
         choice.validate()?;
         if prompt.is_empty() {
             return Err(GenerationError::EmptyPrompt);
         }
         Ok(Self {
-            cache: KvCache::default(),
-            read: Vec::new(),
+            reader,
             unread: prompt.to_vec(),
+            pending: None,
             choice,
             rng: noise::rng(seed),
         })
     }
 
-    /// The logits of the next character. Reads the unread tokens into the cache; when they
-    /// would overflow the context, the model starts afresh from the last ¾ context of the text
-    /// (one longer read every quarter context, instead of a full one per character).
+    /// The logits of the next character, once the model has read what it had not yet (asked
+    /// again before a character is chosen, the same logits).
     ///
     /// # Shapes
     /// - output: `[V]`
-    pub fn next_logits(&mut self, model: &Gpt, device: &Device) -> Tensor<1> {
-        let context = model.context();
-        if self.cache.seen() + self.unread.len() > context {
-            let mut text = std::mem::take(&mut self.read);
-            text.append(&mut self.unread);
-            let keep = (context - context / 4).max(1);
-            self.unread = text.split_off(text.len() - keep.min(text.len()));
-            self.cache = KvCache::default();
+    pub fn next_logits(&mut self, device: &Device) -> Tensor<1> {
+        if self.unread.is_empty()
+            && let Some(logits) = &self.pending
+        {
+            return logits.clone();
         }
-        let new = self.unread.len();
-        let tokens: Vec<i32> = self.unread.iter().map(|&t| t as i32).collect();
-        let tokens = Tensor::<1, Int>::from_data(TensorData::new(tokens, [new]), device);
-        let logits = model.forward_cached(tokens.reshape([1, new]), &mut self.cache);
-        self.read.append(&mut self.unread);
-        let vocab = logits.dims()[2];
+        let unread = std::mem::take(&mut self.unread);
+        let logits = self.reader.read(&unread, device);
+        self.pending = Some(logits.clone());
         logits
-            .slice([0..1, new - 1..new, 0..vocab])
-            .reshape([vocab])
     }
 
     /// One whole step, reading the logits back synchronously (native backends): the chosen
     /// character's token.
-    pub fn next_token(&mut self, model: &Gpt, device: &Device) -> u32 {
-        let logits = host_logits(self.next_logits(model, device));
+    pub fn next_token(&mut self, device: &Device) -> u32 {
+        let logits = host_logits(self.next_logits(device));
         self.choose(&logits)
     }
 
@@ -170,13 +166,14 @@ impl Generation {
     pub fn choose(&mut self, logits: &[f32]) -> u32 {
         let token = self.choice.pick(logits, &mut self.rng) as u32;
         self.unread.push(token);
+        self.pending = None;
         token
     }
 }
 
 /// Logits read back to the host synchronously (native backends only: a browser's GPU must be
 /// read asynchronously).
-pub(super) fn host_logits(logits: Tensor<1>) -> Vec<f32> {
+pub(crate) fn host_logits(logits: Tensor<1>) -> Vec<f32> {
     logits
         .into_data()
         .convert::<f32>()

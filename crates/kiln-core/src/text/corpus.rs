@@ -48,6 +48,10 @@ impl TextSplit {
         self.tokens.is_empty()
     }
 
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
     /// Windows of `length` + 1 tokens that fit in the split; window `i` starts at token `i`.
     pub fn windows(&self, length: usize) -> usize {
         self.tokens.len().saturating_sub(length)
