@@ -55,19 +55,21 @@ function showBackend(kiln) {
 }
 
 /** The models the sections above show; the manifest's others get a widget each. */
-const SHOWN_MODELS = ["vae", "cvae", "gan", "ddpm", "ae", "classifier", "gpt"];
-/** The widget for each kind of model (autoencoders and classifiers have none). */
-const WIDGETS = { vae: "kiln-sampler", gan: "kiln-sampler", ddpm: "kiln-sampler", gpt: "kiln-text" };
+const SHOWN_MODELS = ["vae", "cvae", "gan", "ddpm", "ae", "classifier", "gpt", "hmm"];
+/** The widget that shows what a model does (autoencoders and classifiers have none). */
+const widgetFor = ({ capabilities }) =>
+  capabilities.includes("write") ? "kiln-text" : capabilities.includes("sample") ? "kiln-sampler" : undefined;
 
 /** A widget for every model the manifest adds to the shipped ones (e.g. one you trained). */
 async function moreModelsSection(kiln) {
-  const extra = (await kiln.manifest()).models.filter((m) => !SHOWN_MODELS.includes(m.name) && WIDGETS[m.kind]);
+  const extra = (await kiln.manifest()).models.filter((m) => !SHOWN_MODELS.includes(m.name) && widgetFor(m));
   if (extra.length === 0) return;
   await firstDigits;
   await import("./kiln-widget.js");
-  $("more-widgets").replaceChildren(...extra.map(({ name, kind }) => {
+  $("more-widgets").replaceChildren(...extra.map((entry) => {
+    const { name } = entry;
     const figure = document.createElement("figure");
-    const widget = document.createElement(WIDGETS[kind]);
+    const widget = document.createElement(widgetFor(entry));
     Object.assign(widget, { id: `more-${name}`, model: name, backend: params.get("backend") ?? "auto" });
     const caption = document.createElement("figcaption");
     caption.textContent = name;
@@ -246,19 +248,17 @@ function drawRow(canvas, { count, width, height }, data) {
   }
 }
 
-/** Readable names of the conditional model kinds the page offers. */
-const CONDITIONAL_KINDS = { vae: "conditional VAE", gan: "conditional GAN" };
-
 /** Conditional models (every one the manifest lists): a grid of one digit class, or of all
  * ten, in the styles of one seed. Models load when first picked. */
 async function digitSection(kiln) {
   await onScreen("digit");
   const entries = (await kiln.manifest()).models.filter(
-    (m) => (m.kind === "vae" && m.config.num_classes) || m.kind === "gan",
+    // Diffusion models have a section of their own.
+    (m) => m.capabilities.includes("conditional") && !m.capabilities.includes("diffuse"),
   );
   if (entries.length === 0) throw new Error("the manifest lists no conditional model");
   for (const { name, kind } of entries) {
-    $("digit-model").add(new Option(`${name} (${CONDITIONAL_KINDS[kind]})`, name));
+    $("digit-model").add(new Option(`${name} (conditional ${kind.toUpperCase()})`, name));
   }
   const loading = new Map(); // name → Promise<KilnModel>
   const load = (name) => {
@@ -767,22 +767,42 @@ async function finetuneSection(kiln) {
   document.body.dataset.tuneState = saved ? "restored" : "ready";
 }
 
-const GPT_CONTROLS = ["gpt-prompt", "gpt-temperature", "gpt-top-k", "gpt-tokens", "gpt-seed"];
+const GPT_CONTROLS = ["gpt-model", "gpt-prompt", "gpt-temperature", "gpt-top-k", "gpt-tokens", "gpt-seed"];
 
-/** The text model: writes after the prompt character by character into the output box, with
- * the speed in characters per second; Stop (or Write again) stops it before the next one. */
+/** What a text model scores on the held-out tenth of its text, beside the n-gram floor. */
+function textModelInfo({ provenance: p, evaluation }) {
+  const figures = evaluation?.metrics ?? {};
+  const bits = figures.bits_per_char ?? p.final_test_terms?.bits_per_char;
+  const floor = figures.ngram_bits_per_char;
+  return `${p.steps} steps on ${p.dataset}` +
+    (Number.isFinite(bits) ? `; ${bits.toFixed(3)} bits per held-out character` : "") +
+    (Number.isFinite(floor) ? ` (a character 5-gram: ${floor.toFixed(3)})` : "");
+}
+
+/** The text models: the chosen one writes after the prompt character by character into the
+ * output box, with the speed in characters per second; Stop (or Write again) stops it before
+ * the next one. Models load when first picked. */
 async function textSection(kiln) {
   await lazyStart("gpt", "Write", [["gpt-temperature", (v) => Number(v).toFixed(2)], ["gpt-top-k", (v) => v]]);
-  const gpt = await kiln.model("gpt", {
-    onProgress: ({ loaded, total }) => {
-      $("gpt-progress").max = total ?? loaded;
-      $("gpt-progress").value = loaded;
-    },
-  });
-  const p = gpt.provenance;
-  const bits = p.final_test_terms?.bits_per_char;
-  $("gpt-info").textContent = `${p.steps} steps on ${p.dataset}` +
-    (Number.isFinite(p.final_test_loss) ? `; validation loss ${p.final_test_loss.toFixed(3)} nats (${bits?.toFixed(3)} bits) per character` : "");
+  const writers = (await kiln.manifest()).models.filter((m) => m.capabilities.includes("write"));
+  for (const { name } of writers) $("gpt-model").add(new Option(name, name));
+  $("gpt-model").value = "gpt";
+  const loading = new Map(); // name → Promise<KilnModel>
+  const load = (name) => {
+    if (!loading.has(name)) {
+      const model = kiln.model(name, {
+        onProgress: ({ loaded, total }) => {
+          $("gpt-progress").max = total ?? loaded;
+          $("gpt-progress").value = loaded;
+        },
+      });
+      model.catch(() => loading.delete(name)); // allow a retry
+      loading.set(name, model);
+    }
+    return loading.get(name);
+  };
+  let gpt = await load($("gpt-model").value);
+  $("gpt-info").textContent = textModelInfo(gpt);
   let run; // { controller, done } of the text being written
 
   async function write() {
@@ -843,6 +863,18 @@ async function textSection(kiln) {
     await done;
   }
 
+  $("gpt-model").addEventListener("change", async () => {
+    const name = $("gpt-model").value;
+    $("gpt-status").textContent = `Loading ${name}…`;
+    try {
+      gpt = await load(name);
+    } catch (error) {
+      return showSectionError("gpt", `${name} could not load: ${error.message}`);
+    }
+    if ($("gpt-model").value !== name) return; // another was picked meanwhile
+    $("gpt-info").textContent = textModelInfo(gpt);
+    await write();
+  });
   $("gpt-run").addEventListener("click", write);
   $("gpt-stop").addEventListener("click", () => run?.controller.abort());
   for (const id of ["gpt-temperature", "gpt-top-k", "gpt-seed"]) $(id).addEventListener("change", write);

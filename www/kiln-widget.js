@@ -348,10 +348,10 @@ export class KilnSampler extends KilnWidget {
   }
 
   async draw(model, signal) {
-    if (model.kind === "gpt") throw new Error(`${model.name} writes text: use <kiln-text model="${model.name}">`);
+    if (model.capabilities.includes("write")) throw new Error(`${model.name} writes text: use <kiln-text model="${model.name}">`);
     const options = { count: this.count, seed: this.seed, class: this.digit };
     const started = performance.now();
-    if (model.kind === "ddpm") {
+    if (model.capabilities.includes("diffuse")) {
       Object.assign(options, { steps: this.steps, sampler: this.sampler, guidance: this.guidance, signal });
       options.onStep = (frame) => {
         drawImages(this.#canvas, frame, frame.predicted);
@@ -406,7 +406,7 @@ export class KilnText extends KilnWidget {
   }
 
   async draw(model, signal) {
-    if (model.kind !== "gpt") throw new Error(`${model.name} draws images: use <kiln-sampler model="${model.name}">`);
+    if (!model.capabilities.includes("write")) throw new Error(`${model.name} draws images: use <kiln-sampler model="${model.name}">`);
     const { prompt, tokens } = this;
     const prompted = element("b", { textContent: prompt });
     const written = document.createTextNode("");

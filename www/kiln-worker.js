@@ -226,7 +226,7 @@ const commands = {
     const model = nextModel++;
     models.set(model, { choice, backend, entry, bytes, loaded, tuned: false });
     await settle(model); // "auto" may have moved to WebGPU while it loaded
-    return { result: { model } };
+    return { result: { model, capabilities: loaded.capabilities } };
   },
 
   async sample({ model, count, seed, class: digit, sampler, steps, guidance }) {

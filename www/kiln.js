@@ -172,11 +172,14 @@ export class KilnModel {
   #handle;
   #entry;
   #manifestNames;
-  constructor(entry, handle, manifestNames) {
+  constructor(entry, handle, capabilities, manifestNames) {
     this.#entry = entry;
     this.#manifestNames = manifestNames;
     this.name = entry.name;
     this.kind = entry.kind;
+    // What it can do, from Kiln itself: "sample", "conditional", "diffuse", "interpolate",
+    // "denoise", "classify", "write", "finetune".
+    this.capabilities = capabilities;
     this.config = entry.config;
     this.provenance = entry.provenance;
     this.evaluation = entry.evaluation; // quality figures from `kiln eval --record`, if any
@@ -214,7 +217,7 @@ export class KilnModel {
     }
     signal?.throwIfAborted();
     const args = { model: this.#handle, count, seed, class: checkClass(digit), sampler, steps, guidance };
-    if (this.kind !== "ddpm") {
+    if (!this.capabilities.includes("diffuse")) {
       if (onStep) throw new TypeError(`onStep applies only to diffusion models such as ddpm, not ${this.kind}`);
       return worker.call("sample", args);
     }
@@ -341,9 +344,9 @@ export class KilnModel {
     await worker.call("unload", { model: this.#handle });
   }
 
-  /** Write text (text models such as "gpt"): see `generate` above for the options. */
+  /** Write text (text models such as "gpt" and "hmm"): see `generate` above for the options. */
   generate(options) {
-    if (this.kind !== "gpt") {
+    if (!this.capabilities.includes("write")) {
       throw new TypeError(`${this.name} is a ${this.kind} model: only text models such as gpt generate text`);
     }
     return generate(this.#handle, options);
@@ -351,7 +354,7 @@ export class KilnModel {
 }
 
 /**
- * Pieces of text as a text model ("gpt") writes them, one character at a time.
+ * Pieces of text as a text model ("gpt", "hmm") writes them, one character at a time.
  * @param {object} options — `prompt` (default a newline; every character must be in the model's
  *   vocabulary), `maxTokens` (1–100000, default 500), `temperature` (0–10, default 0.8; 0 always
  *   takes the likeliest character), `topK` (draw among the k likeliest), `topP` (0 < p ≤ 1:
@@ -559,7 +562,7 @@ export class Kiln extends EventTarget {
     await savedModels.delete(name);
   }
 
-  /** The parsed manifest: `{ version, models: [{ name, kind, config, file, sha256, size, provenance, evaluation? }], references? }`. */
+  /** The parsed manifest: `{ version, models: [{ name, kind, config, capabilities, file, sha256, size, provenance, evaluation? }], references? }`. */
   async manifest() {
     // Revalidated on every visit: it names the weights' hashes, so a stale copy would hide new ones.
     this.#manifest ??= fetchBytes(this.#manifestUrl, undefined, undefined, { cache: "no-cache" }).then((bytes) => {
@@ -599,7 +602,7 @@ export class Kiln extends EventTarget {
       ({ entry, bytes } = saved);
     }
     report(onProgress, "load", bytes.length, bytes.length);
-    const { model } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
-    return new KilnModel(entry, model, manifest.models.map((m) => m.name));
+    const { model, capabilities } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
+    return new KilnModel(entry, model, capabilities, manifest.models.map((m) => m.name));
   }
 }
