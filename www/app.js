@@ -849,6 +849,7 @@ async function textSection(kiln) {
         $("gpt-speed").textContent = speed();
         $("gpt-status").textContent = `Wrote ${count} characters (seed ${seed}).`;
         $("gpt-error").hidden = true;
+        document.body.dataset.gptWriter = gpt.name;
         document.body.dataset.gptState = "ready";
       } catch (error) {
         if (error.name !== "AbortError") return showSectionError("gpt", error.message);

@@ -1,5 +1,6 @@
-// The text model end to end: the same text on WebGPU, on the CPU and natively; the page's text
-// section with Stop; kiln.js's async iterator, stopped early and given bad arguments.
+// The text models end to end: the same text on WebGPU, on the CPU and natively, for the GPT and
+// the HMM; the page's text section with Stop and its choice of model; kiln.js's async iterator,
+// stopped early and given bad arguments.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -8,12 +9,13 @@ import { KILN_BIN, ROOT, openPage, useSite } from "./harness.mjs";
 const site = useSite();
 const SETTINGS = { prompt: "ROMEO:", maxTokens: 200, temperature: 0.8, topK: 40, seed: 1 };
 
-/** Write with `options` through kiln.js on `backend`; resolves to the text and characters/s. */
-function writeInPage(page, backend, options) {
+/** Write with `options` through kiln.js's model `name` on `backend`; resolves to the text and
+ * characters/s. */
+function writeInPage(page, backend, name, options) {
   return page.evaluate(
-    async ({ backend, options }) => {
+    async ({ backend, name, options }) => {
       const { Kiln } = await import("./kiln.js");
-      const gpt = await (await Kiln.open({ backend })).model("gpt");
+      const gpt = await (await Kiln.open({ backend })).model(name);
       let text = "";
       let started;
       for await (const piece of gpt.generate(options)) {
@@ -23,23 +25,23 @@ function writeInPage(page, backend, options) {
       const perSecond = (text.length - 1) / ((performance.now() - started) / 1000);
       return { text, perSecond };
     },
-    { backend, options },
+    { backend, name, options },
   );
 }
 
-test("same prompt, seed and settings, same text: WebGPU, CPU and natively", async () => {
+for (const name of ["gpt", "hmm"]) test(`${name}: same prompt, seed and settings, same text: WebGPU, CPU and natively`, async () => {
   const written = {};
   for (const backend of ["webgpu", "cpu"]) {
     const { page, problems } = await openPage(site.browsers[backend]);
     await page.goto(`${site.url}?backend=${backend}`);
-    const { text, perSecond } = await writeInPage(page, backend, SETTINGS);
-    console.log(`gpt on ${backend}: ${perSecond.toFixed(1)} characters/s`);
+    const { text, perSecond } = await writeInPage(page, backend, name, SETTINGS);
+    console.log(`${name} on ${backend}: ${perSecond.toFixed(1)} characters/s`);
     written[backend] = text;
     assert.deepEqual(problems, []);
     await page.close();
   }
   const native = execFileSync(KILN_BIN, [
-    "generate", "--model", "gpt", "--prompt", SETTINGS.prompt, "--tokens", String(SETTINGS.maxTokens),
+    "generate", "--model", name, "--prompt", SETTINGS.prompt, "--tokens", String(SETTINGS.maxTokens),
     "--temperature", String(SETTINGS.temperature), "--top-k", String(SETTINGS.topK), "--seed", String(SETTINGS.seed),
   ], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   written.native = native.slice(SETTINGS.prompt.length).replace(/\n$/, "");
@@ -75,6 +77,12 @@ for (const backend of ["webgpu", "cpu"]) {
       await page.waitForFunction(() => document.body.dataset.gptState === "working");
       await settled();
       assert.equal(await state(), "ready", await page.locator("#gpt-error").textContent());
+      assert.equal(await page.locator("#gpt-status").textContent(), "Wrote 30 characters (seed 2).");
+      // The HMM writes in the same place, and says how it scores beside the n-gram floor.
+      await page.locator("#gpt-model").selectOption("hmm");
+      await page.waitForFunction(() => document.body.dataset.gptWriter === "hmm" || document.body.dataset.gptState === "error", null, { timeout: 120_000 });
+      assert.equal(await state(), "ready", await page.locator("#gpt-error").textContent());
+      assert.match(await page.locator("#gpt-info").textContent(), /bits per held-out character \(a character 5-gram: \d\.\d{3}\)$/);
       assert.equal(await page.locator("#gpt-status").textContent(), "Wrote 30 characters (seed 2).");
       // A prompt with characters the model never saw is an error in the section, not a crash.
       await page.locator("#gpt-prompt").fill("Ωmega");

@@ -159,12 +159,12 @@ impl Hmm {
         let mut filtered: Vec<Tensor<2>> = Vec::with_capacity(length);
         let mut log_scales = Vec::with_capacity(length);
         let states = self.states();
-        for t in 0..length {
+        for likelihood in likelihoods {
             let prior = match filtered.last() {
                 None => p.initial.clone().expand([batch, states]),
                 Some(previous) => previous.clone().matmul(p.transitions.clone()),
             };
-            let joint = prior * likelihoods[t].clone();
+            let joint = prior * likelihood;
             let scale = joint.clone().sum_dim(1).clamp_min(f32::MIN_POSITIVE);
             log_scales.push(scale.clone().log());
             filtered.push(joint / scale);

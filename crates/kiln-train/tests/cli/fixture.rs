@@ -1,0 +1,95 @@
+//! What every flow shares: running `kiln`, and the data it trains on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kiln_core::idx;
+
+/// MNIST as this workspace's checkout sees it (`../shared/data/mnist`); `KILN_MNIST_DIR` overrides.
+pub fn mnist_dir() -> PathBuf {
+    std::env::var_os("KILN_MNIST_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        PathBuf::from,
+    )
+}
+
+pub fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .output()
+        .expect("kiln runs")
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = kiln(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "kiln {args:?} failed:\n{stderr}");
+    stderr
+}
+
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = kiln(args);
+    assert!(
+        out.status.success(),
+        "kiln {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn fails(args: &[&str]) -> String {
+    let out = kiln(args);
+    assert!(!out.status.success(), "kiln {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Raw (uncompressed) IDX copies of the first `count` images and labels of an MNIST split.
+pub fn write_subset(dir: &Path, prefix: &str, count: usize) {
+    let mnist = mnist_dir();
+    let read = |kind: &str| {
+        let path = mnist.join(format!("{prefix}-{kind}-ubyte.gz"));
+        std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (set KILN_MNIST_DIR to a folder with MNIST)",
+                path.display()
+            )
+        })
+    };
+    let images = idx::parse_images("images", &read("images-idx3")).unwrap();
+    let labels = idx::parse_labels("labels", &read("labels-idx1")).unwrap();
+    let mut out = vec![0, 0, 8, 3];
+    for d in [count, 28, 28] {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(&images.pixels[..count * 784]);
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), out).unwrap();
+    let mut out = vec![0, 0, 8, 1];
+    out.extend_from_slice(&(count as u32).to_be_bytes());
+    out.extend_from_slice(&labels[..count]);
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), out).unwrap();
+}
+
+pub struct Env {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        std::fs::create_dir(root.join("data")).unwrap();
+        write_subset(&root.join("data"), "train", 256);
+        write_subset(&root.join("data"), "t10k", 64);
+        Self { _tmp: tmp, root }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.root.join(name).display().to_string()
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.root.join("run/state.json")).unwrap())
+            .unwrap()
+    }
+}
