@@ -109,7 +109,7 @@ test("denoise rejects bad input with clear errors, and models refuse what they c
   assert.equal(messages.outOfRange, "true: pixel values must be from 0 to 1, got 2");
   assert.equal(messages.noise, "true: noise must be a number from 0 to 1, got 1.5");
   assert.equal(messages.seed, "true: seed must be from 0 to 9007199254740991, got -1");
-  assert.match(messages.aeSample, /^true: ae models cannot sample from noise/);
+  assert.match(messages.aeSample, /^true: ae models cannot draw digits/);
   assert.match(messages.vaeDenoise, /^true: vae models cannot denoise/);
   assert.equal(messages.stillWorks, 1);
   assert.deepEqual(problems, []);

@@ -9,7 +9,9 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
 use crate::corruption::Corruption;
+use crate::family::{Capability, Family};
 use crate::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
+use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 use crate::vae::bernoulli_nll;
 
 /// Hyper-parameters of the [`DenoisingAutoencoder`] and of the damage it learns to undo.
@@ -140,6 +142,38 @@ impl DenoisingAutoencoder {
         AutoencoderLoss {
             reconstruction: bernoulli_nll(logits, images).mean(),
             mse,
+        }
+    }
+}
+
+impl Family for AutoencoderConfig {
+    type Loaded = DenoisingAutoencoder;
+
+    fn validate(&self) -> Result<(), String> {
+        AutoencoderConfig::validate(self)
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::Denoise]
+    }
+
+    fn init(&self, device: &Device) -> DenoisingAutoencoder {
+        AutoencoderConfig::init(self, device)
+    }
+
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+        task.digits(AutoencoderConfig::init(self, device))
+    }
+}
+
+impl Objective for DenoisingAutoencoder {
+    type Batch = DigitBatch;
+
+    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
+        let loss = self.loss(batch.images.clone(), seed);
+        Losses {
+            terms: vec![("mse", loss.mse)],
+            total: loss.reconstruction,
         }
     }
 }

@@ -12,8 +12,10 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::family::{Capability, Family};
 use crate::layers::{DOWNSAMPLING, positive};
 use crate::mnist::NUM_CLASSES;
+use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 
 /// Hyper-parameters of the [`Classifier`].
 #[derive(Config, Debug, PartialEq)]
@@ -131,6 +133,38 @@ pub struct ClassifierLoss {
     pub cross_entropy: Tensor<1>,
     /// Fraction of misclassified images (not differentiable). Shape `[1]`.
     pub error_rate: Tensor<1>,
+}
+
+impl Family for ClassifierConfig {
+    type Loaded = Classifier;
+
+    fn validate(&self) -> Result<(), String> {
+        ClassifierConfig::validate(self)
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::Classify]
+    }
+
+    fn init(&self, device: &Device) -> Classifier {
+        ClassifierConfig::init(self, device)
+    }
+
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+        task.digits(ClassifierConfig::init(self, device))
+    }
+}
+
+impl Objective for Classifier {
+    type Batch = DigitBatch;
+
+    fn losses(&self, batch: &DigitBatch, _seed: u64) -> Losses {
+        let loss = self.loss(batch.images.clone(), batch.labels.clone());
+        Losses {
+            terms: vec![("error_rate", loss.error_rate)],
+            total: loss.cross_entropy,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,18 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::family::{Capability, Family, TrainingDefaults};
 use crate::layers::{doubling_deconv, halving_conv, multiple_of, positive};
 use crate::mnist::IMAGE_SIDE;
 use crate::noise;
+use crate::train::{
+    DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
+};
+use crate::weights::{self, WeightError};
 
 /// Slope of the discriminator's leaky ReLUs (DCGAN's choice).
 const LEAKY_SLOPE: f64 = 0.2;
@@ -297,6 +303,98 @@ impl Gan {
 
 /// Separates the label draws from the latent draws of the same seed.
 const LABEL_STREAM: u64 = 0x5eed_1abe1;
+
+/// A GAN's weight file holds its generator alone: all that sampling needs.
+impl Family for GanConfig {
+    type Loaded = Generator;
+
+    fn validate(&self) -> Result<(), String> {
+        GanConfig::validate(self)
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::Sample, Capability::Conditional]
+    }
+
+    /// DCGAN's learning rate (Radford et al. 2016).
+    fn training_defaults(&self) -> TrainingDefaults {
+        TrainingDefaults {
+            learning_rate: 2e-4,
+            ..TrainingDefaults::IMAGES
+        }
+    }
+
+    fn init(&self, device: &Device) -> Generator {
+        self.init_generator(device)
+    }
+
+    fn load(&self, bytes: &[u8], device: &Device) -> Result<Generator, WeightError> {
+        weights::load_within(self.init_generator(device), bytes, GENERATOR_FIELD)
+    }
+
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+        task.digits(GanConfig::init(self, device))
+    }
+}
+
+impl Objective for Gan {
+    type Batch = DigitBatch;
+
+    /// Both losses on a held-out batch; `total` is their sum, for the loss tables only.
+    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
+        let loss = self.loss(batch.images.clone(), batch.labels.clone(), seed);
+        Losses {
+            total: loss.discriminator.clone() + loss.generator.clone(),
+            terms: vec![("d_loss", loss.discriminator), ("g_loss", loss.generator)],
+        }
+    }
+
+    fn preview(&self, device: &Device) -> Option<Preview> {
+        Some(Preview::Images(Box::new(self.generator.sample(
+            PREVIEW_COUNT,
+            PREVIEW_SEED,
+            None,
+            device,
+        ))))
+    }
+
+    /// Adam with β₁ = 0.5, as DCGAN: less momentum keeps the two players from overshooting.
+    fn adam() -> AdamConfig {
+        AdamConfig::new().with_beta_1(0.5)
+    }
+
+    /// A discriminator step on real and generated digits, then a generator step against the
+    /// updated discriminator, each moving only its own player's parameters.
+    fn train_step(
+        self,
+        batch: &DigitBatch,
+        seed: u64,
+        optimizer: &mut ModuleOptimizer,
+        learning_rate: f64,
+    ) -> (Self, Losses) {
+        let [size, ..] = batch.images.dims();
+        let (latents, fake_labels) = self.fake_inputs(size, seed, &batch.images.device());
+        let fakes = self.generator.forward(latents.clone(), fake_labels.clone());
+        let d_loss = self.discriminator_loss(
+            batch.images.clone(),
+            batch.labels.clone(),
+            fakes,
+            fake_labels.clone(),
+        );
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+        let gan = optimizer.step(learning_rate, self, grads);
+
+        let fakes = gan.generator.forward(latents, fake_labels.clone());
+        let g_loss = gan.generator_loss(fakes, fake_labels);
+        let grads = GradientsParams::from_grads(g_loss.backward(), &gan.generator);
+        let gan = optimizer.step(learning_rate, gan, grads);
+        let losses = Losses {
+            total: d_loss.clone() + g_loss.clone(),
+            terms: vec![("d_loss", d_loss), ("g_loss", g_loss)],
+        };
+        (gan, losses)
+    }
+}
 
 #[cfg(test)]
 mod tests {

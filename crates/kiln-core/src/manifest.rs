@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::{Capability, ModelSpec};
+use crate::family::Capability;
+use crate::model::ModelSpec;
 use crate::weights::Precision;
 
 /// Version of the manifest layout; bumped when a field changes meaning.

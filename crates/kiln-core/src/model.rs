@@ -1,5 +1,7 @@
-//! The models Kiln ships, behind one type, so the CLI and the browser load and sample any of
-//! them the same way.
+//! The registry: every model family Kiln ships, listed once, behind one type, so that the CLI
+//! and the browser load, train and use any of them the same way. Each family declares itself in
+//! its own module ([`Family`]); what a loaded model can do is asked of it ([`Capable`]), so an
+//! operation a model lacks is one generic error.
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
@@ -10,17 +12,19 @@ use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
 use crate::classifier::{Classifier, ClassifierConfig};
 use crate::corruption::Corruption;
 use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, ScheduleError};
-use crate::gan::{GENERATOR_FIELD, GanConfig, Generator};
-use crate::gpt::{Gpt, GptSpec};
-use crate::hmm::{Hmm, HmmSpec};
+use crate::family::{Capability, Family, Stored, TextShape, TrainingDefaults};
+use crate::gan::{GanConfig, Generator};
+use crate::gpt::GptSpec;
+use crate::hmm::HmmSpec;
 use crate::request::{
     DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
 };
 use crate::text::{
-    Generation, GenerationError, Reads, TextModel, Vocabulary, VocabularyError, Writing,
+    Generation, GenerationError, Reader, Reads, TextBatch, TextModel, Vocabulary, VocabularyError,
+    Writing,
 };
-use crate::train::WithObjective;
+use crate::train::{Losses, Objective, WithObjective};
 use crate::vae::{Vae, VaeConfig};
 use crate::weights::{self, Precision, WeightError};
 
@@ -46,64 +50,264 @@ pub enum ModelError {
     },
 }
 
-/// What a model does, named as kiln.js names the calls: the page, the widgets and the CLI offer
-/// a model where it has the capability, never by its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Capability {
-    /// Draws images from noise.
-    Sample,
-    /// Draws images of a class it is asked for.
-    Conditional,
-    /// Draws them step by step, showing each step (diffusion).
-    Diffuse,
-    /// Walks its latent space between two codes.
-    Interpolate,
-    /// Restores damaged images.
-    Denoise,
-    /// Says which class an image is.
-    Classify,
-    /// Writes text one character at a time.
-    Write,
-    /// Learns from a handful of labelled images in the page.
-    Finetune,
-}
-
 /// The burnpack metadata key of a self-describing weight file's spec (JSON).
 const SPEC_METADATA: &str = "kiln.spec";
 
-/// An architecture and its hyper-parameters, as stored in the manifest and in run directories.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "config", rename_all = "lowercase")]
-pub enum ModelSpec {
-    Vae(VaeConfig),
+/// [`ModelSpec`] and [`Model`] from one list of families: each one's variant, its name (in
+/// manifests, run directories, the CLI and kiln.js) and its spec type.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident = $kind:literal: $spec:ty,)*) => {
+        /// An architecture and its hyper-parameters, as stored in the manifest and in run
+        /// directories.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", content = "config")]
+        pub enum ModelSpec {
+            $($(#[$doc])* #[serde(rename = $kind)] $variant($spec),)*
+        }
+
+        /// A loaded model of any family (boxed: their sizes differ widely).
+        #[derive(Debug, Clone)]
+        pub enum Model {
+            $($(#[$doc])* $variant(Box<<$spec as Family>::Loaded>),)*
+        }
+
+        /// Every family's name, in the registry's order.
+        pub const KINDS: &[&str] = &[$($kind),*];
+
+        impl ModelSpec {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(ModelSpec::$variant(_) => $kind,)*
+                }
+            }
+
+            /// What models of this spec can do.
+            pub fn capabilities(&self) -> Vec<Capability> {
+                match self {
+                    $(ModelSpec::$variant(spec) => spec.capabilities(),)*
+                }
+            }
+
+            /// How `kiln train` trains this family unless told otherwise.
+            pub fn training_defaults(&self) -> TrainingDefaults {
+                match self {
+                    $(ModelSpec::$variant(spec) => spec.training_defaults(),)*
+                }
+            }
+
+            /// What a text model reads; `None` for models of images.
+            pub fn text_shape(&self) -> Option<TextShape<'_>> {
+                match self {
+                    $(ModelSpec::$variant(spec) => spec.text_shape(),)*
+                }
+            }
+
+            fn check(&self) -> Result<(), String> {
+                match self {
+                    $(ModelSpec::$variant(spec) => Family::validate(spec),)*
+                }
+            }
+
+            fn init_checked(&self, device: &Device) -> Model {
+                match self {
+                    $(ModelSpec::$variant(spec) => {
+                        Model::$variant(Box::new(Family::init(spec, device)))
+                    })*
+                }
+            }
+
+            fn load_checked(&self, bytes: &[u8], device: &Device) -> Result<Model, WeightError> {
+                Ok(match self {
+                    $(ModelSpec::$variant(spec) => Model::$variant(Box::new(spec.load(bytes, device)?)),)*
+                })
+            }
+
+            fn train_checked<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+                match self {
+                    $(ModelSpec::$variant(spec) => spec.train(device, task),)*
+                }
+            }
+        }
+
+        impl Model {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Model::$variant(_) => $kind,)*
+                }
+            }
+
+            /// What it can be asked to do.
+            pub fn capable(&self) -> &dyn Capable {
+                match self {
+                    $(Model::$variant(model) => model.as_ref(),)*
+                }
+            }
+
+            /// The weights as burnpack bytes, floats stored at `precision`.
+            pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
+                match self {
+                    $(Model::$variant(model) => model.to_bytes(precision),)*
+                }
+            }
+
+            /// The weights as f32 burnpack bytes, read back asynchronously and serialised on
+            /// `host` (a CPU device): what a browser on WebGPU must use instead of
+            /// [`Model::to_bytes`].
+            pub async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
+                match self {
+                    $(Model::$variant(model) => model.to_bytes_async(host).await,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    /// The convolutional VAE, conditional or not.
+    Vae = "vae": VaeConfig,
     /// The denoising autoencoder.
-    #[serde(rename = "ae")]
-    Autoencoder(AutoencoderConfig),
-    Classifier(ClassifierConfig),
-    /// The class-conditional DCGAN.
-    Gan(GanConfig),
+    Autoencoder = "ae": AutoencoderConfig,
+    /// The digit classifier that judges the others.
+    Classifier = "classifier": ClassifierConfig,
+    /// The class-conditional DCGAN (once loaded, its generator: all that sampling needs).
+    Gan = "gan": GanConfig,
     /// The class-conditional diffusion model.
-    Ddpm(DiffusionConfig),
+    Ddpm = "ddpm": DiffusionConfig,
     /// The character-level Transformer.
-    Gpt(GptSpec),
+    Gpt = "gpt": GptSpec,
     /// The character-level hidden Markov model.
-    Hmm(HmmSpec),
+    Hmm = "hmm": HmmSpec,
+}
+
+/// Draws images in `[0, 1]` from seeded noise, of a class if it is class-conditional.
+pub trait DrawsImages {
+    /// The number of classes it draws; `None` if it is not class-conditional.
+    fn num_classes(&self) -> Option<usize>;
+
+    /// # Shapes
+    /// - output: `[count, 1, 28, 28]`
+    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4>;
+}
+
+/// Writes text: what the CLI, the page and `kiln eval` need of any text model.
+pub trait WritesText {
+    /// The characters its tokens stand for.
+    fn vocabulary(&self) -> &Vocabulary;
+
+    /// A fresh reader for a new text.
+    fn reader(&self) -> Box<dyn Reader>;
+
+    /// Its loss on `batch` (nats per character).
+    fn losses(&self, batch: &TextBatch) -> Losses;
+}
+
+/// What a loaded model can be asked to do: each capability it lacks is `None`.
+pub trait Capable {
+    /// Draws images from noise in one call.
+    fn drawer(&self) -> Option<&dyn DrawsImages> {
+        None
+    }
+
+    /// Draws images by denoising step by step.
+    fn diffusion(&self) -> Option<&Diffusion> {
+        None
+    }
+
+    /// Walks a latent space, and learns from a few labelled digits when conditional.
+    fn vae(&self) -> Option<&Vae> {
+        None
+    }
+
+    /// Restores damaged digits.
+    fn restorer(&self) -> Option<&DenoisingAutoencoder> {
+        None
+    }
+
+    /// Says which digit an image is.
+    fn recogniser(&self) -> Option<&Classifier> {
+        None
+    }
+
+    fn writer(&self) -> Option<&dyn WritesText> {
+        None
+    }
+}
+
+impl DrawsImages for Vae {
+    fn num_classes(&self) -> Option<usize> {
+        Vae::num_classes(self)
+    }
+
+    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
+        self.sample(count, seed, class, device)
+    }
+}
+
+impl DrawsImages for Generator {
+    fn num_classes(&self) -> Option<usize> {
+        Some(Generator::num_classes(self))
+    }
+
+    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
+        self.sample(count, seed, class, device)
+    }
+}
+
+impl<M: Reads + Objective<Batch = TextBatch>> WritesText for TextModel<M> {
+    fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    fn reader(&self) -> Box<dyn Reader> {
+        self.model.reader()
+    }
+
+    fn losses(&self, batch: &TextBatch) -> Losses {
+        self.model.losses(batch, 0)
+    }
+}
+
+impl Capable for Vae {
+    fn drawer(&self) -> Option<&dyn DrawsImages> {
+        Some(self)
+    }
+
+    fn vae(&self) -> Option<&Vae> {
+        Some(self)
+    }
+}
+
+impl Capable for Generator {
+    fn drawer(&self) -> Option<&dyn DrawsImages> {
+        Some(self)
+    }
+}
+
+impl Capable for Diffusion {
+    fn diffusion(&self) -> Option<&Diffusion> {
+        Some(self)
+    }
+}
+
+impl Capable for DenoisingAutoencoder {
+    fn restorer(&self) -> Option<&DenoisingAutoencoder> {
+        Some(self)
+    }
+}
+
+impl Capable for Classifier {
+    fn recogniser(&self) -> Option<&Classifier> {
+        Some(self)
+    }
+}
+
+impl<M: Reads + Objective<Batch = TextBatch>> Capable for TextModel<M> {
+    fn writer(&self) -> Option<&dyn WritesText> {
+        Some(self)
+    }
 }
 
 impl ModelSpec {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ModelSpec::Vae(_) => "vae",
-            ModelSpec::Autoencoder(_) => "ae",
-            ModelSpec::Classifier(_) => "classifier",
-            ModelSpec::Gan(_) => "gan",
-            ModelSpec::Ddpm(_) => "ddpm",
-            ModelSpec::Gpt(_) => "gpt",
-            ModelSpec::Hmm(_) => "hmm",
-        }
-    }
-
     /// `weights` (burnpack) carrying this spec in their metadata, so that the file alone says
     /// what it holds: what `kiln export` and the page's Download write.
     pub fn embed_in(&self, weights: &[u8]) -> Result<Vec<u8>, ModelError> {
@@ -121,48 +325,9 @@ impl ModelSpec {
             .map_err(|e| ModelError::Weights(WeightError::Format(format!("its kiln.spec: {e}"))))
     }
 
-    /// What models of this spec can do.
-    pub fn capabilities(&self) -> Vec<Capability> {
-        use Capability::*;
-        match self {
-            ModelSpec::Vae(config) if config.num_classes.is_some() => {
-                vec![Sample, Conditional, Interpolate, Finetune]
-            }
-            ModelSpec::Vae(_) => vec![Sample, Interpolate],
-            ModelSpec::Autoencoder(_) => vec![Denoise],
-            ModelSpec::Classifier(_) => vec![Classify],
-            ModelSpec::Gan(_) => vec![Sample, Conditional],
-            ModelSpec::Ddpm(_) => vec![Sample, Conditional, Diffuse],
-            ModelSpec::Gpt(_) | ModelSpec::Hmm(_) => vec![Write],
-        }
-    }
-
-    /// What a text model reads: the characters its tokens stand for, and the characters per
-    /// window it trains and is judged on. `None` for models of images.
-    pub fn text_shape(&self) -> Option<TextShape<'_>> {
-        let (vocabulary, context) = match self {
-            ModelSpec::Gpt(spec) => (&spec.vocabulary, spec.model.context),
-            ModelSpec::Hmm(spec) => (&spec.vocabulary, spec.model.context),
-            _ => return None,
-        };
-        Some(TextShape {
-            vocabulary,
-            context,
-        })
-    }
-
     /// Check the config, naming what is wrong.
     pub fn validate(&self) -> Result<(), ModelError> {
-        match self {
-            ModelSpec::Vae(config) => config.validate(),
-            ModelSpec::Autoencoder(config) => config.validate(),
-            ModelSpec::Classifier(config) => config.validate(),
-            ModelSpec::Gan(config) => config.validate(),
-            ModelSpec::Ddpm(config) => config.validate(),
-            ModelSpec::Gpt(spec) => spec.validate(),
-            ModelSpec::Hmm(spec) => spec.validate(),
-        }
-        .map_err(|why| ModelError::Config {
+        self.check().map_err(|why| ModelError::Config {
             kind: self.kind(),
             why,
         })
@@ -171,21 +336,7 @@ impl ModelSpec {
     /// A freshly initialised model of this architecture.
     pub fn init(&self, device: &Device) -> Result<Model, ModelError> {
         self.validate()?;
-        Ok(match self {
-            ModelSpec::Vae(config) => Model::Vae(config.init(device)),
-            ModelSpec::Autoencoder(config) => Model::Autoencoder(config.init(device)),
-            ModelSpec::Classifier(config) => Model::Classifier(config.init(device)),
-            ModelSpec::Gan(config) => Model::Gan(Box::new(config.init_generator(device))),
-            ModelSpec::Ddpm(config) => Model::Ddpm(Box::new(config.init(device))),
-            ModelSpec::Gpt(spec) => Model::Gpt(Box::new(TextModel {
-                model: spec.model.init(device),
-                vocabulary: spec.vocabulary.clone(),
-            })),
-            ModelSpec::Hmm(spec) => Model::Hmm(Box::new(TextModel {
-                model: spec.model.init(device),
-                vocabulary: spec.vocabulary.clone(),
-            })),
-        })
+        Ok(self.init_checked(device))
     }
 
     /// Initialise this architecture on `device` (an autodiff device, to train it) and hand it
@@ -196,88 +347,14 @@ impl ModelSpec {
         task: T,
     ) -> Result<T::Output, ModelError> {
         self.validate()?;
-        Ok(match self {
-            ModelSpec::Vae(config) => task.digits(config.init(device)),
-            ModelSpec::Autoencoder(config) => task.digits(config.init(device)),
-            ModelSpec::Classifier(config) => task.digits(config.init(device)),
-            ModelSpec::Gan(config) => task.digits(config.init(device)),
-            ModelSpec::Ddpm(config) => task.digits(config.init(device)),
-            ModelSpec::Gpt(spec) => task.text(spec.model.init(device)),
-            ModelSpec::Hmm(spec) => task.text(spec.model.init(device)),
-        })
+        Ok(self.train_checked(device, task))
     }
 
     /// This architecture with the weights in `bytes` (burnpack).
     pub fn load(&self, bytes: &[u8], device: &Device) -> Result<Model, ModelError> {
-        Ok(match self.init(device)? {
-            Model::Vae(m) => Model::Vae(weights::load(m, bytes)?),
-            Model::Autoencoder(m) => Model::Autoencoder(weights::load(m, bytes)?),
-            Model::Classifier(m) => Model::Classifier(weights::load(m, bytes)?),
-            Model::Gan(m) => {
-                Model::Gan(Box::new(weights::load_within(*m, bytes, GENERATOR_FIELD)?))
-            }
-            Model::Ddpm(m) => Model::Ddpm(Box::new(weights::load(*m, bytes)?)),
-            Model::Gpt(text) => Model::Gpt(Box::new(TextModel {
-                model: weights::load(text.model, bytes)?,
-                ..*text
-            })),
-            Model::Hmm(text) => Model::Hmm(Box::new(TextModel {
-                model: weights::load(text.model, bytes)?,
-                ..*text
-            })),
-        })
+        self.validate()?;
+        Ok(self.load_checked(bytes, device)?)
     }
-}
-
-/// See [`ModelSpec::text_shape`].
-#[derive(Debug, Clone, Copy)]
-pub struct TextShape<'a> {
-    pub vocabulary: &'a Vocabulary,
-    pub context: usize,
-}
-
-/// A loaded model of any kind.
-#[derive(Debug, Clone)]
-pub enum Model {
-    Vae(Vae),
-    Autoencoder(DenoisingAutoencoder),
-    Classifier(Classifier),
-    /// A GAN's generator: all that sampling needs (its discriminator stays in the run
-    /// directory). Boxed: it is far larger than the other variants.
-    Gan(Box<Generator>),
-    Ddpm(Box<Diffusion>),
-    /// A Transformer that writes text.
-    Gpt(Box<TextModel<Gpt>>),
-    /// A hidden Markov model that writes text.
-    Hmm(Box<TextModel<Hmm>>),
-}
-
-/// `body` with `$module` bound to the burn module inside `model`, whatever its family: the one
-/// place that lists how each variant holds its module.
-macro_rules! with_module {
-    ($model:expr, $module:ident => $body:expr) => {
-        match $model {
-            Model::Vae($module) => $body,
-            Model::Autoencoder($module) => $body,
-            Model::Classifier($module) => $body,
-            Model::Gan(boxed) => {
-                let $module = boxed.as_ref();
-                $body
-            }
-            Model::Ddpm(boxed) => {
-                let $module = boxed.as_ref();
-                $body
-            }
-            Model::Gpt(text) => {
-                let $module = &text.model;
-                $body
-            }
-            Model::Hmm(text) => {
-                let $module = &text.model;
-                $body
-            }
-        }
-    };
 }
 
 /// What `denoise` returns: the damaged input and the model's restoration.
@@ -290,25 +367,13 @@ pub struct Denoised {
 }
 
 impl Model {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Model::Vae(_) => "vae",
-            Model::Autoencoder(_) => "ae",
-            Model::Classifier(_) => "classifier",
-            Model::Gan(_) => "gan",
-            Model::Ddpm(_) => "ddpm",
-            Model::Gpt(_) => "gpt",
-            Model::Hmm(_) => "hmm",
-        }
-    }
-
     /// The number of classes a class-conditional generative model draws; `None` otherwise.
     pub fn num_classes(&self) -> Option<usize> {
-        match self {
-            Model::Vae(vae) => vae.num_classes(),
-            Model::Gan(generator) => Some(generator.num_classes()),
-            Model::Ddpm(diffusion) => Some(diffusion.unet.num_classes()),
-            Model::Autoencoder(_) | Model::Classifier(_) | Model::Gpt(_) | Model::Hmm(_) => None,
+        let capable = self.capable();
+        match (capable.drawer(), capable.diffusion()) {
+            (Some(drawer), _) => drawer.num_classes(),
+            (None, Some(diffusion)) => Some(diffusion.unet.num_classes()),
+            (None, None) => None,
         }
     }
 
@@ -317,34 +382,24 @@ impl Model {
     /// # Shapes
     /// - output: `[count, 1, 28, 28]`
     pub fn sample(&self, request: SampleRequest, device: &Device) -> Result<Tensor<4>, ModelError> {
-        if !matches!(self, Model::Ddpm(_)) && !request.diffusion.is_empty() {
+        let capable = self.capable();
+        if capable.diffusion().is_some() {
+            return Ok(self.denoising(request, device)?.finish());
+        }
+        if !request.diffusion.is_empty() {
             return Err(self.unsupported(
                 "take a sampler, steps or guidance",
                 "those choose how a diffusion model such as ddpm denoises",
             ));
         }
-        match self {
-            Model::Vae(vae) => {
-                check_class(self.kind(), vae.num_classes(), request.class)?;
-                Ok(vae.sample(request.count, request.seed, request.class, device))
-            }
-            Model::Gan(generator) => {
-                check_class(self.kind(), self.num_classes(), request.class)?;
-                Ok(generator.sample(request.count, request.seed, request.class, device))
-            }
-            Model::Autoencoder(_) => Err(self.unsupported(
-                "sample from noise",
-                "they restore digits you give them: use denoise",
-            )),
-            Model::Classifier(_) => Err(self.unsupported(
-                "sample",
-                "they recognise digits: sample from a generative model such as vae",
-            )),
-            Model::Ddpm(_) => Ok(self.denoising(request, device)?.finish()),
-            Model::Gpt(_) | Model::Hmm(_) => {
-                Err(self.unsupported("draw digits", "they write text: use generate"))
-            }
-        }
+        let Some(drawer) = capable.drawer() else {
+            return Err(self.unsupported(
+                "draw digits",
+                "draw them with a generative model such as vae",
+            ));
+        };
+        check_class(self.kind(), drawer.num_classes(), request.class)?;
+        Ok(drawer.draw(request.count, request.seed, request.class, device))
     }
 
     /// Start a diffusion model's reverse process, to run one step at a time.
@@ -353,14 +408,14 @@ impl Model {
         request: SampleRequest,
         device: &Device,
     ) -> Result<Denoising, ModelError> {
-        let Model::Ddpm(diffusion) = self else {
+        let Some(diffusion) = self.capable().diffusion() else {
             return Err(
                 self.unsupported("denoise step by step", "use a diffusion model such as ddpm")
             );
         };
         check_class(self.kind(), self.num_classes(), request.class)?;
         Ok(Denoising::new(
-            diffusion.as_ref().clone(),
+            diffusion.clone(),
             request.count,
             request.seed,
             request.class,
@@ -371,15 +426,13 @@ impl Model {
 
     /// Start writing text after the request's prompt, one character per step.
     pub fn writing(&self, request: &TextRequest) -> Result<Writing, ModelError> {
-        let (reads, vocabulary): (&dyn Reads, _) = match self {
-            Model::Gpt(text) => (&text.model, &text.vocabulary),
-            Model::Hmm(text) => (&text.model, &text.vocabulary),
-            _ => return Err(self.unsupported("write text", "use a text model such as gpt")),
+        let Some(writer) = self.capable().writer() else {
+            return Err(self.unsupported("write text", "use a text model such as gpt"));
         };
-        let prompt = vocabulary.encode(&request.prompt)?;
-        let generation = Generation::new(reads.reader(), &prompt, request.choice, request.seed)?;
+        let prompt = writer.vocabulary().encode(&request.prompt)?;
+        let generation = Generation::new(writer.reader(), &prompt, request.choice, request.seed)?;
         Ok(Writing::new(
-            vocabulary.clone(),
+            writer.vocabulary().clone(),
             generation,
             request.max_tokens,
         ))
@@ -394,7 +447,7 @@ impl Model {
         request: InterpolateRequest,
         device: &Device,
     ) -> Result<Tensor<4>, ModelError> {
-        let Model::Vae(vae) = self else {
+        let Some(vae) = self.capable().vae() else {
             return Err(self.unsupported("interpolate", "walk the latent space of a vae"));
         };
         check_class(self.kind(), vae.num_classes(), request.class)?;
@@ -413,7 +466,7 @@ impl Model {
         request: &DenoiseRequest,
         device: &Device,
     ) -> Result<Denoised, ModelError> {
-        let Model::Autoencoder(ae) = self else {
+        let Some(ae) = self.capable().restorer() else {
             return Err(self.unsupported("denoise", "use a denoising autoencoder such as ae"));
         };
         let clean = request.digits.to_tensor(device);
@@ -432,7 +485,7 @@ impl Model {
     /// # Shapes
     /// - output: `[count, 10]`, each row summing to 1
     pub fn classify(&self, digits: &Digits, device: &Device) -> Result<Tensor<2>, ModelError> {
-        let Model::Classifier(classifier) = self else {
+        let Some(classifier) = self.capable().recogniser() else {
             return Err(self.unsupported("classify", "use a classifier such as classifier"));
         };
         Ok(softmax(classifier.logits(digits.to_tensor(device)), 1))
@@ -445,26 +498,15 @@ impl Model {
             hint,
         }
     }
-
-    /// The weights as f32 burnpack bytes, read back asynchronously and serialised on `host` (a
-    /// CPU device): what a browser on WebGPU must use instead of [`Model::to_bytes`].
-    pub async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
-        with_module!(self, module => {
-            weights::to_bytes_async(module.clone(), host, Precision::F32).await
-        })
-    }
-
-    /// The weights as burnpack bytes, floats stored at `precision`.
-    pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
-        with_module!(self, module => weights::to_bytes_at(module.clone(), precision))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpt::GptConfig;
     use crate::mnist::IMAGE_PIXELS;
     use crate::request::class_from_f64;
+    use crate::text::TokenChoice;
 
     #[test]
     fn a_weight_file_can_carry_its_spec() {
@@ -499,7 +541,7 @@ mod tests {
             .sample(SampleRequest::new(1, 0).unwrap(), &device)
             .unwrap_err();
         assert!(
-            err.to_string().starts_with("ae models cannot sample"),
+            err.to_string().starts_with("ae models cannot draw digits"),
             "{err}"
         );
         let vae = ModelSpec::Vae(VaeConfig::new()).init(&device).unwrap();
@@ -574,6 +616,69 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "steps must be from 1 to 1000 (the timesteps the model was trained with), got 1001"
+        );
+    }
+
+    #[test]
+    fn writing_streams_characters_up_to_its_length_and_checks_what_it_is_given() {
+        let device = Device::flex();
+        let vocabulary = Vocabulary::from_text("abc\n").unwrap();
+        let spec = ModelSpec::Gpt(GptSpec {
+            model: GptConfig::new(vocabulary.len())
+                .with_context(16)
+                .with_layers(1)
+                .with_heads(2)
+                .with_width(8),
+            vocabulary: vocabulary.clone(),
+        });
+        let model = spec.init(&device).unwrap();
+        let request = TextRequest::new("ab".into(), 5, TokenChoice::default(), 9).unwrap();
+        let mut writing = model.writing(&request).unwrap();
+        let mut text = String::new();
+        while let Some(c) = writing.next_char(&device).unwrap() {
+            text.push(c);
+        }
+        assert_eq!(text.chars().count(), 5);
+        assert!(text.chars().all(|c| "abc\n".contains(c)), "{text:?}");
+        // The same request writes the same text.
+        let mut again = model.writing(&request).unwrap();
+        let repeat: String = std::iter::from_fn(|| again.next_char(&device).unwrap()).collect();
+        assert_eq!(repeat, text);
+
+        let mut writing = model.writing(&request).unwrap();
+        assert_eq!(
+            writing.choose(&[0.0; 3]),
+            Err(GenerationError::Logits {
+                expected: 4,
+                found: 3
+            })
+        );
+        let unknown = TextRequest::new("abz".into(), 5, TokenChoice::default(), 0).unwrap();
+        let err = model.writing(&unknown).unwrap_err().to_string();
+        assert!(err.contains("'z'"), "{err}");
+        let empty = TextRequest::new(String::new(), 5, TokenChoice::default(), 0).unwrap();
+        assert!(matches!(
+            model.writing(&empty),
+            Err(ModelError::Generation(GenerationError::EmptyPrompt))
+        ));
+        assert!(TextRequest::from_f64("a".into(), 0.5, 0.8, None, None, 0.0).is_err());
+        assert!(TextRequest::from_f64("a".into(), 5.0, f64::NAN, None, None, 0.0).is_err());
+        assert!(TextRequest::from_f64("a".into(), 5.0, 0.8, Some(2.5), None, 0.0).is_err());
+        assert!(TextRequest::from_f64("a".into(), 5.0, 0.8, None, Some(1.5), 0.0).is_err());
+        assert!(TextRequest::from_f64("a".into(), 5.0, 0.8, Some(3.0), Some(0.9), 7.0).is_ok());
+        let vae = ModelSpec::Vae(VaeConfig::new()).init(&device).unwrap();
+        assert!(matches!(vae, Model::Vae(_)));
+        let err = vae.writing(&request).unwrap_err().to_string();
+        assert!(err.starts_with("vae models cannot write text"), "{err}");
+
+        let mismatched = ModelSpec::Gpt(GptSpec {
+            model: GptConfig::new(5),
+            vocabulary,
+        });
+        let err = mismatched.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("vocab_size 5 differs from the 4 characters"),
+            "{err}"
         );
     }
 }

@@ -5,24 +5,17 @@
 
 use std::f64::consts::PI;
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::autoencoder::DenoisingAutoencoder;
-use crate::classifier::Classifier;
-use crate::diffusion::{DEFAULT_STEPS, Denoising, Diffusion, SamplingOptions};
-use crate::gan::Gan;
-use crate::gpt::Gpt;
 use crate::text::{Generation, Reads, TextBatch, TokenChoice};
-use crate::vae::Vae;
 
 /// Images in a preview: a 10×10 grid, one column per digit for conditional models.
-const PREVIEW_COUNT: usize = 100;
+pub const PREVIEW_COUNT: usize = 100;
 /// Latents of the previews, fixed so that epochs can be compared.
-const PREVIEW_SEED: u64 = 0;
+pub const PREVIEW_SEED: u64 = 0;
 /// Characters in a text preview.
 const PREVIEW_CHARS: usize = 300;
 
@@ -118,165 +111,6 @@ pub trait WithObjective {
     type Output;
     fn digits<M: Objective<Batch = DigitBatch>>(self, model: M) -> Self::Output;
     fn text<M: Objective<Batch = TextBatch>>(self, model: M) -> Self::Output;
-}
-
-impl Objective for Vae {
-    type Batch = DigitBatch;
-
-    fn preview(&self, device: &Device) -> Option<Preview> {
-        Some(Preview::Images(Box::new(self.sample(
-            PREVIEW_COUNT,
-            PREVIEW_SEED,
-            None,
-            device,
-        ))))
-    }
-
-    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
-        let loss = self.loss(batch.images.clone(), &Some(batch.labels.clone()), seed);
-        Losses {
-            terms: vec![
-                ("recon", loss.reconstruction.clone()),
-                ("kl", loss.kl.clone()),
-                // −ELBO at β = 1, whatever β training uses: the number VAEs are compared by.
-                ("neg_elbo", loss.reconstruction + loss.kl),
-            ],
-            total: loss.total,
-        }
-    }
-}
-
-impl Objective for DenoisingAutoencoder {
-    type Batch = DigitBatch;
-
-    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
-        let loss = self.loss(batch.images.clone(), seed);
-        Losses {
-            terms: vec![("mse", loss.mse)],
-            total: loss.reconstruction,
-        }
-    }
-}
-
-impl Objective for Classifier {
-    type Batch = DigitBatch;
-
-    fn losses(&self, batch: &DigitBatch, _seed: u64) -> Losses {
-        let loss = self.loss(batch.images.clone(), batch.labels.clone());
-        Losses {
-            terms: vec![("error_rate", loss.error_rate)],
-            total: loss.cross_entropy,
-        }
-    }
-}
-
-impl Objective for Gan {
-    type Batch = DigitBatch;
-
-    /// Both losses on a held-out batch; `total` is their sum, for the loss tables only.
-    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
-        let loss = self.loss(batch.images.clone(), batch.labels.clone(), seed);
-        Losses {
-            total: loss.discriminator.clone() + loss.generator.clone(),
-            terms: vec![("d_loss", loss.discriminator), ("g_loss", loss.generator)],
-        }
-    }
-
-    fn preview(&self, device: &Device) -> Option<Preview> {
-        Some(Preview::Images(Box::new(self.generator.sample(
-            PREVIEW_COUNT,
-            PREVIEW_SEED,
-            None,
-            device,
-        ))))
-    }
-
-    /// Adam with β₁ = 0.5, as DCGAN: less momentum keeps the two players from overshooting.
-    fn adam() -> AdamConfig {
-        AdamConfig::new().with_beta_1(0.5)
-    }
-
-    /// A discriminator step on real and generated digits, then a generator step against the
-    /// updated discriminator, each moving only its own player's parameters.
-    fn train_step(
-        self,
-        batch: &DigitBatch,
-        seed: u64,
-        optimizer: &mut ModuleOptimizer,
-        learning_rate: f64,
-    ) -> (Self, Losses) {
-        let [size, ..] = batch.images.dims();
-        let (latents, fake_labels) = self.fake_inputs(size, seed, &batch.images.device());
-        let fakes = self.generator.forward(latents.clone(), fake_labels.clone());
-        let d_loss = self.discriminator_loss(
-            batch.images.clone(),
-            batch.labels.clone(),
-            fakes,
-            fake_labels.clone(),
-        );
-        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
-        let gan = optimizer.step(learning_rate, self, grads);
-
-        let fakes = gan.generator.forward(latents, fake_labels.clone());
-        let g_loss = gan.generator_loss(fakes, fake_labels);
-        let grads = GradientsParams::from_grads(g_loss.backward(), &gan.generator);
-        let gan = optimizer.step(learning_rate, gan, grads);
-        let losses = Losses {
-            total: d_loss.clone() + g_loss.clone(),
-            terms: vec![("d_loss", d_loss), ("g_loss", g_loss)],
-        };
-        (gan, losses)
-    }
-}
-
-impl Objective for Diffusion {
-    type Batch = DigitBatch;
-
-    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
-        let mse = self.loss(batch.images.clone(), batch.labels.clone(), seed);
-        Losses {
-            terms: vec![("mse", mse.clone())],
-            total: mse,
-        }
-    }
-
-    /// The default sampler (what the page shows first).
-    fn preview(&self, device: &Device) -> Option<Preview> {
-        let options = SamplingOptions {
-            steps: DEFAULT_STEPS.min(self.schedule().len()),
-            ..SamplingOptions::default()
-        };
-        let run = Denoising::new(
-            self.clone(),
-            PREVIEW_COUNT,
-            PREVIEW_SEED,
-            None,
-            options,
-            device,
-        )
-        .expect("steps within the schedule");
-        Some(Preview::Images(Box::new(run.finish())))
-    }
-}
-
-impl Objective for Gpt {
-    type Batch = TextBatch;
-
-    fn losses(&self, batch: &TextBatch, _seed: u64) -> Losses {
-        Losses::per_character(self.loss(batch.inputs.clone(), batch.targets.clone()))
-    }
-
-    /// nanoGPT's settings: β₂ = 0.99 (few tokens per step make the second moment noisy) and the
-    /// gradient norm clipped at 1, which keeps the early steps of a Transformer stable.
-    fn adam() -> AdamConfig {
-        AdamConfig::new()
-            .with_beta_2(0.99)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-    }
-
-    fn preview(&self, device: &Device) -> Option<Preview> {
-        Some(Preview::text(self, device))
-    }
 }
 
 /// How the learning rate moves over a run.

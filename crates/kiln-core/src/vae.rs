@@ -14,9 +14,13 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::family::{Capability, Family};
 use crate::interpolation::slerp_path;
 use crate::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
 use crate::noise;
+use crate::train::{
+    DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
+};
 
 /// Hyper-parameters of the [`Vae`]; stored beside the weights so inference can rebuild it.
 #[derive(Config, Debug, PartialEq)]
@@ -376,6 +380,56 @@ pub fn kl_to_standard_normal(posterior: &Posterior) -> Tensor<1> {
     let Posterior { mean, log_var } = posterior.clone();
     let terms = log_var.clone().add_scalar(1.0) - mean.powi_scalar(2) - log_var.exp();
     terms.sum_dim(1).squeeze_dim(1).mul_scalar(-0.5)
+}
+
+impl Family for VaeConfig {
+    type Loaded = Vae;
+
+    fn validate(&self) -> Result<(), String> {
+        VaeConfig::validate(self)
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        use Capability::*;
+        match self.num_classes {
+            Some(_) => vec![Sample, Conditional, Interpolate, Finetune],
+            None => vec![Sample, Interpolate],
+        }
+    }
+
+    fn init(&self, device: &Device) -> Vae {
+        VaeConfig::init(self, device)
+    }
+
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+        task.digits(VaeConfig::init(self, device))
+    }
+}
+
+impl Objective for Vae {
+    type Batch = DigitBatch;
+
+    fn preview(&self, device: &Device) -> Option<Preview> {
+        Some(Preview::Images(Box::new(self.sample(
+            PREVIEW_COUNT,
+            PREVIEW_SEED,
+            None,
+            device,
+        ))))
+    }
+
+    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
+        let loss = self.loss(batch.images.clone(), &Some(batch.labels.clone()), seed);
+        Losses {
+            terms: vec![
+                ("recon", loss.reconstruction.clone()),
+                ("kl", loss.kl.clone()),
+                // −ELBO at β = 1, whatever β training uses: the number VAEs are compared by.
+                ("neg_elbo", loss.reconstruction + loss.kl),
+            ],
+            total: loss.total,
+        }
+    }
 }
 
 #[cfg(test)]

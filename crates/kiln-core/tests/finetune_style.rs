@@ -127,12 +127,12 @@ fn judge(vae: &Vae, classifier: &Classifier, device: &Device) -> (f64, f64) {
 #[test]
 fn fine_tuning_on_crossed_sevens_teaches_the_crossbar_and_keeps_the_digits() {
     let device = Device::flex();
-    let Model::Vae(cvae) = pretrained("cvae", &device) else {
-        panic!("cvae is a VAE")
-    };
-    let Model::Classifier(classifier) = pretrained("classifier", &device) else {
-        panic!("classifier is a classifier")
-    };
+    let cvae = pretrained("cvae", &device).capable().vae().unwrap().clone();
+    let classifier = pretrained("classifier", &device)
+        .capable()
+        .recogniser()
+        .unwrap()
+        .clone();
     let examples = crossed_sevens();
     assert!(examples.iter().all(|e| has_crossbar(&e.pixels)));
     let (before, recognised_before) = judge(&cvae, &classifier, &device);

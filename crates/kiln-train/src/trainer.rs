@@ -74,7 +74,12 @@ pub fn train<D: TrainingData, M: Objective<Batch = D::Batch>>(
         let shipped = average
             .as_ref()
             .map_or_else(|| model.valid(), |average| average.model().clone());
-        let held_out = evaluate(&shipped, data, session.device, settings.seed);
+        let held_out = evaluate(
+            |batch, seed| shipped.losses(batch, seed),
+            data,
+            session.device,
+            settings.seed,
+        );
         eprintln!(
             "epoch {epoch}: train {} | held out {}",
             format_losses(&tally.means()),
@@ -118,9 +123,10 @@ pub fn train<D: TrainingData, M: Objective<Batch = D::Batch>>(
     Ok(state)
 }
 
-/// Mean losses of `model` over all of the held-out data, in evaluation mode.
-pub fn evaluate<D: TrainingData, M: Objective<Batch = D::Batch>>(
-    model: &M,
+/// Mean `losses` (of a batch, with a seed for any noise they draw) over all of the held-out
+/// data.
+pub fn evaluate<D: TrainingData>(
+    losses: impl Fn(&D::Batch, u64) -> Losses,
     data: &D,
     device: &Device,
     seed: u64,
@@ -130,7 +136,7 @@ pub fn evaluate<D: TrainingData, M: Objective<Batch = D::Batch>>(
     let mut tally = Tally::default();
     for (i, indices) in batches.iter().enumerate() {
         let batch = data.validation_batch(indices, device);
-        tally.add(&model.losses(&batch, mix(seed, i as u64)), indices.len());
+        tally.add(&losses(&batch, mix(seed, i as u64)), indices.len());
         bar.inc(1);
     }
     bar.finish_and_clear();

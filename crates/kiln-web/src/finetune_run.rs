@@ -61,7 +61,7 @@ impl FinetuneRun {
         LoadedModel::new(
             self.name.clone(),
             self.spec.clone(),
-            Model::Vae(self.run.model()),
+            Model::Vae(Box::new(self.run.model())),
             self.device.clone(),
         )
     }

@@ -116,7 +116,7 @@ impl LoadedModel {
         lr: f64,
         seed: f64,
     ) -> Result<FinetuneRun, JsValue> {
-        let Model::Vae(vae) = &self.model else {
+        let Some(vae) = self.model.capable().vae() else {
             return Err(to_js(format!(
                 "{} is a {} model: fine-tuning takes a class-conditional VAE such as cvae",
                 self.name,

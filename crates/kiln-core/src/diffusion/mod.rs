@@ -8,6 +8,7 @@
 
 mod ddim;
 mod ddpm;
+mod family;
 mod model;
 mod sampling;
 mod schedule;

@@ -2,7 +2,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::*;
 use crate::test_util::overfits;
-use crate::text::{Generation, GenerationError, Reads, TokenChoice, Vocabulary};
+use crate::text::{Generation, GenerationError, Reads, TokenChoice};
 
 fn tiny(vocab_size: usize) -> GptConfig {
     GptConfig::new(vocab_size)
@@ -185,69 +185,5 @@ fn overfits_a_tiny_corpus() {
     assert!(
         first > 0.9 && last < 0.1,
         "loss went from {first} to {last}"
-    );
-}
-
-#[test]
-fn writing_streams_characters_up_to_its_length_and_checks_what_it_is_given() {
-    use crate::model::{Model, ModelError, ModelSpec};
-    use crate::request::TextRequest;
-
-    let device = Device::flex();
-    let vocabulary = Vocabulary::from_text("abc\n").unwrap();
-    let spec = ModelSpec::Gpt(GptSpec {
-        model: tiny(vocabulary.len()),
-        vocabulary: vocabulary.clone(),
-    });
-    let model = spec.init(&device).unwrap();
-    let request = TextRequest::new("ab".into(), 5, TokenChoice::default(), 9).unwrap();
-    let mut writing = model.writing(&request).unwrap();
-    let mut text = String::new();
-    while let Some(c) = writing.next_char(&device).unwrap() {
-        text.push(c);
-    }
-    assert_eq!(text.chars().count(), 5);
-    assert!(text.chars().all(|c| "abc\n".contains(c)), "{text:?}");
-    // The same request writes the same text.
-    let mut again = model.writing(&request).unwrap();
-    let repeat: String = std::iter::from_fn(|| again.next_char(&device).unwrap()).collect();
-    assert_eq!(repeat, text);
-
-    let mut writing = model.writing(&request).unwrap();
-    assert_eq!(
-        writing.choose(&[0.0; 3]),
-        Err(GenerationError::Logits {
-            expected: 4,
-            found: 3
-        })
-    );
-    let unknown = TextRequest::new("abz".into(), 5, TokenChoice::default(), 0).unwrap();
-    let err = model.writing(&unknown).unwrap_err().to_string();
-    assert!(err.contains("'z'"), "{err}");
-    let empty = TextRequest::new(String::new(), 5, TokenChoice::default(), 0).unwrap();
-    assert!(matches!(
-        model.writing(&empty),
-        Err(ModelError::Generation(GenerationError::EmptyPrompt))
-    ));
-    assert!(TextRequest::from_f64("a".into(), 0.5, 0.8, None, None, 0.0).is_err());
-    assert!(TextRequest::from_f64("a".into(), 5.0, f64::NAN, None, None, 0.0).is_err());
-    assert!(TextRequest::from_f64("a".into(), 5.0, 0.8, Some(2.5), None, 0.0).is_err());
-    assert!(TextRequest::from_f64("a".into(), 5.0, 0.8, None, Some(1.5), 0.0).is_err());
-    assert!(TextRequest::from_f64("a".into(), 5.0, 0.8, Some(3.0), Some(0.9), 7.0).is_ok());
-    let vae = ModelSpec::Vae(crate::vae::VaeConfig::new())
-        .init(&device)
-        .unwrap();
-    assert!(matches!(vae, Model::Vae(_)));
-    let err = vae.writing(&request).unwrap_err().to_string();
-    assert!(err.starts_with("vae models cannot write text"), "{err}");
-
-    let mismatched = ModelSpec::Gpt(GptSpec {
-        model: tiny(5),
-        vocabulary,
-    });
-    let err = mismatched.validate().unwrap_err().to_string();
-    assert!(
-        err.contains("vocab_size 5 differs from the 4 characters"),
-        "{err}"
     );
 }

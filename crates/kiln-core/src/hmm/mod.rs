@@ -17,8 +17,10 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
+use crate::family::{TextFamily, TrainingDefaults};
 use crate::layers::positive;
-use crate::text::{TextConfig, TextSpec};
+use crate::text::TextSpec;
+use crate::train::LrSchedule;
 
 /// The least probability a parameter takes. Without a floor, products of near-impossible
 /// moves reach subnormal floats, which CPUs compute a hundred times slower; a floor far below
@@ -83,13 +85,42 @@ impl HmmConfig {
 /// An HMM as stored: its architecture and the characters its tokens stand for.
 pub type HmmSpec = TextSpec<HmmConfig>;
 
-impl TextConfig for HmmConfig {
+/// 10 epochs of 50 Baum–Welch steps of 64 windows (8 M characters, Tiny Shakespeare ~8 times).
+/// The rate is stepwise EM's η: half of the counts replaced at first, falling on a cosine to a
+/// tenth of that, without warm-up (a random HMM has nothing to protect).
+const TRAINING: TrainingDefaults = TrainingDefaults {
+    epochs: 10,
+    batch: 64,
+    learning_rate: 0.5,
+    schedule: LrSchedule::Cosine {
+        warmup_steps: 0,
+        final_ratio: 0.1,
+    },
+    ema: None,
+    epoch_steps: Some(50),
+};
+
+impl TextFamily for HmmConfig {
+    type Model = Hmm;
+
     fn vocab_size(&self) -> usize {
         self.vocab_size
     }
 
+    fn context(&self) -> usize {
+        self.context
+    }
+
     fn validate(&self) -> Result<(), String> {
         HmmConfig::validate(self)
+    }
+
+    fn training_defaults(&self) -> TrainingDefaults {
+        TRAINING
+    }
+
+    fn init(&self, device: &Device) -> Hmm {
+        HmmConfig::init(self, device)
     }
 }
 

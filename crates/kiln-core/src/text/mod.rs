@@ -32,34 +32,11 @@ pub trait Reads {
     fn reader(&self) -> Box<dyn Reader>;
 }
 
-/// The architecture of a model that writes text.
-pub trait TextConfig {
-    /// Distinct characters it reads and writes.
-    fn vocab_size(&self) -> usize;
-    /// Check the invariants its `init` relies on, naming the offending values.
-    fn validate(&self) -> Result<(), String>;
-}
-
 /// A text model as stored: its architecture and the characters its tokens stand for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextSpec<C> {
     pub model: C,
     pub vocabulary: Vocabulary,
-}
-
-impl<C: TextConfig> TextSpec<C> {
-    /// The config's invariants, and a vocabulary of the config's size.
-    pub fn validate(&self) -> Result<(), String> {
-        self.model.validate()?;
-        if self.model.vocab_size() != self.vocabulary.len() {
-            return Err(format!(
-                "vocab_size {} differs from the {} characters of the vocabulary",
-                self.model.vocab_size(),
-                self.vocabulary.len()
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// A text model as loaded: the model and the characters its tokens stand for.

@@ -84,42 +84,39 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// What the model does for a user, named for the table.
 fn work(model: &Model) -> String {
-    match model {
-        Model::Autoencoder(_) => "denoise".into(),
-        Model::Classifier(_) => "classify".into(),
-        Model::Ddpm(_) => {
-            format!("sample (DDIM {DEFAULT_STEPS} steps, guidance {DEFAULT_GUIDANCE})")
-        }
-        Model::Vae(_) | Model::Gan(_) => "sample".into(),
-        Model::Gpt(_) | Model::Hmm(_) => {
-            "write characters (batch = characters, one at a time)".into()
-        }
+    let capable = model.capable();
+    if capable.restorer().is_some() {
+        "denoise".into()
+    } else if capable.recogniser().is_some() {
+        "classify".into()
+    } else if capable.writer().is_some() {
+        "write characters (batch = characters, one at a time)".into()
+    } else if capable.diffusion().is_some() {
+        format!("sample (DDIM {DEFAULT_STEPS} steps, guidance {DEFAULT_GUIDANCE})")
+    } else {
+        "sample".into()
     }
 }
 
 /// One call of the model's work on `batch` digits, read back to the host so that asynchronous
 /// backends finish it inside the timing.
 fn infer(model: &Model, batch: usize, device: &Device) -> Result<()> {
-    match model {
-        Model::Autoencoder(_) => {
-            let digits = noise::uniform_values(0, batch * PIXELS);
-            let request = DenoiseRequest::new(digits, 0.4, 0)?;
-            model.denoise(&request, device)?.restored.into_data();
-        }
-        Model::Gpt(_) | Model::Hmm(_) => {
-            let request = TextRequest::new("\n".into(), batch, TokenChoice::default(), 0)?;
-            let mut writing = model.writing(&request)?;
-            while writing.next_char(device)?.is_some() {}
-        }
-        Model::Classifier(classifier) => {
-            let images = noise_images(batch, device);
-            classifier.features_and_probabilities(images).1.into_data();
-        }
-        _ => {
-            model
-                .sample(SampleRequest::new(batch, 0)?, device)?
-                .into_data();
-        }
+    let capable = model.capable();
+    if capable.restorer().is_some() {
+        let digits = noise::uniform_values(0, batch * PIXELS);
+        let request = DenoiseRequest::new(digits, 0.4, 0)?;
+        model.denoise(&request, device)?.restored.into_data();
+    } else if let Some(classifier) = capable.recogniser() {
+        let images = noise_images(batch, device);
+        classifier.features_and_probabilities(images).1.into_data();
+    } else if capable.writer().is_some() {
+        let request = TextRequest::new("\n".into(), batch, TokenChoice::default(), 0)?;
+        let mut writing = model.writing(&request)?;
+        while writing.next_char(device)?.is_some() {}
+    } else {
+        model
+            .sample(SampleRequest::new(batch, 0)?, device)?
+            .into_data();
     }
     Ok(())
 }

@@ -26,33 +26,11 @@ use crate::ema::WeightAverage;
 use crate::run_dir::{Checkpoint, RunConfig, RunDir, TrainSettings, TrainState};
 use crate::trainer::{self, Session};
 
-const DEFAULT_EPOCHS: usize = 20;
-const DEFAULT_BATCH: usize = 128;
-const DEFAULT_LR: f64 = 1e-3;
-/// A text model's epoch is this many steps (about a million characters at 16 windows of 256).
-const DEFAULT_EPOCH_STEPS: usize = 250;
-/// 5,000 steps of 16 windows of 256 characters: 20 M characters, Tiny Shakespeare ~20 times.
-const DEFAULT_GPT_EPOCHS: usize = 20;
-const DEFAULT_GPT_BATCH: usize = 16;
-/// Twice nanoGPT's 1e-3: a smaller model takes a larger step.
-const DEFAULT_GPT_LR: f64 = 2e-3;
-/// An HMM's epoch is this many steps of 64 windows of 256 characters (about 0.8 M characters).
-const DEFAULT_HMM_EPOCH_STEPS: usize = 50;
-const DEFAULT_HMM_EPOCHS: usize = 10;
-const DEFAULT_HMM_BATCH: usize = 64;
-/// How much of its counts an HMM replaces with each batch's at first (stepwise EM's η).
-const DEFAULT_HMM_RATE: f64 = 0.5;
-/// Warm-up steps of the cosine schedule (nanoGPT's Shakespeare run uses 100).
+/// Warm-up steps when `--schedule cosine` is asked of a family that trains at a constant rate
+/// (nanoGPT's Shakespeare run uses 100).
 const DEFAULT_WARMUP: u64 = 100;
-/// Where the cosine schedule ends, as a fraction of the peak rate (nanoGPT: 1e-4 of 1e-3).
+/// Where such a cosine ends, as a fraction of the peak rate (nanoGPT: 1e-4 of 1e-3).
 const COSINE_FINAL_RATIO: f64 = 0.1;
-/// DCGAN's learning rate (Radford et al. 2016).
-const DEFAULT_GAN_LR: f64 = 2e-4;
-/// Half the usual rate: the noise-prediction loss is noisy.
-const DEFAULT_DDPM_LR: f64 = 5e-4;
-/// Diffusion models sample from a moving average of their weights (Ho et al. 2020 use 0.9999
-/// over 800k steps; a few thousand steps on MNIST want a shorter memory).
-const DEFAULT_DDPM_EMA: f64 = 0.999;
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let run = RunDir::new(&args.out);
@@ -121,10 +99,14 @@ fn load_data(config: &RunConfig) -> Result<TrainingSet> {
         let text = data::read_text(&settings.data)?;
         let corpus = Corpus::new(&text, shape.vocabulary.clone(), shape.context)
             .with_context(|| format!("reading {} as training text", settings.data.display()))?;
+        let epoch_steps = settings
+            .epoch_steps
+            .or(config.spec.training_defaults().epoch_steps)
+            .context("a text run needs a number of steps per epoch")?;
         return Ok(TrainingSet::Text(TextData {
             corpus,
             context: shape.context,
-            epoch_steps: settings.epoch_steps.unwrap_or(DEFAULT_EPOCH_STEPS),
+            epoch_steps,
         }));
     }
     let mut digits = data::load_mnist(&settings.data)?;
@@ -282,49 +264,49 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
         ModelKind::Hmm => ModelSpec::Hmm(hmm_spec(args)?),
     };
     spec.validate()?;
-    let reads_text = args.model.reads_text();
-    let learning_rate = args.lr.unwrap_or(match args.model {
-        ModelKind::Gan => DEFAULT_GAN_LR,
-        ModelKind::Ddpm => DEFAULT_DDPM_LR,
-        ModelKind::Gpt => DEFAULT_GPT_LR,
-        ModelKind::Hmm => DEFAULT_HMM_RATE,
-        _ => DEFAULT_LR,
-    });
+    let defaults = spec.training_defaults();
+    let learning_rate = args.lr.unwrap_or(defaults.learning_rate);
     ensure!(
         learning_rate.is_finite() && learning_rate > 0.0,
         "--lr must be a positive number, got {learning_rate}"
     );
-    let ema = args
-        .ema
-        .or((args.model == ModelKind::Ddpm).then_some(DEFAULT_DDPM_EMA));
+    let ema = args.ema.or(defaults.ema);
     if let Some(decay) = ema {
         ensure!(
             decay > 0.0 && decay < 1.0,
             "--ema must be a decay between 0 and 1 (exclusive), got {decay}"
         );
     }
-    let (default_epochs, default_batch, default_epoch_steps, default_warmup) = match args.model {
-        ModelKind::Gpt => (
-            DEFAULT_GPT_EPOCHS,
-            DEFAULT_GPT_BATCH,
-            DEFAULT_EPOCH_STEPS,
-            DEFAULT_WARMUP,
-        ),
-        // Stepwise EM starts at its largest step: a random HMM has nothing to protect.
-        ModelKind::Hmm => (
-            DEFAULT_HMM_EPOCHS,
-            DEFAULT_HMM_BATCH,
-            DEFAULT_HMM_EPOCH_STEPS,
-            0,
-        ),
-        _ => (DEFAULT_EPOCHS, DEFAULT_BATCH, 0, DEFAULT_WARMUP),
+    let lr_schedule = lr_schedule(args, defaults.schedule)?;
+    Ok(RunConfig {
+        spec,
+        settings: TrainSettings {
+            data: args.data.clone(),
+            epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
+            batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
+            learning_rate,
+            lr_schedule,
+            epoch_steps: defaults
+                .epoch_steps
+                .map(|steps| args.text.epoch_steps.map_or(steps, NonZeroUsize::get)),
+            seed: args.seed.unwrap_or(0),
+            limit: args.limit.map(|l| l.get()),
+            ema,
+        },
+        command: command_line(),
+    })
+}
+
+/// The schedule the flags ask for, starting from the family's.
+fn lr_schedule(args: &TrainArgs, default: LrSchedule) -> Result<LrSchedule> {
+    let (kind, warmup, final_ratio) = match default {
+        LrSchedule::Constant => (ScheduleKind::Constant, DEFAULT_WARMUP, COSINE_FINAL_RATIO),
+        LrSchedule::Cosine {
+            warmup_steps,
+            final_ratio,
+        } => (ScheduleKind::Cosine, warmup_steps, final_ratio),
     };
-    let schedule = args.schedule.unwrap_or(if reads_text {
-        ScheduleKind::Cosine
-    } else {
-        ScheduleKind::Constant
-    });
-    let lr_schedule = match schedule {
+    Ok(match args.schedule.unwrap_or(kind) {
         ScheduleKind::Constant => {
             ensure!(
                 args.warmup.is_none(),
@@ -333,28 +315,9 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             LrSchedule::Constant
         }
         ScheduleKind::Cosine => LrSchedule::Cosine {
-            warmup_steps: args.warmup.unwrap_or(default_warmup),
-            final_ratio: COSINE_FINAL_RATIO,
+            warmup_steps: args.warmup.unwrap_or(warmup),
+            final_ratio,
         },
-    };
-    Ok(RunConfig {
-        spec,
-        settings: TrainSettings {
-            data: args.data.clone(),
-            epochs: args.epochs.map_or(default_epochs, NonZeroUsize::get),
-            batch_size: args.batch.map_or(default_batch, NonZeroUsize::get),
-            learning_rate,
-            lr_schedule,
-            epoch_steps: reads_text.then(|| {
-                args.text
-                    .epoch_steps
-                    .map_or(default_epoch_steps, NonZeroUsize::get)
-            }),
-            seed: args.seed.unwrap_or(0),
-            limit: args.limit.map(|l| l.get()),
-            ema,
-        },
-        command: command_line(),
     })
 }
 

@@ -109,7 +109,7 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         "--out",
         &out,
     ]);
-    assert!(err.contains("ae models cannot sample from noise"), "{err}");
+    assert!(err.contains("ae models cannot draw digits"), "{err}");
     let err = fails(&[
         "sample",
         "--model",
@@ -199,7 +199,10 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         "--out",
         &out,
     ]);
-    assert!(err.contains("classifier models cannot sample"), "{err}");
+    assert!(
+        err.contains("classifier models cannot draw digits"),
+        "{err}"
+    );
     let wide = digits.join("wide.png");
     image::GrayImage::new(30, 28).save(&wide).unwrap();
     let err = fails(&[

@@ -14,13 +14,14 @@ use std::path::Path;
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
 use kiln_core::classifier::Classifier;
+use kiln_core::family::Capability;
 use kiln_core::manifest::{Evaluation, GuidedEvaluation, Manifest, ManifestEntry};
 use kiln_core::metrics::{
     ClassTally, FeatureStatistics, INCEPTION_SCORE_SPLITS, MANIFOLD_NEIGHBOURS, frechet_distance,
     inception_score, precision_recall, psnr,
 };
 use kiln_core::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
-use kiln_core::model::{Model, ModelSpec};
+use kiln_core::model::Model;
 use kiln_core::noise;
 use kiln_core::request::{DenoiseRequest, DiffusionRequest, MAX_SAMPLE_COUNT, SampleRequest};
 use kiln_core::vae::Vae;
@@ -59,13 +60,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let models = match &args.model {
         Some(name) => {
             let resolved = resolve::resolve(name, &args.manifest)?;
-            if resolved.spec.text_shape().is_some() {
+            let capabilities = resolved.spec.capabilities();
+            if capabilities.contains(&Capability::Write) {
                 return text::judge_text(&args, name, resolved);
             }
-            match resolved.spec {
-                ModelSpec::Autoencoder(_) => return judge_restoration(&args, name, resolved),
-                ModelSpec::Classifier(_) => return judge_classification(&args, name, resolved),
-                _ => {}
+            if capabilities.contains(&Capability::Denoise) {
+                return judge_restoration(&args, name, resolved);
+            }
+            if capabilities.contains(&Capability::Classify) {
+                return judge_classification(&args, name, resolved);
             }
             vec![(name.clone(), resolved)]
         }
@@ -112,7 +115,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     for (name, resolved) in models {
         let model = judgement.load(&name, &resolved)?;
         // Sampler options apply to diffusion models only; --all passes them to those alone.
-        let diffusion = if args.all && !matches!(model, Model::Ddpm(_)) {
+        let diffusion = if args.all && model.capable().diffusion().is_none() {
             DiffusionRequest::default()
         } else {
             args.diffusion.request()?
@@ -216,11 +219,11 @@ fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<
 /// A classifier's figures: the share of the first `--count` test digits it labels correctly.
 fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()> {
     let device = args.device.device()?;
-    let Model::Classifier(classifier) = resolved
+    let model = resolved
         .spec
         .load(&resolved.weights, &device)
-        .with_context(|| format!("loading {name}"))?
-    else {
+        .with_context(|| format!("loading {name}"))?;
+    let Some(classifier) = model.capable().recogniser() else {
         bail!("{name} is not a classifier");
     };
     let mnist = data::load_mnist(&args.data)?;
@@ -232,11 +235,7 @@ fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> Resu
             .iter()
             .map(|&i| mnist.test.labels()[i] as usize)
             .collect();
-        judged.add(
-            &classifier,
-            mnist.test.images(chunk, &device),
-            Some(&labels),
-        )?;
+        judged.add(classifier, mnist.test.images(chunk, &device), Some(&labels))?;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
@@ -299,12 +298,7 @@ fn generative_models(manifest: &Path) -> Result<Vec<String>> {
     let names: Vec<String> = resolve::read_manifest(manifest)?
         .models
         .into_iter()
-        .filter(|m| {
-            matches!(
-                m.spec,
-                ModelSpec::Vae(_) | ModelSpec::Gan(_) | ModelSpec::Ddpm(_)
-            )
-        })
+        .filter(|m| m.spec.capabilities().contains(&Capability::Sample))
         .map(|m| m.name)
         .collect();
     ensure!(
@@ -366,7 +360,7 @@ impl Judgement<'_> {
         }
         bar.finish_and_clear();
         let mut figures = generated.figures(self.test, args.count);
-        if let Model::Vae(vae) = model {
+        if let Some(vae) = model.capable().vae() {
             figures.extend(self.likelihood(name, vae)?);
         }
         Ok((figures, generated.tally))
@@ -384,7 +378,7 @@ impl Judgement<'_> {
         let args = self.args;
         let model = self.load(name, resolved)?;
         ensure!(
-            matches!(model, Model::Ddpm(_)),
+            model.capable().diffusion().is_some(),
             "--guidance-sweep applies only to diffusion models such as ddpm, and {name} is a {} model",
             model.kind()
         );
@@ -466,11 +460,11 @@ struct Report<'a> {
 /// The judging classifier and how the figures name it (name and weight hash).
 fn load_classifier(args: &EvalArgs, device: &Device) -> Result<(Classifier, String)> {
     let judge = resolve::resolve(&args.classifier, &args.manifest)?;
-    let Model::Classifier(classifier) = judge
+    let model = judge
         .spec
         .load(&judge.weights, device)
-        .with_context(|| format!("loading the classifier {}", args.classifier))?
-    else {
+        .with_context(|| format!("loading the classifier {}", args.classifier))?;
+    let Some(classifier) = model.capable().recogniser() else {
         bail!("--classifier {} is not a classifier", args.classifier);
     };
     let name = format!(
@@ -478,7 +472,7 @@ fn load_classifier(args: &EvalArgs, device: &Device) -> Result<(Classifier, Stri
         args.classifier,
         &weights::sha256_hex(&judge.weights)[..12]
     );
-    Ok((classifier, name))
+    Ok((classifier.clone(), name))
 }
 
 /// The MNIST test set as the metrics compare against it.

@@ -4,7 +4,6 @@
 
 use anyhow::{Context, Result, bail};
 use kiln_core::metrics::NGram;
-use kiln_core::model::Model;
 use kiln_core::request::TextRequest;
 use kiln_core::text::{Corpus, TokenChoice};
 
@@ -39,11 +38,10 @@ pub fn judge_text(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()>
         context: shape.context,
         epoch_steps: 0,
     };
-    let losses = match &model {
-        Model::Gpt(text) => trainer::evaluate(&text.model, &data, &device, args.seed),
-        Model::Hmm(text) => trainer::evaluate(&text.model, &data, &device, args.seed),
-        _ => bail!("{name} is not a text model"),
+    let Some(writer) = model.capable().writer() else {
+        bail!("{name} is not a text model");
     };
+    let losses = trainer::evaluate(|batch, _| writer.losses(batch), &data, &device, args.seed);
     let nats = losses[OBJECTIVE];
     let characters: usize = data.validation().iter().map(Vec::len).sum::<usize>() * data.context;
     let counted = NGram::count(

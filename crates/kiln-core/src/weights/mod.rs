@@ -1,6 +1,11 @@
 //! Weight files: burnpack bytes in and out, checked against their SHA-256. Files may store
-//! floats in f16 or weights in int8 or int4 ([`crate::quantisation`]) for a smaller download;
+//! floats in f16 or weights in int8 or int4 ([`quantisation`]) for a smaller download;
 //! they load into the model's own precision (f32), so compute is the same whatever the file.
+
+mod error;
+mod quantisation;
+
+pub use error::WeightError;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,21 +19,8 @@ use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
 use burn_pack::Tensor as PackTensor;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 
-use crate::quantisation::{self, Bits};
-
-#[derive(Debug, Error)]
-pub enum WeightError {
-    #[error(
-        "weight file checksum mismatch: expected sha256 {expected}, got {found} (the file is corrupt, truncated, or from another export)"
-    )]
-    Checksum { expected: String, found: String },
-    #[error("not a readable burnpack weight file: {0}")]
-    Format(String),
-    #[error("the weights do not fit this model's architecture (was the config changed?): {0}")]
-    Architecture(String),
-}
+use quantisation::Bits;
 
 /// Lower-case hex SHA-256 of `bytes`, as stored in the manifest.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use burn::tensor::{Bytes, DType, f16};
 use burn_pack::Tensor as PackTensor;
 
-use crate::weights::WeightError;
+use super::error::WeightError;
 
 /// The name of the scales of quantised tensor `name` is `name` + this suffix. A `:` cannot occur
 /// in a module path, so it never collides with a parameter.

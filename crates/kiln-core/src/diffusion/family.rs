@@ -1,0 +1,75 @@
+//! The diffusion model as a family: what it can do, how it trains and what it shows of it.
+
+use burn::tensor::Device;
+
+use super::model::{Diffusion, DiffusionConfig};
+use super::sampling::{DEFAULT_STEPS, Denoising, SamplingOptions};
+use crate::family::{Capability, Family, TrainingDefaults};
+use crate::train::{
+    DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
+};
+
+impl Family for DiffusionConfig {
+    type Loaded = Diffusion;
+
+    fn validate(&self) -> Result<(), String> {
+        DiffusionConfig::validate(self)
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::Sample,
+            Capability::Conditional,
+            Capability::Diffuse,
+        ]
+    }
+
+    /// Half the usual rate (the noise-prediction loss is noisy), and sampling from a moving
+    /// average of the weights: Ho et al. 2020 use 0.9999 over 800k steps; a few thousand steps
+    /// on MNIST want a shorter memory.
+    fn training_defaults(&self) -> TrainingDefaults {
+        TrainingDefaults {
+            learning_rate: 5e-4,
+            ema: Some(0.999),
+            ..TrainingDefaults::IMAGES
+        }
+    }
+
+    fn init(&self, device: &Device) -> Diffusion {
+        DiffusionConfig::init(self, device)
+    }
+
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+        task.digits(DiffusionConfig::init(self, device))
+    }
+}
+
+impl Objective for Diffusion {
+    type Batch = DigitBatch;
+
+    fn losses(&self, batch: &DigitBatch, seed: u64) -> Losses {
+        let mse = self.loss(batch.images.clone(), batch.labels.clone(), seed);
+        Losses {
+            terms: vec![("mse", mse.clone())],
+            total: mse,
+        }
+    }
+
+    /// The default sampler (what the page shows first).
+    fn preview(&self, device: &Device) -> Option<Preview> {
+        let options = SamplingOptions {
+            steps: DEFAULT_STEPS.min(self.schedule().len()),
+            ..SamplingOptions::default()
+        };
+        let run = Denoising::new(
+            self.clone(),
+            PREVIEW_COUNT,
+            PREVIEW_SEED,
+            None,
+            options,
+            device,
+        )
+        .expect("steps within the schedule");
+        Some(Preview::Images(Box::new(run.finish())))
+    }
+}

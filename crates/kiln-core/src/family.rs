@@ -1,0 +1,212 @@
+//! What a model family declares in its own module: its spec, how it loads, how it trains and with
+//! which defaults, and what it can do. The registry ([`crate::model`]) lists each family once;
+//! everything else asks a model what it can do ([`Capability`]), never which kind it is.
+
+use std::fmt::Debug;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::text::{Reads, TextBatch, TextModel, TextSpec, Vocabulary};
+use crate::train::{LrSchedule, Objective, WithObjective};
+use crate::weights::{self, Precision, WeightError};
+
+/// What a model does, named as kiln.js names the calls: the page, the widgets and the CLI offer
+/// a model where it has the capability, never by its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// Draws images from noise.
+    Sample,
+    /// Draws images of a class it is asked for.
+    Conditional,
+    /// Draws them step by step, showing each step (diffusion).
+    Diffuse,
+    /// Walks its latent space between two codes.
+    Interpolate,
+    /// Restores damaged images.
+    Denoise,
+    /// Says which class an image is.
+    Classify,
+    /// Writes text one character at a time.
+    Write,
+    /// Learns from a handful of labelled images in the page.
+    Finetune,
+}
+
+/// How `kiln train` trains a family unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainingDefaults {
+    pub epochs: usize,
+    /// Images, or windows of text, per step.
+    pub batch: usize,
+    /// The peak rate, with a schedule.
+    pub learning_rate: f64,
+    pub schedule: LrSchedule,
+    /// The decay of a moving average of the weights that sampling uses, if any.
+    pub ema: Option<f64>,
+    /// Steps per epoch; `None` for one pass over the training images.
+    pub epoch_steps: Option<usize>,
+}
+
+impl TrainingDefaults {
+    /// What the image models share: 20 passes of 128 images at Adam's usual 10⁻³.
+    pub const IMAGES: Self = Self {
+        epochs: 20,
+        batch: 128,
+        learning_rate: 1e-3,
+        schedule: LrSchedule::Constant,
+        ema: None,
+        epoch_steps: None,
+    };
+}
+
+/// What a text model reads: the characters its tokens stand for, and the characters per window
+/// it trains and is judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct TextShape<'a> {
+    pub vocabulary: &'a Vocabulary,
+    pub context: usize,
+}
+
+/// A loaded model whose weights a weight file (burnpack) holds.
+pub trait Stored: Sized {
+    /// The same model with the weights in `bytes`.
+    fn with_weights(self, bytes: &[u8]) -> Result<Self, WeightError>;
+
+    /// The weights as burnpack bytes, floats stored at `precision`.
+    fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError>;
+
+    /// The weights as f32 burnpack bytes, read back asynchronously and serialised on `host` (a
+    /// CPU device): what a browser on WebGPU must use instead of [`Stored::to_bytes`].
+    fn to_bytes_async(&self, host: &Device) -> impl Future<Output = Result<Vec<u8>, WeightError>>;
+}
+
+impl<M: Module + Clone> Stored for M {
+    fn with_weights(self, bytes: &[u8]) -> Result<Self, WeightError> {
+        weights::load(self, bytes)
+    }
+
+    fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
+        weights::to_bytes_at(self.clone(), precision)
+    }
+
+    async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
+        weights::to_bytes_async(self.clone(), host, Precision::F32).await
+    }
+}
+
+impl<M: Module + Clone> Stored for TextModel<M> {
+    fn with_weights(self, bytes: &[u8]) -> Result<Self, WeightError> {
+        Ok(Self {
+            model: self.model.with_weights(bytes)?,
+            vocabulary: self.vocabulary,
+        })
+    }
+
+    fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
+        self.model.to_bytes(precision)
+    }
+
+    async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
+        self.model.to_bytes_async(host).await
+    }
+}
+
+/// A model family, implemented by its spec (the architecture and hyper-parameters that are
+/// stored in manifests and run directories). Its name is the registry's ([`crate::model`]).
+pub trait Family: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
+    /// What inference loads.
+    type Loaded: Stored + Clone + Debug;
+
+    /// Check the invariants `init` relies on, naming the offending values.
+    fn validate(&self) -> Result<(), String>;
+
+    fn capabilities(&self) -> Vec<Capability>;
+
+    fn training_defaults(&self) -> TrainingDefaults {
+        TrainingDefaults::IMAGES
+    }
+
+    /// A freshly initialised model for inference (the spec is valid).
+    fn init(&self, device: &Device) -> Self::Loaded;
+
+    /// The model with the weights in `bytes` (burnpack).
+    fn load(&self, bytes: &[u8], device: &Device) -> Result<Self::Loaded, WeightError> {
+        self.init(device).with_weights(bytes)
+    }
+
+    /// Initialise the trainable model on `device` (an autodiff device) and hand it to `task`
+    /// with its concrete type (the spec is valid).
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output;
+
+    /// What a text model reads; `None` for models of images.
+    fn text_shape(&self) -> Option<TextShape<'_>> {
+        None
+    }
+}
+
+/// The architecture of a model that writes text: what a text family declares, the rest
+/// ([`TextSpec`]'s vocabulary, loading, capabilities) being common to all of them.
+pub trait TextFamily: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
+    type Model: Module + Clone + Debug + Reads + Objective<Batch = TextBatch>;
+
+    /// Distinct characters it reads and writes.
+    fn vocab_size(&self) -> usize;
+
+    /// Characters per window in training and evaluation.
+    fn context(&self) -> usize;
+
+    /// Check the invariants `init` relies on, naming the offending values.
+    fn validate(&self) -> Result<(), String>;
+
+    fn training_defaults(&self) -> TrainingDefaults;
+
+    /// A freshly initialised model (the config is valid).
+    fn init(&self, device: &Device) -> Self::Model;
+}
+
+impl<C: TextFamily> Family for TextSpec<C> {
+    type Loaded = TextModel<C::Model>;
+
+    /// The config's invariants, and a vocabulary of the config's size.
+    fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        if self.model.vocab_size() != self.vocabulary.len() {
+            return Err(format!(
+                "vocab_size {} differs from the {} characters of the vocabulary",
+                self.model.vocab_size(),
+                self.vocabulary.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::Write]
+    }
+
+    fn training_defaults(&self) -> TrainingDefaults {
+        self.model.training_defaults()
+    }
+
+    fn init(&self, device: &Device) -> Self::Loaded {
+        TextModel {
+            model: self.model.init(device),
+            vocabulary: self.vocabulary.clone(),
+        }
+    }
+
+    fn train<T: WithObjective>(&self, device: &Device, task: T) -> T::Output {
+        task.text(self.model.init(device))
+    }
+
+    fn text_shape(&self) -> Option<TextShape<'_>> {
+        Some(TextShape {
+            vocabulary: &self.vocabulary,
+            context: self.model.context(),
+        })
+    }
+}
