@@ -12,21 +12,23 @@
 // Protocol (every request carries a numeric `id`, echoed by its one reply):
 //   → { id, command: "open",   backend: "auto" | "webgpu" | "cpu" }
 //       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string,
-//            upgrading: boolean, startup: { wasmMs, deviceMs } } }   // the backend's one-time start-up
+//            upgrading: boolean, startup: { wasmMs, deviceMs }, limits: { maxCount, maxSeed, … } } }
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
-//   → { id, command: "sample", model: number, count: number, seed: number, class?: number,
-//       sampler?: "ddpm" | "ddim", steps?: number, guidance?: number }
+//   Options are passed through to kiln-web, which deserialises and checks them (kiln-core's
+//   request::options); the open reply carries the limits they are checked against.
+//   → { id, command: "sample", model: number, options: { count, seed, class?, sampler?: "ddpm" |
+//       "ddim", steps?, guidance? } }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "diffuse", …the same as "sample" } — a diffusion model, step by step:
 //       ← { id, progress: { step, total, count, width, height, sample, predicted } } after each step
 //       ← { id, ok: true, result: { count, width, height, data } } (the last step's sample)
-//   → { id, command: "write", model: number, prompt: string, maxTokens: number, temperature: number,
-//       topK?: number, topP?: number, seed: number } — a text model, character by character:
+//   → { id, command: "write", model: number, options: { prompt, maxTokens, temperature, topK?,
+//       topP?, seed } } — a text model, character by character:
 //       ← { id, progress: { text, written, total } } with each new piece of text
 //       ← { id, ok: true, result: { written } } once maxTokens characters are written
-//   → { id, command: "finetune", model: number, data: Float32Array, labels: number[], steps: number,
-//       lr: number, seed: number } — a class-conditional VAE, step by step, on count × 784 intensities:
+//   → { id, command: "finetune", model: number, data: Float32Array, options: { labels: number[],
+//       steps, lr, seed } } — a class-conditional VAE, step by step, on count × 784 intensities:
 //       ← { id, progress: { step, total, loss } } after each step
 //       ← { id, ok: true, result: { steps } } once done; the handle then samples the fine-tuned model
 //   → { id, command: "export", model: number } — the weights as they are now (fine-tuned or not):
@@ -38,9 +40,9 @@
 //   → { id, command: "cancel", target: number } stops a "diffuse", "write" or "finetune" request
 //     before its next step (a cancelled fine-tuning changes nothing):
 //       ← { id, ok: true } and its ← { id: target, ok: false, cancelled: true, error }
-//   → { id, command: "interpolate", model: number, from: number, to: number, steps: number, class?: number }
+//   → { id, command: "interpolate", model: number, options: { from, to, steps, class? } }
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
-//   → { id, command: "denoise", model: number, data: Float32Array, noise: number, seed: number }
+//   → { id, command: "denoise", model: number, data: Float32Array, options: { noise, seed } }
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
 //   → { id, command: "classify", model: number, data: Float32Array }
 //       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
@@ -217,7 +219,7 @@ const commands = {
     const opened = await opening;
     const upgrading = choice === "auto" && opened.backend === "cpu" && auto.fallbackReason === undefined;
     const fallbackReason = choice === "auto" ? auto.fallbackReason : undefined;
-    return { result: { backend: opened.backend, fallbackReason, upgrading, startup: startup[opened.backend] } };
+    return { result: { backend: opened.backend, fallbackReason, upgrading, startup: startup[opened.backend], limits: opened.limits } };
   },
 
   async load({ backend: choice, entry, bytes }) {
@@ -229,13 +231,13 @@ const commands = {
     return { result: { model, capabilities: loaded.capabilities } };
   },
 
-  async sample({ model, count, seed, class: digit, sampler, steps, guidance }) {
-    const batch = await loadedModel(model).sample(count, seed, digit, sampler, steps, guidance);
+  async sample({ model, options }) {
+    const batch = await loadedModel(model).sample(options);
     return { result: batch, transfer: [batch.data.buffer] };
   },
 
-  async diffuse({ id, model, count, seed, class: digit, sampler, steps, guidance }) {
-    const run = loadedModel(model).denoising(count, seed, digit, sampler, steps, guidance);
+  async diffuse({ id, model, options }) {
+    const run = loadedModel(model).denoising(options);
     return stepwise(id, run, async () => {
       let last;
       for (let frame; (frame = await run.step()) !== null; last = frame) {
@@ -247,33 +249,35 @@ const commands = {
     });
   },
 
-  async write({ id, model, prompt, maxTokens, temperature, topK, topP, seed }) {
-    const run = loadedModel(model).writing(prompt, maxTokens, temperature, topK, topP, seed);
+  async write({ id, model, options }) {
+    const run = loadedModel(model).writing(options);
+    const total = options.maxTokens;
     return stepwise(id, run, async () => {
       let written = 0;
       for (let logits; (logits = await run.logits()) !== null; ) {
         const text = run.choose(logits);
         written += 1;
-        self.postMessage({ id, progress: { text, written, total: maxTokens } });
-        await yieldToMessages(id, () => `after ${written} of ${maxTokens} characters`);
+        self.postMessage({ id, progress: { text, written, total } });
+        await yieldToMessages(id, () => `after ${written} of ${total} characters`);
       }
       return { result: { written } };
     });
   },
 
-  async finetune({ id, model, data, labels, steps, lr, seed }) {
+  async finetune({ id, model, data, options }) {
     const { loaded, backend } = record(model);
-    const run = loaded.finetune(data, labels, steps, lr, seed);
+    const run = loaded.finetune(data, options);
     return stepwise(id, run, async () => {
       for (let progress; (progress = await run.step()) !== null; ) {
         self.postMessage({ id, progress });
         await yieldToMessages(id, () => `after step ${progress.step} of ${progress.total}`);
       }
       const tuned = record(model); // still there, not disposed while it trained
+      const finetuned = loaded.finetuned(run); // on the device it trained on
       tuned.loaded.free();
-      Object.assign(tuned, { loaded: run.model(), backend, tuned: true });
+      Object.assign(tuned, { loaded: finetuned, backend, tuned: true });
       await settle(model); // trained where it was; "auto" may have moved on since
-      return { result: { steps } };
+      return { result: { steps: options.steps } };
     });
   },
 
@@ -303,8 +307,8 @@ const commands = {
     return {};
   },
 
-  async interpolate({ model, from, to, steps, class: digit }) {
-    const batch = await loadedModel(model).interpolate(from, to, steps, digit);
+  async interpolate({ model, options }) {
+    const batch = await loadedModel(model).interpolate(options);
     return { result: batch, transfer: [batch.data.buffer] };
   },
 
@@ -313,8 +317,8 @@ const commands = {
     return { result: { probabilities }, transfer: [probabilities.buffer] };
   },
 
-  async denoise({ model, data, noise, seed }) {
-    const result = await loadedModel(model).denoise(data, noise, seed);
+  async denoise({ model, data, options }) {
+    const result = await loadedModel(model).denoise(data, options);
     return { result, transfer: [result.damaged.buffer, result.restored.buffer] };
   },
 };

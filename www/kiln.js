@@ -172,8 +172,10 @@ export class KilnModel {
   #handle;
   #entry;
   #manifestNames;
-  constructor(entry, handle, capabilities, manifestNames) {
+  #limits; // the bounds Kiln checks every call against, from Rust: { maxCount, maxSeed, … }
+  constructor(entry, handle, capabilities, limits, manifestNames) {
     this.#entry = entry;
+    this.#limits = limits;
     this.#manifestNames = manifestNames;
     this.name = entry.name;
     this.kind = entry.kind;
@@ -203,8 +205,9 @@ export class KilnModel {
    * AbortError).
    */
   async sample({ count = 16, seed = 0, class: digit, sampler, steps, guidance, onStep, signal } = {}) {
-    checkInteger("count", count, 1, 1024);
-    checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+    const limits = this.#limits;
+    checkInteger("count", count, 1, limits.maxCount);
+    checkInteger("seed", seed, 0, limits.maxSeed);
     if (sampler !== undefined && typeof sampler !== "string") {
       throw new TypeError(`sampler must be "ddpm" or "ddim", got ${JSON.stringify(sampler)}`);
     }
@@ -216,7 +219,7 @@ export class KilnModel {
       throw new TypeError("onStep must be a function");
     }
     signal?.throwIfAborted();
-    const args = { model: this.#handle, count, seed, class: checkClass(digit), sampler, steps, guidance };
+    const args = { model: this.#handle, options: { count, seed, class: checkClass(digit, limits), sampler, steps, guidance } };
     if (!this.capabilities.includes("diffuse")) {
       if (onStep) throw new TypeError(`onStep applies only to diffusion models such as ddpm, not ${this.kind}`);
       return worker.call("sample", args);
@@ -231,10 +234,12 @@ export class KilnModel {
    * along the walk, so only the style changes. Resolves like `sample`, with `count = steps`.
    */
   async interpolate({ from = 0, to = 1, steps = 16, class: digit } = {}) {
-    checkInteger("from", from, 0, Number.MAX_SAFE_INTEGER);
-    checkInteger("to", to, 0, Number.MAX_SAFE_INTEGER);
-    checkInteger("steps", steps, 2, 256);
-    return worker.call("interpolate", { model: this.#handle, from, to, steps, class: checkClass(digit) });
+    const limits = this.#limits;
+    checkInteger("from", from, 0, limits.maxSeed);
+    checkInteger("to", to, 0, limits.maxSeed);
+    checkInteger("steps", steps, 2, limits.maxInterpolationSteps);
+    const options = { from, to, steps, class: checkClass(digit, limits) };
+    return worker.call("interpolate", { model: this.#handle, options });
   }
 
   /**
@@ -246,11 +251,12 @@ export class KilnModel {
    */
   async denoise({ data, noise = 0.4, seed = 0 } = {}) {
     const pixels = Float32Array.from(checkDigits(data));
-    if (typeof noise !== "number" || !(noise >= 0 && noise <= 1)) {
-      throw new RangeError(`noise must be a number from 0 to 1, got ${typeof noise === "string" ? JSON.stringify(noise) : String(noise)}`);
+    const { maxNoise, maxSeed } = this.#limits;
+    if (typeof noise !== "number" || !(noise >= 0 && noise <= maxNoise)) {
+      throw new RangeError(`noise must be a number from 0 to ${maxNoise}, got ${typeof noise === "string" ? JSON.stringify(noise) : String(noise)}`);
     }
-    checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
-    return worker.call("denoise", { model: this.#handle, data: pixels, noise, seed }, [pixels.buffer]);
+    checkInteger("seed", seed, 0, maxSeed);
+    return worker.call("denoise", { model: this.#handle, data: pixels, options: { noise, seed } }, [pixels.buffer]);
   }
 
   /**
@@ -283,10 +289,11 @@ export class KilnModel {
     if (!Array.isArray(examples) || examples.length === 0) {
       throw new TypeError("examples must be a non-empty array of { data, label }");
     }
+    const limits = this.#limits;
     const data = new Float32Array(examples.length * PIXELS_PER_DIGIT);
     const labels = examples.map(({ data: digit, label } = {}, i) => {
       if (label === undefined || label === null) throw new TypeError(`example ${i} has no label`);
-      checkInteger(`example ${i}'s label`, label, 0, 9);
+      checkInteger(`example ${i}'s label`, label, 0, limits.classes - 1);
       const pixels = checkDigits(digit);
       if (pixels.length !== PIXELS_PER_DIGIT) {
         throw new TypeError(`example ${i} must be one 28×28 digit (${PIXELS_PER_DIGIT} intensities), got ${pixels.length}`);
@@ -294,12 +301,14 @@ export class KilnModel {
       data.set(pixels, i * PIXELS_PER_DIGIT);
       return label;
     });
-    checkInteger("steps", steps, 1, 5000);
-    if (typeof lr !== "number" || !(lr > 0 && lr <= 0.01)) throw new RangeError(`lr must be a number above 0 and at most 0.01, got ${String(lr)}`);
-    checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+    checkInteger("steps", steps, 1, limits.maxFinetuneSteps);
+    if (typeof lr !== "number" || !(lr > 0 && lr <= limits.maxFinetuneLr)) {
+      throw new RangeError(`lr must be a number above 0 and at most ${limits.maxFinetuneLr}, got ${String(lr)}`);
+    }
+    checkInteger("seed", seed, 0, limits.maxSeed);
     if (onProgress !== undefined && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
     const stop = new AbortController();
-    const args = { model: this.#handle, data, labels, steps, lr, seed };
+    const args = { model: this.#handle, data, options: { labels, steps, lr, seed } };
     const done = worker.call("finetune", args, [data.buffer], { onProgress, signal: stop.signal }).then(() => this);
     return { done, cancel: () => stop.abort() };
   }
@@ -349,7 +358,7 @@ export class KilnModel {
     if (!this.capabilities.includes("write")) {
       throw new TypeError(`${this.name} is a ${this.kind} model: only text models such as gpt generate text`);
     }
-    return generate(this.#handle, options);
+    return generate(this.#handle, this.#limits, options);
   }
 }
 
@@ -363,19 +372,19 @@ export class KilnModel {
  *   AbortError) stops the model before its next character. The same prompt, seed and settings
  *   write the same text on every backend and natively (`kiln generate`).
  */
-function generate(handle, { prompt = "\n", maxTokens = 500, temperature = 0.8, topK, topP, seed = 0, signal } = {}) {
+function generate(handle, limits, { prompt = "\n", maxTokens = 500, temperature = 0.8, topK, topP, seed = 0, signal } = {}) {
   if (typeof prompt !== "string") throw new TypeError(`prompt must be a string, got ${JSON.stringify(prompt)}`);
-  checkInteger("maxTokens", maxTokens, 1, 100000);
-  if (typeof temperature !== "number" || !(temperature >= 0 && temperature <= 10)) {
-    throw new RangeError(`temperature must be a number from 0 to 10, got ${String(temperature)}`);
+  checkInteger("maxTokens", maxTokens, 1, limits.maxTokens);
+  if (typeof temperature !== "number" || !(temperature >= 0 && temperature <= limits.maxTemperature)) {
+    throw new RangeError(`temperature must be a number from 0 to ${limits.maxTemperature}, got ${String(temperature)}`);
   }
   if (topK !== undefined && topK !== null) checkInteger("topK", topK, 1, 1e6);
   if (topP !== undefined && topP !== null && (typeof topP !== "number" || !(topP > 0 && topP <= 1))) {
     throw new RangeError(`topP must be a number above 0 and at most 1, got ${String(topP)}`);
   }
-  checkInteger("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+  checkInteger("seed", seed, 0, limits.maxSeed);
   signal?.throwIfAborted();
-  const args = { model: handle, prompt, maxTokens, temperature, topK: topK ?? undefined, topP: topP ?? undefined, seed };
+  const args = { model: handle, options: { prompt, maxTokens, temperature, topK: topK ?? undefined, topP: topP ?? undefined, seed } };
   return pieces(args, signal);
 }
 
@@ -464,11 +473,11 @@ function storageError(error) {
   return new Error(`the browser's storage failed: ${error?.message ?? error}`, { cause: error });
 }
 
-/** A digit class is absent (undefined or null: any digit) or an integer 0–9; whether the model
- * takes one is the model's own check. Returns the class or undefined. */
-function checkClass(digit) {
+/** A digit class is absent (undefined or null: any digit) or one of the classes Kiln draws;
+ * whether the model takes one is the model's own check. Returns the class or undefined. */
+function checkClass(digit, limits) {
   if (digit === undefined || digit === null) return undefined;
-  checkInteger("class", digit, 0, 9);
+  checkInteger("class", digit, 0, limits.classes - 1);
   return digit;
 }
 
@@ -485,6 +494,7 @@ function checkDigits(data) {
 export class Kiln extends EventTarget {
   #choice;
   #engine;
+  #limits;
   #manifestUrl;
   #manifest;
   #settled;
@@ -493,6 +503,7 @@ export class Kiln extends EventTarget {
     super();
     this.#choice = choice;
     this.#engine = engine;
+    this.#limits = engine.limits;
     this.#manifestUrl = manifestUrl;
     const { backend, fallbackReason } = engine;
     this.#settled = engine.upgrading
@@ -603,6 +614,6 @@ export class Kiln extends EventTarget {
     }
     report(onProgress, "load", bytes.length, bytes.length);
     const { model, capabilities } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
-    return new KilnModel(entry, model, capabilities, manifest.models.map((m) => m.name));
+    return new KilnModel(entry, model, capabilities, this.#limits, manifest.models.map((m) => m.name));
   }
 }

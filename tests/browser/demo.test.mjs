@@ -292,7 +292,7 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
-  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm, gpt');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm, gpt, hmm');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
   assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
   assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);

@@ -1,11 +1,11 @@
 //! A diffusion model's reverse process, driven one step at a time from JavaScript so the page
 //! can animate it, report progress and stop it.
 
-use js_sys::{Promise, Reflect};
+use js_sys::Promise;
 use kiln_core::diffusion::Denoising;
 use wasm_bindgen::prelude::*;
 
-use crate::loaded_model::{image_object, read_images};
+use crate::js::{image_object, promise, read_images, set_numbers};
 
 #[wasm_bindgen]
 pub struct DenoisingRun {
@@ -34,12 +34,11 @@ impl DenoisingRun {
             return Promise::resolve(&JsValue::NULL);
         };
         let (step, total) = (self.run.steps_done(), self.run.total_steps());
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let sample = read_images(frame.sample).await?;
             let predicted = read_images(frame.predicted).await?;
             let object = image_object(&sample, &[("sample", &sample), ("predicted", &predicted)])?;
-            Reflect::set(&object, &"step".into(), &(step as u32).into())?;
-            Reflect::set(&object, &"total".into(), &(total as u32).into())?;
+            set_numbers(&object, &[("step", step as f64), ("total", total as f64)])?;
             Ok(object)
         })
     }

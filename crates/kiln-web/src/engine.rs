@@ -2,6 +2,7 @@
 
 use burn::tensor::Device;
 use kiln_core::manifest::ManifestEntry;
+use kiln_core::request::LIMITS;
 use kiln_core::weights;
 use wasm_bindgen::prelude::*;
 
@@ -47,6 +48,13 @@ impl Engine {
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
         self.fallback_reason.clone()
+    }
+
+    /// The bounds every call's options are checked against (`{ maxCount, maxSeed, … }`), so
+    /// that kiln.js reads them instead of copying them.
+    #[wasm_bindgen(getter)]
+    pub fn limits(&self) -> Result<JsValue, JsError> {
+        serde_wasm_bindgen::to_value(&LIMITS).map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// Load weights described by a manifest entry (JSON text), verifying their SHA-256 first.

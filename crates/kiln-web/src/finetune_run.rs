@@ -4,27 +4,29 @@
 use burn::tensor::Device;
 use js_sys::Promise;
 use kiln_core::finetune::Finetuning;
-use kiln_core::model::{Model, ModelSpec};
+use kiln_core::vae::Vae;
 use wasm_bindgen::prelude::*;
 
-use crate::loaded_model::{LoadedModel, read_values};
+use crate::js::{promise, read_values, set_numbers};
 
 #[wasm_bindgen]
 pub struct FinetuneRun {
-    name: String,
-    spec: ModelSpec,
     run: Finetuning,
-    device: Device,
 }
 
 impl FinetuneRun {
-    pub fn new(name: String, spec: ModelSpec, run: Finetuning, device: Device) -> Self {
-        Self {
-            name,
-            spec,
-            run,
-            device,
-        }
+    pub fn new(run: Finetuning) -> Self {
+        Self { run }
+    }
+
+    /// The model as fine-tuned so far (`LoadedModel::finetuned` wraps it for JavaScript).
+    pub fn model(&self) -> Vae {
+        self.run.model()
+    }
+
+    /// The device it trains on.
+    pub fn device(&self) -> Device {
+        self.run.device()
     }
 }
 
@@ -42,27 +44,18 @@ impl FinetuneRun {
             return Promise::resolve(&JsValue::NULL);
         };
         let (step, total) = (self.run.steps_done(), self.run.total_steps());
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let loss = read_values(loss, "the loss").await?[0];
-            let object = js_sys::Object::new();
-            for (key, value) in [
-                ("step", step as f64),
-                ("total", total as f64),
-                ("loss", f64::from(loss)),
-            ] {
-                js_sys::Reflect::set(&object, &key.into(), &value.into())?;
-            }
-            Ok(object.into())
+            let object = js_sys::Object::new().into();
+            set_numbers(
+                &object,
+                &[
+                    ("step", step as f64),
+                    ("total", total as f64),
+                    ("loss", f64::from(loss)),
+                ],
+            )?;
+            Ok(object)
         })
-    }
-
-    /// The model as fine-tuned so far, under the original model's name.
-    pub fn model(&self) -> LoadedModel {
-        LoadedModel::new(
-            self.name.clone(),
-            self.spec.clone(),
-            Model::Vae(Box::new(self.run.model())),
-            self.device.clone(),
-        )
     }
 }

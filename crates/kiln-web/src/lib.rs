@@ -6,6 +6,7 @@ mod backend;
 mod denoising_run;
 mod engine;
 mod finetune_run;
+mod js;
 mod loaded_model;
 mod writing_run;
 

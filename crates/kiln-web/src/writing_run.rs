@@ -6,7 +6,7 @@ use js_sys::{Float32Array, Promise};
 use kiln_core::text::Writing;
 use wasm_bindgen::prelude::*;
 
-use crate::loaded_model::{read_values, to_js};
+use crate::js::{promise, read_values, to_js};
 
 #[wasm_bindgen]
 pub struct WritingRun {
@@ -35,14 +35,14 @@ impl WritingRun {
         let Some(logits) = self.writing.next_logits(&self.device) else {
             return Promise::resolve(&JsValue::NULL);
         };
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let values = read_values(logits, "logits").await?;
             Ok(Float32Array::from(&values[..]).into())
         })
     }
 
     /// Pick the next character from the logits `logits()` gave; the model reads it next time.
-    pub fn choose(&mut self, logits: Vec<f32>) -> Result<String, JsValue> {
+    pub fn choose(&mut self, logits: Vec<f32>) -> Result<String, JsError> {
         self.writing
             .choose(&logits)
             .map(String::from)

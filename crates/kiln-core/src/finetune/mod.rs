@@ -30,6 +30,8 @@ use burn::tensor::activation::sigmoid;
 pub const MAX_EXAMPLES: usize = 64;
 /// Most steps one run may take.
 pub const MAX_STEPS: usize = 5_000;
+/// The largest step fine-tuning takes: beyond it a few examples overwrite the model.
+pub const MAX_LEARNING_RATE: f64 = 0.01;
 /// Keeps the replayed codes' noise apart from the ELBO's, which draws from the same step seed.
 const REPLAY_STREAM: u64 = 0x5EED_0F2E_91A7;
 
@@ -51,7 +53,7 @@ pub enum FinetuneError {
     },
     #[error("steps must be from 1 to {MAX_STEPS}, got {0}")]
     Steps(usize),
-    #[error("the learning rate must be above 0 and at most 0.01, got {0}")]
+    #[error("the learning rate must be above 0 and at most {MAX_LEARNING_RATE}, got {0}")]
     LearningRate(f64),
     #[error("only a class-conditional VAE (such as cvae) can be fine-tuned on labelled digits")]
     NotConditional,
@@ -91,7 +93,7 @@ impl FinetuneConfig {
         if !(1..=MAX_STEPS).contains(&self.steps) {
             return Err(FinetuneError::Steps(self.steps));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate <= 0.01) {
+        if !(self.learning_rate > 0.0 && self.learning_rate <= MAX_LEARNING_RATE) {
             return Err(FinetuneError::LearningRate(self.learning_rate));
         }
         Ok(())
@@ -184,6 +186,11 @@ impl Finetuning {
     /// The model as fine-tuned so far, for sampling.
     pub fn model(&self) -> Vae {
         self.model.valid()
+    }
+
+    /// The (plain) device it trains on, where [`Finetuning::model`] samples.
+    pub fn device(&self) -> Device {
+        self.device.clone()
     }
 
     /// `batch_size` augmented copies of the examples, cycling through them.

@@ -30,6 +30,9 @@ pub enum GenerationError {
     Logits { expected: usize, found: usize },
 }
 
+/// The flattest a draw may be asked to be.
+pub const MAX_TEMPERATURE: f32 = 10.0;
+
 /// How the next character is picked from the model's logits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TokenChoice {
@@ -54,7 +57,7 @@ impl Default for TokenChoice {
 
 impl TokenChoice {
     pub fn validate(&self) -> Result<(), GenerationError> {
-        if !(self.temperature.is_finite() && (0.0..=10.0).contains(&self.temperature)) {
+        if !(self.temperature.is_finite() && (0.0..=MAX_TEMPERATURE).contains(&self.temperature)) {
             return Err(GenerationError::Temperature(self.temperature));
         }
         if let Some(k) = self.top_k.filter(|&k| k == 0) {

@@ -8,7 +8,7 @@ mod vocabulary;
 mod writing;
 
 pub use corpus::{Corpus, CorpusError, TextBatch, TextSplit, VALIDATION_PARTS};
-pub use generation::{Generation, GenerationError, TokenChoice};
+pub use generation::{Generation, GenerationError, MAX_TEMPERATURE, TokenChoice};
 pub use vocabulary::{Vocabulary, VocabularyError};
 pub use writing::Writing;
 

@@ -4,7 +4,15 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
+mod options;
+
+pub use options::{
+    DenoiseOptions, FinetuneOptions, FinetuneRequest, InterpolateOptions, LIMITS, Limits,
+    SampleOptions, TextOptions,
+};
+
 use crate::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
+use crate::finetune::MAX_STEPS as MAX_FINETUNE_STEPS;
 use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::text::{GenerationError, TokenChoice};
 
@@ -38,6 +46,8 @@ pub enum RequestError {
     Steps(String),
     #[error("steps must be a whole number of reverse steps, got {0}")]
     DiffusionSteps(String),
+    #[error("fine-tuning takes a whole number of steps from 1 to {MAX_FINETUNE_STEPS}, got {0}")]
+    FinetuneSteps(String),
     #[error("guidance must be a number from 0 to {MAX_GUIDANCE}, got {0}")]
     Guidance(String),
     #[error("{0}")]
@@ -166,7 +176,7 @@ pub fn class_from_f64(class: Option<f64>) -> Result<Option<usize>, RequestError>
     }
 }
 
-fn is_whole(x: f64) -> bool {
+pub(crate) fn is_whole(x: f64) -> bool {
     x.is_finite() && x.fract() == 0.0 && x >= 0.0
 }
 
