@@ -1,0 +1,57 @@
+//! A classifier's figures: the share of the test digits it labels correctly.
+
+use anyhow::{Context, Result, bail};
+
+use super::samples::Judged;
+use super::{BATCH, Figures, measured, record_as};
+use crate::cli::EvalArgs;
+use crate::resolve::Resolved;
+use crate::{data, progress};
+
+/// A classifier's figures: the share of the first `--count` test digits it labels correctly.
+pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()> {
+    let device = args.device.device()?;
+    let model = resolved
+        .spec
+        .load(&resolved.weights, &device)
+        .with_context(|| format!("loading {name}"))?;
+    let Some(classifier) = model.capable().recogniser() else {
+        bail!("{name} is not a classifier");
+    };
+    let mnist = data::load_mnist(&args.data)?;
+    let indices: Vec<usize> = (0..args.count.min(mnist.test.len())).collect();
+    let bar = progress::bar(indices.len() as u64, format!("classifying with {name}"));
+    let mut judged = Judged::new();
+    for chunk in indices.chunks(BATCH) {
+        let labels: Vec<usize> = chunk
+            .iter()
+            .map(|&i| mnist.test.labels()[i] as usize)
+            .collect();
+        judged.add(classifier, mnist.test.images(chunk, &device), Some(&labels))?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let accuracy = judged
+        .tally
+        .conditional_accuracy()
+        .context("no test digits to classify")?;
+    let evaluation = measured(
+        args,
+        indices.len(),
+        "MNIST test digits and their labels",
+        Figures::from([("test_accuracy".to_owned(), accuracy)]),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    } else {
+        println!(
+            "{name}: {:.2} % of {} test digits labelled correctly",
+            100.0 * accuracy,
+            evaluation.count
+        );
+    }
+    if args.record {
+        record_as(args, name, evaluation)?;
+    }
+    Ok(())
+}

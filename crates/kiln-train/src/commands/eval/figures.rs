@@ -1,0 +1,117 @@
+//! The figures of a set of drawn images, typed, under the names the manifest stores them by
+//! (and the page reads): one struct where the tables and the JSON take them from.
+
+use serde::{Deserialize, Serialize};
+
+use super::Figures;
+
+/// What the judging classifier makes of a set of images, against the MNIST test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleFigures {
+    /// Fréchet distance of the classifier's features.
+    pub fid: f64,
+    pub inception_score: f64,
+    pub inception_score_std: f64,
+    pub precision: f64,
+    pub recall: f64,
+    /// Entropy of the predicted classes over log 10: 1 when every digit is as frequent.
+    pub class_entropy: f64,
+    /// The share recognised as the digit asked for (class-conditional models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditional_accuracy: Option<f64>,
+    /// A VAE's bounds on the test digits' likelihood.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub likelihood: Option<Likelihood>,
+}
+
+/// Bounds on the negative log-likelihood of the MNIST test digits, in nats per digit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Likelihood {
+    pub test_negative_elbo_nats: f64,
+    pub test_nll_bound_nats: f64,
+    pub importance_samples: f64,
+}
+
+impl SampleFigures {
+    /// The figures as the manifest stores them.
+    pub fn to_metrics(&self) -> Figures {
+        let value = serde_json::to_value(self).expect("figures serialise");
+        serde_json::from_value(value).expect("figures are numbers by name")
+    }
+
+    /// The cells of a table row, in the columns of [`COLUMNS`].
+    pub fn cells(&self) -> [String; 6] {
+        [
+            self.conditional_accuracy
+                .map_or("–".to_owned(), |a| format!("{:.1} %", 100.0 * a)),
+            format!("{:.1}", self.fid),
+            format!(
+                "{:.2} ± {:.2}",
+                self.inception_score, self.inception_score_std
+            ),
+            format!("{:.3}", self.precision),
+            format!("{:.3}", self.recall),
+            format!("{:.3}", self.class_entropy),
+        ]
+    }
+}
+
+/// The heads of the columns of [`SampleFigures::cells`].
+pub const COLUMNS: [&str; 6] = [
+    "the digit asked for",
+    "FID ↓",
+    "IS ↑",
+    "precision",
+    "recall",
+    "class entropy",
+];
+
+impl Likelihood {
+    /// The bounds in words.
+    pub fn describe(&self) -> String {
+        format!(
+            "−ELBO {:.1}, importance-weighted bound (k = {}) {:.1}",
+            self.test_negative_elbo_nats, self.importance_samples, self.test_nll_bound_nats
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_keep_the_manifest_names() {
+        let figures = SampleFigures {
+            fid: 30.1,
+            inception_score: 9.2,
+            inception_score_std: 0.2,
+            precision: 0.86,
+            recall: 0.7,
+            class_entropy: 1.0,
+            conditional_accuracy: Some(0.986),
+            likelihood: Some(Likelihood {
+                test_negative_elbo_nats: 91.7,
+                test_nll_bound_nats: 87.8,
+                importance_samples: 100.0,
+            }),
+        };
+        let metrics = figures.to_metrics();
+        assert_eq!(metrics["fid"], 30.1);
+        assert_eq!(metrics["conditional_accuracy"], 0.986);
+        assert_eq!(metrics["test_nll_bound_nats"], 87.8);
+        assert_eq!(metrics.len(), 10);
+        let plain = SampleFigures {
+            conditional_accuracy: None,
+            likelihood: None,
+            ..figures
+        };
+        assert_eq!(
+            plain.to_metrics().len(),
+            6,
+            "no accuracy or bounds where there are none"
+        );
+        assert_eq!(plain.cells()[0], "–");
+        assert_eq!(plain.cells()[2], "9.20 ± 0.20");
+    }
+}

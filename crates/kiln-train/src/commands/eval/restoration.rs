@@ -1,0 +1,77 @@
+//! A denoising autoencoder's figures: how close it brings damaged test digits back to the
+//! originals, beside how far the damage took them.
+
+use anyhow::{Context, Result};
+use burn::tensor::Tensor;
+use kiln_core::metrics::psnr;
+use kiln_core::mnist::IMAGE_SIDE;
+use kiln_core::request::DenoiseRequest;
+
+use super::{BATCH, Figures, host_values, measured, record_as, total};
+use crate::cli::EvalArgs;
+use crate::resolve::Resolved;
+use crate::{data, progress};
+
+/// The noise the autoencoder's figures are measured at (the page's default).
+const RESTORATION_NOISE: f64 = 0.4;
+
+/// An autoencoder's figures: how close it brings the first `--count` test digits, damaged by
+/// Gaussian noise of [`RESTORATION_NOISE`], back to the originals, beside how far the damage
+/// took them.
+pub fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()> {
+    let device = args.device.device()?;
+    let model = resolved
+        .spec
+        .load(&resolved.weights, &device)
+        .with_context(|| format!("loading {name}"))?;
+    let mnist = data::load_mnist(&args.data)?;
+    let indices: Vec<usize> = (0..args.count.min(mnist.test.len())).collect();
+    let bar = progress::bar(indices.len() as u64, format!("restoring with {name}"));
+    let (mut damaged, mut restored) = (0.0, 0.0);
+    for (batch, chunk) in indices.chunks(BATCH).enumerate() {
+        let clean = mnist.test.images(chunk, &device);
+        let pixels = host_values(clean.clone(), "test digits")?;
+        let request = DenoiseRequest::new(pixels, RESTORATION_NOISE, args.seed + batch as u64)?;
+        let out = model.denoise(&request, &device)?;
+        damaged += squared_error(out.damaged, clean.clone())?;
+        restored += squared_error(out.restored, clean)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let pixels = (indices.len() * IMAGE_SIDE * IMAGE_SIDE) as f64;
+    let (damaged, restored) = (damaged / pixels, restored / pixels);
+    let evaluation = measured(
+        args,
+        indices.len(),
+        &format!("MNIST test digits with Gaussian noise σ = {RESTORATION_NOISE}"),
+        Figures::from([
+            ("noise_std".to_owned(), RESTORATION_NOISE),
+            ("damaged_mse".into(), damaged),
+            ("damaged_psnr_db".into(), psnr(damaged)),
+            ("restored_mse".into(), restored),
+            ("restored_psnr_db".into(), psnr(restored)),
+        ]),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    } else {
+        println!(
+            "{name}: {} test digits with Gaussian noise σ = {RESTORATION_NOISE}, seed {}",
+            evaluation.count, evaluation.seed
+        );
+        println!("  damaged   MSE {damaged:.4}  PSNR {:.2} dB", psnr(damaged));
+        println!(
+            "  restored  MSE {restored:.4}  PSNR {:.2} dB",
+            psnr(restored)
+        );
+    }
+    if args.record {
+        record_as(args, name, evaluation)?;
+    }
+    Ok(())
+}
+
+/// Σ (a − b)² over every pixel.
+fn squared_error(a: Tensor<4>, b: Tensor<4>) -> Result<f64> {
+    total((a - b).powi_scalar(2))
+}
