@@ -2,6 +2,7 @@
 import { Kiln } from "./kiln.js";
 import { DigitPad } from "./digit-pad.js";
 import { drawImages } from "./images.js";
+import { TextOutput } from "./text-output.js";
 
 const $ = (id) => document.getElementById(id);
 const GRID_COUNT = 16;
@@ -417,7 +418,7 @@ async function diffusionSection(kiln) {
     };
     const controller = new AbortController();
     const started = performance.now();
-    const onStep = (frame) => {
+    const onProgress = (frame) => {
       drawImages($("ddpm-sample"), frame, frame.sample);
       drawImages($("ddpm-predicted"), frame, frame.predicted);
       $("ddpm-progress").max = frame.total;
@@ -427,7 +428,7 @@ async function diffusionSection(kiln) {
     document.body.dataset.ddpmState = "working";
     $("ddpm-progress").value = 0;
     $("ddpm-stop").disabled = false;
-    const done = ddpm.sample({ ...options, onStep, signal: controller.signal }).then(
+    const done = ddpm.sample({ ...options, onProgress, signal: controller.signal }).then(
       () => {
         const ms = performance.now() - started;
         $("ddpm-status").textContent =
@@ -573,7 +574,7 @@ async function finetuneSection(kiln) {
   // The model on the right: the original until fine-tuned, or a hand saved on an earlier visit.
   let yours = saved ? await kiln.model("my-hand") : cvae;
   let tuned = saved;
-  let run;
+  let run; // the AbortController of the fine-tuning in progress
 
   // The classifier's guess fills in the label, until the visitor picks one themselves.
   let labelPicked = false;
@@ -683,11 +684,14 @@ async function finetuneSection(kiln) {
     const steps = Number($("tune-steps").value);
     const losses = [];
     const started = performance.now();
+    const controller = new AbortController();
+    let tuning;
     try {
-      run = yours.finetune({
+      tuning = yours.finetune({
         examples,
         steps,
         seed: TUNE_SEED,
+        signal: controller.signal,
         onProgress: ({ step, total, loss }) => {
           losses.push(loss);
           $("tune-progress").max = total;
@@ -699,10 +703,11 @@ async function finetuneSection(kiln) {
     } catch (error) {
       return showSectionError("tune", error.message);
     }
+    run = controller;
     setBusy(true);
     document.body.dataset.tuneState = "working";
     try {
-      await run.done;
+      await tuning;
       tuned = true;
       await drawGrid(yours, $("tune-after"));
       $("tune-status").textContent = `Fine-tuned on ${examples.length} digits in ${((performance.now() - started) / 1000).toFixed(1)} s. Right: your hand.`;
@@ -719,7 +724,7 @@ async function finetuneSection(kiln) {
       setBusy(false);
     }
   });
-  $("tune-cancel").addEventListener("click", () => run?.cancel());
+  $("tune-cancel").addEventListener("click", () => run?.abort());
   $("tune-reset").addEventListener("click", async () => {
     try {
       await cvae.reset();
@@ -811,15 +816,8 @@ async function textSection(kiln) {
     run?.controller.abort();
     await run?.done;
     const controller = new AbortController();
-    const output = $("gpt-output");
-    output.replaceChildren();
-    const prompt = document.createElement("span");
-    prompt.className = "prompt";
-    prompt.textContent = $("gpt-prompt").value;
-    const written = document.createTextNode("");
-    output.append(prompt, written);
-    let count = 0;
-    let started;
+    const prompt = $("gpt-prompt").value;
+    const text = new TextOutput($("gpt-output"), prompt);
     const progress = $("gpt-progress");
     progress.max = maxTokens;
     progress.value = 0;
@@ -827,34 +825,29 @@ async function textSection(kiln) {
     $("gpt-status").textContent = "Writing…";
     $("gpt-stop").disabled = false;
     const options = {
-      prompt: prompt.textContent,
+      prompt,
       maxTokens,
       temperature: Number($("gpt-temperature").value),
       topK: Number($("gpt-top-k").value),
       seed,
       signal: controller.signal,
     };
-    const speed = () => (count > 1 ? `${((count - 1) / ((performance.now() - started) / 1000)).toFixed(1)} characters/s` : "—");
     const done = (async () => {
       try {
         for await (const piece of gpt.generate(options)) {
-          // Timed from the first character: the prompt's one longer read is not the rate.
-          started ??= performance.now();
-          count += 1;
-          written.appendData(piece);
-          progress.value = count;
-          if (output.scrollHeight - output.scrollTop - output.clientHeight < 40) output.scrollTop = output.scrollHeight;
-          if (count % 10 === 0) $("gpt-speed").textContent = speed();
+          text.append(piece);
+          progress.value = text.count;
+          if (text.count % 10 === 0) $("gpt-speed").textContent = text.speed;
         }
-        $("gpt-speed").textContent = speed();
-        $("gpt-status").textContent = `Wrote ${count} characters (seed ${seed}).`;
+        $("gpt-speed").textContent = text.speed;
+        $("gpt-status").textContent = `Wrote ${text.count} characters (seed ${seed}).`;
         $("gpt-error").hidden = true;
         document.body.dataset.gptWriter = gpt.name;
         document.body.dataset.gptState = "ready";
       } catch (error) {
         if (error.name !== "AbortError") return showSectionError("gpt", error.message);
-        $("gpt-speed").textContent = speed();
-        $("gpt-status").textContent = `Stopped after ${count} characters.`;
+        $("gpt-speed").textContent = text.speed;
+        $("gpt-status").textContent = `Stopped after ${text.count} characters.`;
         document.body.dataset.gptState = "cancelled";
       } finally {
         if (run?.controller === controller) $("gpt-stop").disabled = true;

@@ -18,6 +18,7 @@
 
 import { Kiln } from "./kiln.js";
 import { drawImages } from "./images.js";
+import { TextOutput } from "./text-output.js";
 
 /** Kilns by backend choice, shared by every widget of the page. */
 const kilns = new Map();
@@ -353,7 +354,7 @@ export class KilnSampler extends KilnWidget {
     const started = performance.now();
     if (model.capabilities.includes("diffuse")) {
       Object.assign(options, { steps: this.steps, sampler: this.sampler, guidance: this.guidance, signal });
-      options.onStep = (frame) => {
+      options.onProgress = (frame) => {
         drawImages(this.#canvas, frame, frame.predicted);
         this.progress(frame.step, frame.total);
         this.status(`Step ${frame.step} of ${frame.total}`);
@@ -408,31 +409,26 @@ export class KilnText extends KilnWidget {
   async draw(model, signal) {
     if (!model.capabilities.includes("write")) throw new Error(`${model.name} draws images: use <kiln-sampler model="${model.name}">`);
     const { prompt, tokens } = this;
-    const prompted = element("b", { textContent: prompt });
-    const written = document.createTextNode("");
-    this.#output.replaceChildren(prompted, written);
-    const started = performance.now();
+    const text = new TextOutput(this.#output, prompt);
     const stopping = new AbortController();
     this.#stopping = stopping;
     this.#stop.disabled = false;
-    let count = 0;
     try {
       const options = { prompt, maxTokens: tokens, temperature: this.temperature, topK: this.topK, topP: this.topP, seed: this.seed };
       for await (const piece of model.generate({ ...options, signal: AbortSignal.any([signal, stopping.signal]) })) {
-        written.appendData(piece);
-        count += 1;
-        this.progress(count, tokens);
-        this.status(`${count} characters · ${(count / ((performance.now() - started) / 1000)).toFixed(1)}/s`);
-        this.emit("kiln-progress", { phase: "text", written: count, total: tokens });
+        text.append(piece);
+        this.progress(text.count, tokens);
+        this.status(`${text.count} characters · ${text.speed}`);
+        this.emit("kiln-progress", { phase: "text", written: text.count, total: tokens });
       }
     } catch (error) {
       if (!(stopping.signal.aborted && !signal.aborted)) throw error;
-      this.status(`Stopped after ${count} characters`);
+      this.status(`Stopped after ${text.count} characters`);
     } finally {
       this.#stop.disabled = true;
       this.progress();
     }
-    return { text: prompt + written.data };
+    return { text: prompt + text.text };
   }
 }
 mirror(KilnText);

@@ -10,7 +10,7 @@
 //   const ae = await kiln.model("ae");                    // denoising autoencoder
 //   const ddpm = await kiln.model("ddpm");                // diffusion, step by step:
 //   const sevens = await ddpm.sample({ count: 16, seed: 1, class: 7, steps: 20, guidance: 1.5,
-//     onStep: ({ step, total, sample, predicted }) => …, signal: abortController.signal });
+//     onProgress: ({ step, total, sample, predicted }) => …, signal: abortController.signal });
 //   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
 //   const { labels } = await (await kiln.model("classifier")).classify({ data });  // which digit
 //   const gpt = await kiln.model("gpt");                  // writes text character by character:
@@ -199,12 +199,13 @@ export class KilnModel {
    *
    * Diffusion models ("ddpm") also take `sampler` ("ddim", the default, or "ddpm"), `steps`
    * (1 to the model's T, default 20) and `guidance` (classifier-free guidance weight 0–10,
-   * default 1.5, where the shipped model's FID is lowest; 1 is the plain conditional model). They denoise step by step: `onStep({ step,
-   * total, count, width, height, sample, predicted })` sees x_t and the predicted clean digits
-   * after every step, and aborting `signal` stops the run (the promise rejects with an
-   * AbortError).
+   * default 1.5, where the shipped model's FID is lowest; 1 is the plain conditional model). They
+   * denoise step by step: `onProgress({ step, total, count, width, height, sample, predicted })`
+   * sees x_t and the predicted clean digits after every step, and aborting `signal` stops the
+   * run (the promise rejects with an AbortError). Every long call (`sample`, `generate`,
+   * `finetune`) reports through `onProgress` and stops through `signal`.
    */
-  async sample({ count = 16, seed = 0, class: digit, sampler, steps, guidance, onStep, signal } = {}) {
+  async sample({ count = 16, seed = 0, class: digit, sampler, steps, guidance, onProgress, signal } = {}) {
     const limits = this.#limits;
     checkInteger("count", count, 1, limits.maxCount);
     checkInteger("seed", seed, 0, limits.maxSeed);
@@ -215,16 +216,14 @@ export class KilnModel {
     if (guidance !== undefined && (typeof guidance !== "number" || Number.isNaN(guidance))) {
       throw new TypeError(`guidance must be a number, got ${JSON.stringify(guidance) ?? String(guidance)}`);
     }
-    if (onStep !== undefined && typeof onStep !== "function") {
-      throw new TypeError("onStep must be a function");
-    }
+    checkCallback(onProgress);
     signal?.throwIfAborted();
     const args = { model: this.#handle, options: { count, seed, class: checkClass(digit, limits), sampler, steps, guidance } };
     if (!this.capabilities.includes("diffuse")) {
-      if (onStep) throw new TypeError(`onStep applies only to diffusion models such as ddpm, not ${this.kind}`);
+      if (onProgress) throw new TypeError(`onProgress applies only to diffusion models such as ddpm, not ${this.kind}`);
       return worker.call("sample", args);
     }
-    return worker.call("diffuse", args, [], { onProgress: onStep, signal });
+    return worker.call("diffuse", args, [], { onProgress, signal });
   }
 
   /**
@@ -281,11 +280,12 @@ export class KilnModel {
    * draws in their hand. `examples`: `[{ data, label }]`, each `data` 28×28 intensities in [0, 1]
    * (normalised like MNIST: see digit-pad.js), `label` 0–9. Every step sees augmented copies
    * of the examples, and is pulled towards what the model drew before fine-tuning for the
-   * digits no example shows, so it keeps every digit. Returns `{ done, cancel }`: `done` resolves once every step is taken (the model
-   * then samples fine-tuned), `cancel()` stops it between steps (`done` rejects with an
-   * AbortError and the model is unchanged). `onProgress({ step, total, loss })` after each step.
+   * digits no example shows, so it keeps every digit. Resolves to the model once every step is
+   * taken (it then samples fine-tuned); `onProgress({ step, total, loss })` after each step;
+   * aborting `signal` stops it between steps (the promise rejects with an AbortError and the
+   * model is unchanged). Bad arguments throw at once.
    */
-  finetune({ examples, steps = 200, lr = 2e-3, seed = 0, onProgress } = {}) {
+  finetune({ examples, steps = 200, lr = 2e-3, seed = 0, onProgress, signal } = {}) {
     if (!Array.isArray(examples) || examples.length === 0) {
       throw new TypeError("examples must be a non-empty array of { data, label }");
     }
@@ -306,11 +306,10 @@ export class KilnModel {
       throw new RangeError(`lr must be a number above 0 and at most ${limits.maxFinetuneLr}, got ${String(lr)}`);
     }
     checkInteger("seed", seed, 0, limits.maxSeed);
-    if (onProgress !== undefined && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
-    const stop = new AbortController();
+    checkCallback(onProgress);
+    signal?.throwIfAborted();
     const args = { model: this.#handle, data, options: { labels, steps, lr, seed } };
-    const done = worker.call("finetune", args, [data.buffer], { onProgress, signal: stop.signal }).then(() => this);
-    return { done, cancel: () => stop.abort() };
+    return worker.call("finetune", args, [data.buffer], { onProgress, signal }).then(() => this);
   }
 
   /**
@@ -479,6 +478,11 @@ function checkClass(digit, limits) {
   if (digit === undefined || digit === null) return undefined;
   checkInteger("class", digit, 0, limits.classes - 1);
   return digit;
+}
+
+/** A progress callback is absent or a function. */
+function checkCallback(onProgress) {
+  if (onProgress !== undefined && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
 }
 
 /** `data` if it is a non-empty whole number of 28×28 digits, else a TypeError saying why. */

@@ -259,7 +259,7 @@ test("bad arguments reject with clear errors", async () => {
       nullClassMeansAny: (await vae.sample({ count: 1, seed: 1, class: null })).count,
       badFrom: await attempt(() => vae.interpolate({ from: -1, to: 2 })),
       stepsOfVae: await attempt(() => vae.sample({ count: 1, steps: 5 })),
-      onStepOfVae: await attempt(() => vae.sample({ count: 1, onStep: () => {} })),
+      onProgressOfVae: await attempt(() => vae.sample({ count: 1, onProgress: () => {} })),
       stillWorks: (await vae.sample({ count: 2, seed: 1 })).count,
     };
   });
@@ -287,7 +287,7 @@ test("bad arguments reject with clear errors", async () => {
   assert.match(ddpm.alreadyAborted, /^AbortError: /);
   assert.equal(ddpm.stillWorks, 1);
   assert.equal(messages.stepsOfVae, "true: vae models cannot take a sampler, steps or guidance; those choose how a diffusion model such as ddpm denoises");
-  assert.equal(messages.onStepOfVae, "true: onStep applies only to diffusion models such as ddpm, not vae");
+  assert.equal(messages.onProgressOfVae, "true: onProgress applies only to diffusion models such as ddpm, not vae");
   assert.equal(messages.zero, "true: count must be from 1 to 1024, got 0");
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");

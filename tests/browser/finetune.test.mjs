@@ -34,24 +34,24 @@ for (const backend of ["cpu", "webgpu"]) {
       const draw = async () => Array.from((await cvae.sample({ count: 4, seed: 5, class: 7 })).data);
       const pretrained = await draw();
       const losses = [];
-      const run = cvae.finetune({ examples, steps, lr: 2e-3, seed: 1, onProgress: ({ loss }) => losses.push(loss) });
-      await run.done;
+      await cvae.finetune({ examples, steps, lr: 2e-3, seed: 1, onProgress: ({ loss }) => losses.push(loss) });
       const tuned = await draw();
       const saved = await cvae.save(`sevens-${backend}`);
       await cvae.reset();
       const reset = await draw();
-      const cancelled = cvae.finetune({ examples, steps: 1000, onProgress: ({ step }) => step === 2 && cancelled.cancel() });
-      const cancelError = await cancelled.done.then(() => "finished", (error) => error.name);
+      const stop = new AbortController();
+      const cancelled = cvae.finetune({ examples, steps: 1000, signal: stop.signal, onProgress: ({ step }) => step === 2 && stop.abort() });
+      const cancelError = await cancelled.then(() => "finished", (error) => error.name);
       const afterCancel = await draw();
       const attempt = (options) => {
         try {
-          cvae.finetune(options);
+          cvae.finetune(options).catch(() => {});
           return "no error";
         } catch (error) {
           return `${error.name}: ${error.message}`;
         }
       };
-      const rejected = async (model, options) => model.finetune(options).done.then(() => "no error", (e) => e.message);
+      const rejected = async (model, options) => model.finetune(options).then(() => "no error", (e) => e.message);
       const failure = (promise) => promise.then(() => "no error", (e) => `${e.name}: ${e.message}`);
       // A full storage, as the browser reports it when a write does not fit.
       const put = IDBObjectStore.prototype.put;
@@ -262,7 +262,7 @@ test(`"auto" moves a model fine-tuned on the CPU to WebGPU with its fine-tuned w
     const data = new Float32Array(784);
     for (let x = 8; x < 20; x++) data[6 * 28 + x] = 1;
     for (let y = 6; y < 22; y++) data[y * 28 + 19 - Math.floor((y - 6) / 2)] = 1;
-    await cvae.finetune({ examples: [{ data, label: 7 }], steps: 5 }).done;
+    await cvae.finetune({ examples: [{ data, label: 7 }], steps: 5 });
     const tunedOnCpu = await cvae.sample({ count: 4, seed: 5, class: 7 });
     const settled = await kiln.settled;
     const tunedOnGpu = await cvae.sample({ count: 4, seed: 5, class: 7 });
