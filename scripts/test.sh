@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --browser
 
+echo "==> no import cycles between modules"
+python3 scripts/import-cycles.py crates/*/src
+
 echo "==> native tests"
 # Also builds target/debug/kiln, which the browser tests compare against. (A separate
 # `cargo build -p kiln-train` would resolve other features and rebuild burn from scratch.)

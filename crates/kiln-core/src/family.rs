@@ -9,9 +9,9 @@ use burn::tensor::Device;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::io::weights::{self, Precision, WeightError};
 use crate::text::{Reads, TextBatch, TextModel, TextSpec, Vocabulary};
 use crate::train::{LrSchedule, Objective, WithObjective};
-use crate::weights::{self, Precision, WeightError};
 
 /// What a model does, named as kiln.js names the calls: the page, the widgets and the CLI offer
 /// a model where it has the capability, never by its kind.

@@ -1,30 +1,25 @@
 //! Kiln's portable core: generative models, their samplers and losses, the data readers and the
 //! weight format. Everything here compiles for native targets and for `wasm32`, and does no I/O
 //! beyond bytes in and bytes out, so the CLI and the browser share one implementation.
+//!
+//! - [`models`]: one module per family, each declaring itself through [`family`];
+//!   [`model`] is the registry that lists them once.
+//! - [`text`]: what the models that write text share.
+//! - [`train`]: the objective every model trains by, and fine-tuning in the browser.
+//! - [`data`], [`io`]: images and digits in; weight files and the manifest in and out.
+//! - [`request`], [`metrics`]: checked requests, and the figures that judge the models.
 
-pub mod autoencoder;
-pub mod classifier;
-pub mod corruption;
-pub mod diffusion;
+pub mod data;
 pub mod family;
-pub mod finetune;
-pub mod gan;
-pub mod gpt;
-pub mod hmm;
-pub mod idx;
-pub mod image;
 pub mod interpolation;
-pub mod layers;
-pub mod manifest;
+pub mod io;
 pub mod metrics;
-pub mod mnist;
 pub mod model;
+pub mod models;
 pub mod noise;
 pub mod request;
 pub mod text;
 pub mod train;
-pub mod vae;
-pub mod weights;
 
 #[cfg(test)]
 pub(crate) mod test_util;

@@ -8,14 +8,16 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
-use crate::classifier::{Classifier, ClassifierConfig};
-use crate::corruption::Corruption;
-use crate::diffusion::{Denoising, Diffusion, DiffusionConfig, ScheduleError};
+use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family, Stored, TextShape, TrainingDefaults};
-use crate::gan::{GanConfig, Generator};
-use crate::gpt::GptSpec;
-use crate::hmm::HmmSpec;
+use crate::io::weights::{self, Precision, WeightError};
+use crate::models::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
+use crate::models::classifier::{Classifier, ClassifierConfig};
+use crate::models::diffusion::{Denoising, Diffusion, DiffusionConfig, ScheduleError};
+use crate::models::gan::{GanConfig, Generator};
+use crate::models::gpt::GptSpec;
+use crate::models::hmm::HmmSpec;
+use crate::models::vae::{Vae, VaeConfig};
 use crate::request::{
     DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
@@ -25,8 +27,6 @@ use crate::text::{
     Writing,
 };
 use crate::train::{Losses, Objective, WithObjective};
-use crate::vae::{Vae, VaeConfig};
-use crate::weights::{self, Precision, WeightError};
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -503,8 +503,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpt::GptConfig;
-    use crate::mnist::IMAGE_PIXELS;
+    use crate::data::mnist::IMAGE_PIXELS;
+    use crate::models::gpt::GptConfig;
     use crate::request::class_from_f64;
     use crate::text::TokenChoice;
 
@@ -589,7 +589,7 @@ mod tests {
 
     #[test]
     fn diffusion_options_reach_only_diffusion_models() {
-        use crate::diffusion::{SamplerKind, UnetConfig};
+        use crate::models::diffusion::{SamplerKind, UnetConfig};
         use crate::request::DiffusionRequest;
         let device = Device::flex();
         let options = DiffusionRequest::new(Some(SamplerKind::Ddpm), Some(2), None).unwrap();

@@ -6,13 +6,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use kiln_core::classifier::Classifier;
-use kiln_core::finetune::{Example, FinetuneConfig, Finetuning};
-use kiln_core::idx;
-use kiln_core::manifest::Manifest;
-use kiln_core::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use kiln_core::data::idx;
+use kiln_core::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use kiln_core::io::manifest::Manifest;
 use kiln_core::model::Model;
-use kiln_core::vae::Vae;
+use kiln_core::models::classifier::Classifier;
+use kiln_core::models::vae::Vae;
+use kiln_core::train::finetune::{Example, FinetuneConfig, Finetuning};
 
 const SEVEN: u8 = 7;
 

@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use kiln_core::manifest::Manifest;
-use kiln_core::mnist::IMAGE_PIXELS;
+use kiln_core::data::mnist::IMAGE_PIXELS;
+use kiln_core::io::manifest::Manifest;
+use kiln_core::io::weights;
 use kiln_core::request::{DenoiseRequest, DiffusionRequest, Digits, SampleRequest, TextRequest};
 use kiln_core::text::TokenChoice;
-use kiln_core::weights;
 
 /// What every shipped weight file may weigh together: a first visit downloads some of them and
 /// a visitor who opens every section all of them (issue 19's budget).

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use kiln_core::diffusion::SamplerKind;
+use kiln_core::io::weights::Precision;
+use kiln_core::models::diffusion::SamplerKind;
 use kiln_core::request::{DiffusionRequest, RequestError};
-use kiln_core::weights::Precision;
 
 use crate::device::Backend;
 

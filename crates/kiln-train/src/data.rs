@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use kiln_core::idx;
-use kiln_core::mnist::DigitDataset;
+use kiln_core::data::idx;
+use kiln_core::data::mnist::DigitDataset;
 
 /// The train and test splits of a digit data set.
 pub struct Splits {

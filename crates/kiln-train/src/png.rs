@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
 use image::{ExtendedColorType, ImageFormat};
-use kiln_core::image::ImageBatch;
-use kiln_core::mnist::IMAGE_SIDE;
+use kiln_core::data::image::ImageBatch;
+use kiln_core::data::mnist::IMAGE_SIDE;
 
 /// Write `000000.png…` and `grid.png` into `dir`.
 pub fn write_batch(batch: &ImageBatch, dir: &Path) -> Result<()> {

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use kiln_core::manifest::{Manifest, ManifestEntry};
+use kiln_core::io::manifest::{Manifest, ManifestEntry};
+use kiln_core::io::weights;
 use kiln_core::model::{Model, ModelSpec};
-use kiln_core::weights;
 
 use crate::cli::ModelArgs;
 use crate::run_dir::RunDir;

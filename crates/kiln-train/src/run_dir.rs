@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use kiln_core::image::ImageBatch;
+use kiln_core::data::image::ImageBatch;
 use kiln_core::model::ModelSpec;
 use kiln_core::train::LrSchedule;
 use serde::{Deserialize, Serialize};
@@ -229,7 +229,7 @@ pub fn checkpoint_name(epoch: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_core::vae::VaeConfig;
+    use kiln_core::models::vae::VaeConfig;
 
     fn config() -> RunConfig {
         RunConfig {

@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
-use kiln_core::image::ImageBatch;
+use kiln_core::data::image::ImageBatch;
+use kiln_core::io::weights;
 use kiln_core::train::{Losses, Objective, Preview};
-use kiln_core::weights;
 
 use crate::batches::TrainingData;
 use crate::ema::WeightAverage;

@@ -2,7 +2,7 @@
 //! can animate it, report progress and stop it.
 
 use js_sys::Promise;
-use kiln_core::diffusion::Denoising;
+use kiln_core::models::diffusion::Denoising;
 use wasm_bindgen::prelude::*;
 
 use crate::js::{image_object, promise, read_images, set_numbers};

@@ -1,9 +1,9 @@
 //! The entry point: one engine per page owns the device and loads models onto it.
 
 use burn::tensor::Device;
-use kiln_core::manifest::ManifestEntry;
+use kiln_core::io::manifest::ManifestEntry;
+use kiln_core::io::weights;
 use kiln_core::request::LIMITS;
-use kiln_core::weights;
 use wasm_bindgen::prelude::*;
 
 use crate::backend::{self, ActiveBackend, BackendChoice};

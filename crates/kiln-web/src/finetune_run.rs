@@ -3,8 +3,8 @@
 
 use burn::tensor::Device;
 use js_sys::Promise;
-use kiln_core::finetune::Finetuning;
-use kiln_core::vae::Vae;
+use kiln_core::models::vae::Vae;
+use kiln_core::train::finetune::Finetuning;
 use wasm_bindgen::prelude::*;
 
 use crate::js::{promise, read_values, set_numbers};

@@ -2,7 +2,7 @@
 
 use burn::tensor::Tensor;
 use js_sys::{Float32Array, Object, Reflect};
-use kiln_core::image::ImageBatch;
+use kiln_core::data::image::ImageBatch;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 

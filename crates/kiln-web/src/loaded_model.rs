@@ -3,12 +3,12 @@
 
 use burn::tensor::Device;
 use js_sys::Float32Array;
-use kiln_core::finetune::Finetuning;
 use kiln_core::model::{Model, ModelSpec};
 use kiln_core::request::{
     DenoiseOptions, DenoiseRequest, Digits, FinetuneOptions, FinetuneRequest, InterpolateOptions,
     InterpolateRequest, SampleOptions, SampleRequest, TextOptions, TextRequest, seed_from_f64,
 };
+use kiln_core::train::finetune::Finetuning;
 use wasm_bindgen::prelude::*;
 
 use crate::backend;

@@ -11,10 +11,10 @@ pub use options::{
     SampleOptions, TextOptions,
 };
 
-use crate::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
-use crate::finetune::MAX_STEPS as MAX_FINETUNE_STEPS;
-use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::models::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
 use crate::text::{GenerationError, TokenChoice};
+use crate::train::finetune::MAX_STEPS as MAX_FINETUNE_STEPS;
 
 /// Most images one call may ask for: keeps a page's memory use bounded.
 pub const MAX_SAMPLE_COUNT: usize = 1024;

@@ -10,10 +10,10 @@ use super::{
     MAX_SAMPLE_COUNT, MAX_SEED, MAX_TOKENS, RequestError, SampleRequest, TextRequest,
     class_from_f64, is_whole, seed_from_f64,
 };
-use crate::diffusion::MAX_GUIDANCE;
-use crate::finetune::{Example, FinetuneConfig, MAX_EXAMPLES, MAX_LEARNING_RATE, MAX_STEPS};
-use crate::mnist::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::mnist::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::models::diffusion::MAX_GUIDANCE;
 use crate::text::MAX_TEMPERATURE;
+use crate::train::finetune::{Example, FinetuneConfig, MAX_EXAMPLES, MAX_LEARNING_RATE, MAX_STEPS};
 
 /// The bounds every request is checked against, as kiln.js reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -1,7 +1,7 @@
 //! `kiln denoise`: damage digit images with noise and restore them.
 
 use anyhow::Result;
-use kiln_core::image::ImageBatch;
+use kiln_core::data::image::ImageBatch;
 use kiln_core::request::DenoiseRequest;
 
 use crate::cli::DenoiseArgs;

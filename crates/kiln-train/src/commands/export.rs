@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use kiln_core::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
+use kiln_core::io::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
+use kiln_core::io::weights;
 use kiln_core::model::ModelSpec;
-use kiln_core::weights;
 
 use crate::cli::ExportArgs;
 use crate::run_dir::{RunConfig, RunDir};

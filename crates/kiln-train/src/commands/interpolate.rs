@@ -1,7 +1,7 @@
 //! `kiln interpolate`: a walk through a VAE's latent space, written as PNG frames.
 
 use anyhow::Result;
-use kiln_core::image::ImageBatch;
+use kiln_core::data::image::ImageBatch;
 use kiln_core::request::InterpolateRequest;
 
 use crate::cli::InterpolateArgs;

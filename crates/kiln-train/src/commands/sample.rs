@@ -1,7 +1,7 @@
 //! `kiln sample`: draw images and write PNGs.
 
 use anyhow::Result;
-use kiln_core::image::ImageBatch;
+use kiln_core::data::image::ImageBatch;
 use kiln_core::request::SampleRequest;
 
 use crate::cli::{ImagesOut, SampleArgs};

@@ -62,7 +62,10 @@ fn train_resume_export_sample() {
     );
     assert!(entry["provenance"]["test_elbo_nats"].as_f64().unwrap() < 0.0);
     let weights = std::fs::read(env.root.join("pretrained/tiny.bpk")).unwrap();
-    assert_eq!(entry["sha256"], kiln_core::weights::sha256_hex(&weights));
+    assert_eq!(
+        entry["sha256"],
+        kiln_core::io::weights::sha256_hex(&weights)
+    );
     // Copied away from its manifest, the file still says what model it holds.
     let alone = env.path("tiny-alone.bpk");
     std::fs::write(&alone, &weights).unwrap();

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use kiln_core::idx;
+use kiln_core::data::idx;
 
 /// MNIST as this workspace's checkout sees it (`../shared/data/mnist`); `KILN_MNIST_DIR` overrides.
 pub fn mnist_dir() -> PathBuf {

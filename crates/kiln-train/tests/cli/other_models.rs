@@ -1,6 +1,6 @@
 //! Every other image model through the same flow, and what each refuses.
 
-use kiln_core::idx;
+use kiln_core::data::idx;
 
 use crate::fixture::*;
 

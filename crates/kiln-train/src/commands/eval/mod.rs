@@ -19,7 +19,7 @@ use std::path::Path;
 use anyhow::{Context, Result, ensure};
 use burn::tensor::Tensor;
 use kiln_core::family::Capability;
-use kiln_core::manifest::{Evaluation, Manifest, ManifestEntry};
+use kiln_core::io::manifest::{Evaluation, Manifest, ManifestEntry};
 use kiln_core::metrics::INCEPTION_SCORE_SPLITS;
 use kiln_core::request::DiffusionRequest;
 use serde::Serialize;

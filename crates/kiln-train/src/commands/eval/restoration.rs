@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use burn::tensor::Tensor;
+use kiln_core::data::mnist::IMAGE_SIDE;
 use kiln_core::metrics::psnr;
-use kiln_core::mnist::IMAGE_SIDE;
 use kiln_core::request::DenoiseRequest;
 
 use super::{BATCH, Figures, host_values, measured, record_as, total};

@@ -4,18 +4,18 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
-use kiln_core::classifier::Classifier;
-use kiln_core::manifest::GuidedEvaluation;
+use kiln_core::data::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
+use kiln_core::io::manifest::GuidedEvaluation;
+use kiln_core::io::weights;
 use kiln_core::metrics::{
     ClassTally, FeatureStatistics, INCEPTION_SCORE_SPLITS, MANIFOLD_NEIGHBOURS, frechet_distance,
     inception_score, precision_recall,
 };
-use kiln_core::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::model::Model;
+use kiln_core::models::classifier::Classifier;
+use kiln_core::models::vae::Vae;
 use kiln_core::noise;
 use kiln_core::request::{DiffusionRequest, MAX_SAMPLE_COUNT, SampleRequest};
-use kiln_core::vae::Vae;
-use kiln_core::weights;
 
 use super::figures::{Likelihood, SampleFigures};
 use super::table::{print_header, print_row};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
-use kiln_core::manifest::Evaluation;
+use kiln_core::io::manifest::Evaluation;
 use kiln_core::metrics::ClassTally;
 
 use super::figures::{COLUMNS, SampleFigures};

@@ -18,7 +18,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::family::{TextFamily, TrainingDefaults};
-use crate::layers::positive;
+use crate::models::layers::positive;
 use crate::text::TextSpec;
 use crate::train::LrSchedule;
 

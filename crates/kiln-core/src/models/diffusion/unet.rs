@@ -12,7 +12,7 @@ use burn::nn::{
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::layers::{doubling_deconv, multiple_of, positive};
+use crate::models::layers::{doubling_deconv, multiple_of, positive};
 
 /// Groups of every group norm; channel counts are multiples of it.
 const NORM_GROUPS: usize = 8;

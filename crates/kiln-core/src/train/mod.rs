@@ -3,6 +3,8 @@
 //! checkpoints and progress live in `kiln-train`; the browser's fine-tuning uses the same
 //! [`gradient_step`].
 
+pub mod finetune;
+
 use std::f64::consts::PI;
 
 use burn::module::Module;

@@ -1,7 +1,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::*;
-use crate::vae::VaeConfig;
+use crate::models::vae::VaeConfig;
 
 fn tiny_cvae(device: &Device) -> Vae {
     VaeConfig::new()

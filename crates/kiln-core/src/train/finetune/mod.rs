@@ -19,10 +19,10 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
-use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::models::vae::{Vae, bernoulli_nll};
 use crate::noise;
 use crate::train::gradient_step;
-use crate::vae::{Vae, bernoulli_nll};
 use augment::Augmentation;
 use burn::tensor::activation::sigmoid;
 

@@ -13,14 +13,14 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::data::mnist::IMAGE_SIDE;
 use crate::family::{Capability, Family, TrainingDefaults};
-use crate::layers::{doubling_deconv, halving_conv, multiple_of, positive};
-use crate::mnist::IMAGE_SIDE;
+use crate::io::weights::{self, WeightError};
+use crate::models::layers::{doubling_deconv, halving_conv, multiple_of, positive};
 use crate::noise;
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
 };
-use crate::weights::{self, WeightError};
 
 /// Slope of the discriminator's leaky ReLUs (DCGAN's choice).
 const LEAKY_SLOPE: f64 = 0.2;

@@ -3,7 +3,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
-use crate::idx::IdxImages;
+use crate::data::idx::IdxImages;
 
 /// Side of an MNIST image in pixels (LeCun et al. 1998).
 pub const IMAGE_SIDE: usize = 28;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Diffusion, to_intensities};
 use super::{DdimScheduler, DdpmScheduler, ScheduleError, Scheduler};
-use crate::mnist::IMAGE_SIDE;
+use crate::data::mnist::IMAGE_SIDE;
 use crate::noise;
 
 /// Reverse steps when the caller does not say: DDIM at 20 steps is already as good as 1,000
@@ -196,7 +196,7 @@ fn step_seed(seed: u64, index: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diffusion::model::tests::tiny;
+    use crate::models::diffusion::model::tests::tiny;
 
     fn run(sampler: SamplerKind, steps: usize, seed: u64) -> Denoising {
         thread_local! {

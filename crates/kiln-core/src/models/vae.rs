@@ -16,7 +16,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::family::{Capability, Family};
 use crate::interpolation::slerp_path;
-use crate::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
+use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
 use crate::noise;
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,

@@ -6,7 +6,7 @@
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 
-use crate::mnist::IMAGE_SIDE;
+use crate::data::mnist::IMAGE_SIDE;
 
 /// The ranges each change is drawn from (uniformly, in both directions).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,7 +110,7 @@ fn morph(digit: &[f32], pick: fn(f32, f32) -> f32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mnist::IMAGE_PIXELS;
+    use crate::data::mnist::IMAGE_PIXELS;
     use crate::noise;
 
     /// A 2-pixel-wide vertical bar through the middle, rows 6–21.

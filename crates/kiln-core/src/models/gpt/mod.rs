@@ -22,7 +22,7 @@ use burn::tensor::activation::{gelu, log_softmax};
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::family::{TextFamily, TrainingDefaults};
-use crate::layers::positive;
+use crate::models::layers::positive;
 use crate::text::{TextBatch, TextSpec};
 use crate::train::{Losses, LrSchedule, Objective, Preview};
 use attention::CausalSelfAttention;

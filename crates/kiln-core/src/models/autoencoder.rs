@@ -8,11 +8,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
-use crate::corruption::Corruption;
+use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family};
-use crate::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
+use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
+use crate::models::vae::bernoulli_nll;
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
-use crate::vae::bernoulli_nll;
 
 /// Hyper-parameters of the [`DenoisingAutoencoder`] and of the damage it learns to undo.
 #[derive(Config, Debug, PartialEq)]

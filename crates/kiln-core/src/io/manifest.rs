@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::family::Capability;
+use crate::io::weights::Precision;
 use crate::model::ModelSpec;
-use crate::weights::Precision;
 
 /// Version of the manifest layout; bumped when a field changes meaning.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -198,7 +198,7 @@ pub fn validate_name(name: &str) -> Result<(), ManifestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vae::VaeConfig;
+    use crate::models::vae::VaeConfig;
 
     fn entry(name: &str) -> ManifestEntry {
         ManifestEntry {

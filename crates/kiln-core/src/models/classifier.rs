@@ -12,9 +12,9 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::data::mnist::NUM_CLASSES;
 use crate::family::{Capability, Family};
-use crate::layers::{DOWNSAMPLING, positive};
-use crate::mnist::NUM_CLASSES;
+use crate::models::layers::{DOWNSAMPLING, positive};
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 
 /// Hyper-parameters of the [`Classifier`].
