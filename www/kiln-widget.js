@@ -16,58 +16,9 @@
 // total }), `kiln-sample` (images: { count, width, height, data }; text: { text }),
 // `kiln-error` { message } (the widget shows the message too).
 
-import { Kiln } from "./kiln.js";
+import { sharedKiln, sharedModel } from "./kiln.js";
 import { drawImages } from "./images.js";
 import { TextOutput } from "./text-output.js";
-
-/** Kilns by backend choice, shared by every widget of the page. */
-const kilns = new Map();
-
-function openKiln(backend) {
-  if (!kilns.has(backend)) {
-    const opening = Kiln.open({ backend });
-    kilns.set(backend, opening);
-    opening.catch(() => kilns.delete(backend)); // let a later widget try again
-  }
-  return kilns.get(backend);
-}
-
-/** Models in use: `backend/name` → { model: Promise<KilnModel>, users, listeners }. */
-const models = new Map();
-
-/** The named model for one more user, and its download progress to `onProgress`; call
- * `release()` when done with it (the last user frees it). */
-async function acquire(backend, name, onProgress) {
-  const key = `${backend}/${name}`;
-  let shared = models.get(key);
-  if (!shared) {
-    const listeners = new Set();
-    const progress = (event) => listeners.forEach((listener) => listener(event));
-    shared = { users: 0, listeners, model: openKiln(backend).then((kiln) => kiln.model(name, { onProgress: progress })) };
-    models.set(key, shared);
-    shared.model.catch(() => models.get(key) === shared && models.delete(key));
-  }
-  shared.users += 1;
-  shared.listeners.add(onProgress);
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    shared.users -= 1;
-    if (shared.users === 0 && models.get(key) === shared) {
-      models.delete(key);
-      shared.model.then((model) => model.dispose()).catch(() => {});
-    }
-  };
-  try {
-    return { model: await shared.model, release };
-  } catch (error) {
-    release();
-    throw error;
-  } finally {
-    shared.listeners.delete(onProgress);
-  }
-}
 
 const STYLES = new CSSStyleSheet();
 STYLES.replaceSync(`
@@ -231,7 +182,7 @@ class KilnWidget extends HTMLElement {
     this.#held = undefined;
     this.#state = "loading";
     this.status(`Loading ${name}…`);
-    const { model, release } = await acquire(backend, name, (event) => {
+    const { model, release } = await sharedModel(backend, name, (event) => {
       this.#progress.hidden = false;
       this.#progress.max = event.total ?? event.loaded;
       this.#progress.value = event.loaded;
@@ -242,7 +193,7 @@ class KilnWidget extends HTMLElement {
       return model;
     }
     this.#held = { key, model, release };
-    this.emit("kiln-load", { model: name, backend: (await openKiln(backend)).backend });
+    this.emit("kiln-load", { model: name, backend: (await sharedKiln(backend)).backend });
     return model;
   }
 

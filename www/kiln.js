@@ -16,6 +16,8 @@
 //   const gpt = await kiln.model("gpt");                  // writes text character by character:
 //   for await (const piece of gpt.generate({ prompt: "ROMEO:", maxTokens: 500, temperature: 0.8,
 //     topK: 40, seed: 1 })) output.textContent += piece;  // `break` stops it
+//   const { model, release } = await sharedModel("auto", "gpt");  // one copy per page for every
+//                                                         // user (the widgets); the last release() frees it
 //
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
 // any static host and under any path.
@@ -619,5 +621,59 @@ export class Kiln extends EventTarget {
     report(onProgress, "load", bytes.length, bytes.length);
     const { model, capabilities } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
     return new KilnModel(entry, model, capabilities, this.#limits, manifest.models.map((m) => m.name));
+  }
+}
+
+/** Kilns by backend choice, shared by every user of `sharedKiln` on the page. */
+const kilns = new Map();
+
+/** One Kiln per backend choice for the whole page (the widgets share theirs this way). */
+export function sharedKiln(backend) {
+  if (!kilns.has(backend)) {
+    const opening = Kiln.open({ backend });
+    kilns.set(backend, opening);
+    opening.catch(() => kilns.delete(backend)); // let a later widget try again
+  }
+  return kilns.get(backend);
+}
+
+/** Models shared through `sharedModel`: `backend/name` → { model: Promise<KilnModel>, users,
+ * listeners }. */
+const sharedModels = new Map();
+
+/**
+ * The named model on `backend` for one more user, one copy per page, and its download progress
+ * to `onProgress`. Resolves to `{ model, release }`: call `release()` when done with it (the
+ * last user frees it).
+ */
+export async function sharedModel(backend, name, onProgress) {
+  const key = `${backend}/${name}`;
+  let shared = sharedModels.get(key);
+  if (!shared) {
+    const listeners = new Set();
+    const progress = (event) => listeners.forEach((listener) => listener(event));
+    shared = { users: 0, listeners, model: sharedKiln(backend).then((kiln) => kiln.model(name, { onProgress: progress })) };
+    sharedModels.set(key, shared);
+    shared.model.catch(() => sharedModels.get(key) === shared && sharedModels.delete(key));
+  }
+  shared.users += 1;
+  shared.listeners.add(onProgress);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    shared.users -= 1;
+    if (shared.users === 0 && sharedModels.get(key) === shared) {
+      sharedModels.delete(key);
+      shared.model.then((model) => model.dispose()).catch(() => {});
+    }
+  };
+  try {
+    return { model: await shared.model, release };
+  } catch (error) {
+    release();
+    throw error;
+  } finally {
+    shared.listeners.delete(onProgress);
   }
 }
