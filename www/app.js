@@ -1,7 +1,7 @@
 // The demo page: every model through the public kiln.js API only.
 import { Kiln } from "./kiln.js";
 import { DigitPad } from "./digit-pad.js";
-import { drawImages } from "./images.js";
+import { drawImages, playWalk } from "./images.js";
 import { TextOutput } from "./text-output.js";
 
 const $ = (id) => document.getElementById(id);
@@ -194,14 +194,14 @@ const WALK_FPS = 12;
 
 /** Animate `vae.interpolate` back and forth between the codes of two seeds. */
 function walkControls(vae) {
-  let timer;
+  let stop; // the walk playing now
   async function walk() {
     const [from, to] = [Number($("walk-from").value), Number($("walk-to").value)];
     if (![from, to].every((s) => Number.isInteger(s) && s >= 0)) {
       $("walk-status").textContent = "Seeds must be whole numbers ≥ 0.";
       return;
     }
-    clearInterval(timer);
+    stop?.();
     $("walk").disabled = true;
     $("walk-status").textContent = "Decoding the walk…";
     try {
@@ -211,16 +211,7 @@ function walkControls(vae) {
       const strip = new Float32Array(stripFrames.length * pixels);
       stripFrames.forEach((f, i) => strip.set(frames.data.subarray(f * pixels, (f + 1) * pixels), i * pixels));
       drawRow($("walk-strip"), { ...frames, count: stripFrames.length }, strip);
-      // Ping-pong: 0 → 23 → 0 → …
-      let tick = 0;
-      const show = () => {
-        const period = 2 * (frames.count - 1);
-        const i = tick % period < frames.count ? tick % period : period - (tick % period);
-        drawImages($("walk-frame"), { ...frames, count: 1 }, frames.data.subarray(i * pixels, (i + 1) * pixels));
-        tick++;
-      };
-      show();
-      timer = setInterval(show, 1000 / WALK_FPS);
+      stop = playWalk($("walk-frame"), frames, WALK_FPS);
       $("walk-status").textContent = `Seed ${from} → seed ${to}, ${frames.count} frames.`;
       document.body.dataset.walkState = "playing";
     } catch (error) {

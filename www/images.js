@@ -1,4 +1,5 @@
-// Drawing Kiln's image batches onto canvases (the demo page and the widgets).
+// Drawing Kiln's image batches onto canvases, and playing latent walks (the demo page and the
+// widgets).
 
 /** Tile `count` grayscale images (`data`: count × height × width in [0, 1]) onto `canvas`. */
 export function drawImages(canvas, { count, width, height }, data) {
@@ -26,4 +27,20 @@ export function drawImages(canvas, { count, width, height }, data) {
   out.fillStyle = "#000";
   out.fillRect(0, 0, canvas.width, canvas.height);
   out.drawImage(cell, 0, 0, canvas.width, canvas.height);
+}
+
+/** Play a latent walk's `frames` (`{ count, width, height, data }`) on `canvas`, there and back,
+ * at `fps` frames per second. Returns the function that stops it. */
+export function playWalk(canvas, frames, fps) {
+  const size = frames.width * frames.height;
+  const period = Math.max(1, 2 * frames.count - 2);
+  let tick = 0;
+  const show = () => {
+    const i = tick < frames.count ? tick : period - tick;
+    drawImages(canvas, { ...frames, count: 1 }, frames.data.subarray(i * size, (i + 1) * size));
+    tick = (tick + 1) % period;
+  };
+  show();
+  const timer = setInterval(show, 1000 / fps);
+  return () => clearInterval(timer);
 }

@@ -17,7 +17,7 @@
 // `kiln-error` { message } (the widget shows the message too).
 
 import { sharedKiln, sharedModel } from "./kiln.js";
-import { drawImages } from "./images.js";
+import { drawImages, playWalk } from "./images.js";
 import { TextOutput } from "./text-output.js";
 
 const STYLES = new CSSStyleSheet();
@@ -415,16 +415,8 @@ export class KilnWalk extends KilnWidget {
     if (!(this.fps > 0 && this.fps <= 60)) throw new RangeError(`fps must be a number above 0 and at most 60, got ${this.getAttribute("fps")}`);
     const walk = await model.interpolate({ from: this.from, to: this.to, steps: this.steps, class: this.digit });
     if (signal.aborted) return walk;
-    const size = walk.width * walk.height;
-    let frame = 0;
-    const show = () => {
-      const shown = frame < walk.count ? frame : 2 * walk.count - 2 - frame; // there and back
-      drawImages(this.#canvas, { count: 1, width: walk.width, height: walk.height }, walk.data.subarray(shown * size, (shown + 1) * size));
-      frame = (frame + 1) % Math.max(1, 2 * walk.count - 2);
-    };
-    show();
-    const timer = setInterval(show, 1000 / this.fps);
-    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+    const stop = playWalk(this.#canvas, walk, this.fps);
+    signal.addEventListener("abort", stop, { once: true });
     this.status(`${model.name} · seed ${this.from} → ${this.to}`);
     return walk;
   }
