@@ -4,8 +4,8 @@
 //
 // Two modules: kiln-web (CPU only, small) and kiln-webgpu (also WebGPU, about four times the
 // size). "cpu" uses the first and "webgpu" the second. "auto" starts on the CPU module, so the
-// first digits wait for nothing else; once it has answered (or a few seconds after opening), the
-// worker loads kiln-webgpu behind it, starts the GPU, moves every "auto" model there (the same
+// first digits wait for nothing else; half a second after its first answer (or a few seconds
+// after opening), the worker loads kiln-webgpu behind it, starts the GPU, moves every "auto" model there (the same
 // seed draws the same digits on both) and reports the switch. Each module and each device is
 // initialised once per page, whatever the mix of choices (a second wgpu init would fail).
 //
@@ -59,13 +59,16 @@ const MODULES = {
 };
 /** "auto" moves to WebGPU this long after opening even if nothing has been asked of it yet. */
 const UPGRADE_AFTER_MS = 3000;
+/** …and this long after its first answer: the page draws what it was sent before the WebGPU
+ * module competes with it for the network and the CPU. */
+const UPGRADE_AFTER_ANSWER_MS = 500;
 
 let build; // Promise of kiln-build.json's wasm hashes (or {} without one)
 const engines = new Map(); // "cpu" | "webgpu" → Promise<Engine>: one module and device init each
 // What those one-time steps cost (ms), per backend: the wasm download + instantiate, the device init.
 const startup = { cpu: {}, webgpu: {} };
 /** Where "auto" runs now, and why it is not WebGPU (if it is not). */
-const auto = { backend: "cpu", fallbackReason: undefined, upgrade: undefined, timer: undefined };
+const auto = { backend: "cpu", fallbackReason: undefined, upgrade: undefined, timer: undefined, answered: false };
 // handle → { choice, backend, entry, bytes, loaded, tuned }: the weights it was loaded with, so
 // that it can move to another device or be reset, and the LoadedModel it samples now.
 const models = new Map();
@@ -334,7 +337,11 @@ self.onmessage = async ({ data: request }) => {
     if (!handler) throw new Error(`unknown worker command ${JSON.stringify(command)}`);
     const { result, transfer = [] } = await handler(request);
     self.postMessage({ id, ok: true, result }, transfer);
-    if (WORK.has(command) && auto.timer !== undefined) upgrade();
+    if (WORK.has(command) && auto.timer !== undefined && !auto.answered) {
+      auto.answered = true;
+      clearTimeout(auto.timer);
+      auto.timer = setTimeout(upgrade, UPGRADE_AFTER_ANSWER_MS);
+    }
   } catch (error) {
     const cancelled = error instanceof Cancelled;
     self.postMessage({ id, ok: false, cancelled, error: error?.message ?? String(error) });
