@@ -87,3 +87,23 @@ fn has_webgpu() -> bool {
 pub fn cpu_device() -> Device {
     Device::flex()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_are_kiln_js_names() {
+        for (name, choice) in [
+            ("auto", BackendChoice::Auto),
+            ("webgpu", BackendChoice::Webgpu),
+            ("cpu", BackendChoice::Cpu),
+        ] {
+            assert_eq!(BackendChoice::parse(name), Ok(choice));
+        }
+        let err = BackendChoice::parse("gpu").unwrap_err();
+        assert!(err.starts_with("unknown backend \"gpu\""), "{err}");
+        assert_eq!(ActiveBackend::Webgpu.name(), "webgpu");
+        assert_eq!(ActiveBackend::Cpu.name(), "cpu");
+    }
+}

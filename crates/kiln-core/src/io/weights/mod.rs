@@ -3,7 +3,7 @@
 //! they load into the model's own precision (f32), so compute is the same whatever the file.
 
 mod error;
-mod quantisation;
+pub mod quantisation;
 
 pub use error::WeightError;
 

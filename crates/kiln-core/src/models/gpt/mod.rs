@@ -1,7 +1,7 @@
 //! A small GPT (Radford et al. 2018/2019) that writes text one character at a time.
 //!
 //! Notation: B batch, T positions, V vocabulary size, D width. Tokens are characters of a
-//! [`Vocabulary`]; positions have learned embeddings, so the model reads at most
+//! [`Vocabulary`](crate::text::Vocabulary); positions have learned embeddings, so the model reads at most
 //! `context` characters. Blocks are pre-norm (GPT-2): `x + attention(norm(x))`, then
 //! `x + mlp(norm(x))`.
 
@@ -33,7 +33,7 @@ const INIT_STD: f64 = 0.02;
 /// Hyper-parameters of a [`Gpt`]; stored beside the weights so inference can rebuild it.
 #[derive(Config, Debug, PartialEq)]
 pub struct GptConfig {
-    /// Distinct characters (the [`Vocabulary`]'s size).
+    /// Distinct characters (the [`Vocabulary`](crate::text::Vocabulary)'s size).
     pub vocab_size: usize,
     /// Characters the model reads at once.
     #[config(default = 256)]

@@ -5,7 +5,7 @@
 //!
 //! Notation: B batch, T positions, N states, V vocabulary size (the characters of a
 //! [`Vocabulary`](crate::text::Vocabulary)). The parameters are stored as
-//! the logarithms of expected counts (the statistics Baum–Welch accumulates, [`baum_welch`]),
+//! the logarithms of expected counts (the statistics Baum–Welch accumulates),
 //! and normalised into probabilities where they are used, so a stored file needs no
 //! renormalising however it was rounded.
 
@@ -33,7 +33,7 @@ pub const MAX_STATES: usize = 4096;
 /// Hyper-parameters of an [`Hmm`]; stored beside the weights so inference can rebuild it.
 #[derive(Config, Debug, PartialEq)]
 pub struct HmmConfig {
-    /// Distinct characters (the [`Vocabulary`]'s size).
+    /// Distinct characters (the [`Vocabulary`](crate::text::Vocabulary)'s size).
     pub vocab_size: usize,
     /// Hidden states N.
     #[config(default = 256)]
