@@ -68,8 +68,10 @@ impl Hmm {
         (counts, forward)
     }
 
-    /// Blend `counts` into the stored counts at rate `rate` (η in (0, 1]).
+    /// Blend `counts` into the stored counts at rate `rate` (η in (0, 1]; a larger rate, which
+    /// would make counts negative, replaces them as 1 does).
     pub fn absorb(self, counts: Counts, rate: f64) -> Self {
+        let rate = rate.min(1.0);
         let blend = |param: Param<Tensor<2>>, new: Tensor<2>| {
             param.map(|old| {
                 let old = old.detach().exp();
