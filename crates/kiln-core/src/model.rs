@@ -118,7 +118,9 @@ macro_rules! registry {
 
             fn load_checked(&self, bytes: &[u8], device: &Device) -> Result<Model, WeightError> {
                 Ok(match self {
-                    $(ModelSpec::$variant(spec) => Model::$variant(Box::new(spec.load(bytes, device)?)),)*
+                    $(ModelSpec::$variant(spec) => {
+                        Model::$variant(Box::new(spec.load(bytes, device)?))
+                    })*
                 })
             }
 

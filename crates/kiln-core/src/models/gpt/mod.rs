@@ -1,8 +1,8 @@
 //! A small GPT (Radford et al. 2018/2019) that writes text one character at a time.
 //!
 //! Notation: B batch, T positions, V vocabulary size, D width. Tokens are characters of a
-//! [`Vocabulary`](crate::text::Vocabulary); positions have learned embeddings, so the model reads at most
-//! `context` characters. Blocks are pre-norm (GPT-2): `x + attention(norm(x))`, then
+//! [`Vocabulary`](crate::text::Vocabulary); positions have learned embeddings, so the model
+//! reads at most `context` characters. Blocks are pre-norm (GPT-2): `x + attention(norm(x))`, then
 //! `x + mlp(norm(x))`.
 
 mod attention;

@@ -37,8 +37,8 @@ impl Hmm {
         let [batch, length] = tokens.dims();
         let states = self.states();
         let device = tokens.device();
-        let forward = self.forward(tokens.clone());
         let likelihoods = emission_likelihoods(&p.emissions, tokens.clone());
+        let forward = p.forward(&likelihoods);
         let scales = forward.log_scales.clone().exp();
         // β̂ at the last position is 1; going back, β̂_t = A (b_{t+1} ∘ β̂_{t+1}) / c_{t+1}.
         let mut backward = Tensor::<2>::ones([batch, states], &device);

@@ -185,25 +185,8 @@ impl Hmm {
     /// - tokens: `[B, T]`
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Forward {
         let p = self.probabilities();
-        let [batch, length] = tokens.dims();
         let likelihoods = emission_likelihoods(&p.emissions, tokens);
-        let mut filtered: Vec<Tensor<2>> = Vec::with_capacity(length);
-        let mut log_scales = Vec::with_capacity(length);
-        let states = self.states();
-        for likelihood in likelihoods {
-            let prior = match filtered.last() {
-                None => p.initial.clone().expand([batch, states]),
-                Some(previous) => previous.clone().matmul(p.transitions.clone()),
-            };
-            let joint = prior * likelihood;
-            let scale = joint.clone().sum_dim(1).clamp_min(f32::MIN_POSITIVE);
-            log_scales.push(scale.clone().log());
-            filtered.push(joint / scale);
-        }
-        Forward {
-            filtered,
-            log_scales: Tensor::cat(log_scales, 1),
-        }
+        p.forward(&likelihoods)
     }
 
     /// Mean negative log-likelihood (nats per character) of each character of `tokens` given
@@ -215,6 +198,51 @@ impl Hmm {
     pub fn loss(&self, tokens: Tensor<2, Int>) -> Tensor<1> {
         self.forward(tokens).surprise()
     }
+}
+
+impl Probabilities {
+    /// p(next state | characters so far) of `batch` texts, given p(state | characters so far)
+    /// (`None` before the first character).
+    ///
+    /// # Shapes
+    /// - filtered: `[B, N]`; output: `[B, N]`
+    fn prior(&self, filtered: Option<&Tensor<2>>, batch: usize) -> Tensor<2> {
+        match filtered {
+            None => {
+                let states = self.initial.dims()[1];
+                self.initial.clone().expand([batch, states])
+            }
+            Some(filtered) => filtered.clone().matmul(self.transitions.clone()),
+        }
+    }
+
+    /// The scaled forward pass, given each position's [`emission_likelihoods`].
+    fn forward(&self, likelihoods: &[Tensor<2>]) -> Forward {
+        let mut filtered: Vec<Tensor<2>> = Vec::with_capacity(likelihoods.len());
+        let mut log_scales = Vec::with_capacity(likelihoods.len());
+        for likelihood in likelihoods {
+            let batch = likelihood.dims()[0];
+            let prior = self.prior(filtered.last(), batch);
+            let (posterior, scale) = condition(prior, likelihood.clone());
+            log_scales.push(scale.log());
+            filtered.push(posterior);
+        }
+        Forward {
+            filtered,
+            log_scales: Tensor::cat(log_scales, 1),
+        }
+    }
+}
+
+/// Bayes' rule for one character: p(state | it and what came before) from the `prior` and how
+/// likely each state is to write it, and p(it | what came before), the scale.
+///
+/// # Shapes
+/// - prior, likelihood: `[B, N]`; output: `[B, N]` and `[B, 1]`
+fn condition(prior: Tensor<2>, likelihood: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let joint = prior * likelihood;
+    let scale = joint.clone().sum_dim(1).clamp_min(f32::MIN_POSITIVE);
+    (joint / scale.clone(), scale)
 }
 
 impl Forward {

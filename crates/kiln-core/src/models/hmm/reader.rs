@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::{Hmm, MIN_PROBABILITY, Probabilities};
+use super::{Hmm, MIN_PROBABILITY, Probabilities, condition};
 use crate::text::{Reader, Reads};
 
 #[derive(Debug)]
@@ -25,32 +25,20 @@ impl Reads for Hmm {
 impl Reader for HmmReader {
     fn read(&mut self, tokens: &[u32], _device: &Device) -> Tensor<1> {
         let p = &self.probabilities;
+        let states = p.emissions.dims()[0];
         for &token in tokens {
-            let prior = self.next_states();
-            let states = p.emissions.dims()[0];
+            let prior = p.prior(self.filtered.as_ref(), 1);
             let likelihood = p
                 .emissions
                 .clone()
                 .slice([0..states, token as usize..token as usize + 1])
                 .reshape([1, states]);
-            let joint = prior * likelihood;
-            let total = joint.clone().sum().clamp_min(f32::MIN_POSITIVE);
-            self.filtered = Some(joint / total.unsqueeze());
+            self.filtered = Some(condition(prior, likelihood).0);
         }
-        let characters = self.next_states().matmul(p.emissions.clone());
+        let characters = p
+            .prior(self.filtered.as_ref(), 1)
+            .matmul(p.emissions.clone());
         let vocab = characters.dims()[1];
         characters.clamp_min(MIN_PROBABILITY).log().reshape([vocab])
-    }
-}
-
-impl HmmReader {
-    /// p(next state | characters read), shape `[1, N]`.
-    fn next_states(&self) -> Tensor<2> {
-        match &self.filtered {
-            None => self.probabilities.initial.clone(),
-            Some(filtered) => filtered
-                .clone()
-                .matmul(self.probabilities.transitions.clone()),
-        }
     }
 }
