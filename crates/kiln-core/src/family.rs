@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::weights::{self, Precision, WeightError};
 use crate::text::{Reads, TextBatch, TextModel, TextSpec, Vocabulary};
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{LrSchedule, Objective, WithObjective};
 
 /// What a model does, named as kiln.js names the calls: the page, the widgets and the CLI offer
@@ -121,14 +122,30 @@ pub trait Family: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
     /// What inference loads.
     type Loaded: Stored + Clone + Debug;
 
+    /// The models `kiln train` starts of this family.
+    const RECIPES: &'static [Recipe];
+
+    /// What a new run may set, besides the trainer's settings.
+    const HYPER_PARAMETERS: &'static [HyperParameter] = &[];
+
+    /// Whether it learns from a text rather than from digits.
+    const READS_TEXT: bool = false;
+
+    /// A new spec for `recipe` (one of [`Family::RECIPES`]) shaped by the hyper-parameters
+    /// `given`, over the vocabulary of the training `text` for a family that reads one.
+    fn configure(
+        recipe: &str,
+        given: &HyperParameters,
+        text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError>;
+
     /// Check the invariants `init` relies on, naming the offending values.
     fn validate(&self) -> Result<(), String>;
 
     fn capabilities(&self) -> Vec<Capability>;
 
-    fn training_defaults(&self) -> TrainingDefaults {
-        TrainingDefaults::IMAGES
-    }
+    /// How `kiln train` trains it unless told otherwise.
+    const TRAINING: TrainingDefaults = TrainingDefaults::IMAGES;
 
     /// A freshly initialised model for inference (the spec is valid).
     fn init(&self, device: &Device) -> Self::Loaded;
@@ -153,6 +170,15 @@ pub trait Family: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
 pub trait TextFamily: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
     type Model: Module + Clone + Debug + Reads + Objective<Batch = TextBatch>;
 
+    /// The model `kiln train` starts of this family.
+    const RECIPE: Recipe;
+
+    /// What a new run may set, besides the trainer's settings.
+    const HYPER_PARAMETERS: &'static [HyperParameter];
+
+    /// A new config over `vocab_size` characters, shaped by the hyper-parameters `given`.
+    fn configure(given: &HyperParameters, vocab_size: usize) -> Result<Self, RecipeError>;
+
     /// Distinct characters it reads and writes.
     fn vocab_size(&self) -> usize;
 
@@ -162,7 +188,8 @@ pub trait TextFamily: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
     /// Check the invariants `init` relies on, naming the offending values.
     fn validate(&self) -> Result<(), String>;
 
-    fn training_defaults(&self) -> TrainingDefaults;
+    /// How `kiln train` trains it unless told otherwise.
+    const TRAINING: TrainingDefaults;
 
     /// A freshly initialised model (the config is valid).
     fn init(&self, device: &Device) -> Self::Model;
@@ -170,6 +197,23 @@ pub trait TextFamily: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
 
 impl<C: TextFamily> Family for TextSpec<C> {
     type Loaded = TextModel<C::Model>;
+
+    const RECIPES: &'static [Recipe] = &[C::RECIPE];
+    const HYPER_PARAMETERS: &'static [HyperParameter] = C::HYPER_PARAMETERS;
+    const READS_TEXT: bool = true;
+    const TRAINING: TrainingDefaults = C::TRAINING;
+
+    fn configure(
+        _recipe: &str,
+        given: &HyperParameters,
+        text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError> {
+        let vocabulary = text.ok_or(RecipeError::NoText(C::RECIPE.name))?;
+        Ok(Self {
+            model: C::configure(given, vocabulary.len())?,
+            vocabulary: vocabulary.clone(),
+        })
+    }
 
     /// The config's invariants, and a vocabulary of the config's size.
     fn validate(&self) -> Result<(), String> {
@@ -186,10 +230,6 @@ impl<C: TextFamily> Family for TextSpec<C> {
 
     fn capabilities(&self) -> Vec<Capability> {
         vec![Capability::Write]
-    }
-
-    fn training_defaults(&self) -> TrainingDefaults {
-        self.model.training_defaults()
     }
 
     fn init(&self, device: &Device) -> Self::Loaded {

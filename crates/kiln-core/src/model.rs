@@ -11,13 +11,12 @@ use thiserror::Error;
 use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family, Stored, TextShape, TrainingDefaults};
 use crate::io::weights::{self, Precision, WeightError};
-use crate::models::autoencoder::{AutoencoderConfig, DenoisingAutoencoder};
-use crate::models::classifier::{Classifier, ClassifierConfig};
-use crate::models::diffusion::{Denoising, Diffusion, DiffusionConfig, ScheduleError};
-use crate::models::gan::{GanConfig, Generator};
-use crate::models::gpt::GptSpec;
-use crate::models::hmm::HmmSpec;
-use crate::models::vae::{Vae, VaeConfig};
+use crate::models;
+use crate::models::autoencoder::DenoisingAutoencoder;
+use crate::models::classifier::Classifier;
+use crate::models::diffusion::{Denoising, Diffusion, ScheduleError};
+use crate::models::gan::Generator;
+use crate::models::vae::Vae;
 use crate::request::{
     DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
@@ -26,6 +25,7 @@ use crate::text::{
     Generation, GenerationError, Reader, Reads, TextBatch, TextModel, Vocabulary, VocabularyError,
     Writing,
 };
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{Losses, Objective, WithObjective};
 
 #[derive(Debug, Error)]
@@ -75,6 +75,21 @@ macro_rules! registry {
         pub const KINDS: &[&str] = &[$($kind),*];
 
         impl ModelSpec {
+            /// Every model `kiln train` starts, family by family.
+            pub fn trainable() -> Vec<Trainable> {
+                let mut all = Vec::new();
+                $(all.extend(<$spec as Family>::RECIPES.iter().map(|&recipe| Trainable {
+                    recipe,
+                    hyper_parameters: <$spec as Family>::HYPER_PARAMETERS,
+                    reads_text: <$spec as Family>::READS_TEXT,
+                    training: <$spec as Family>::TRAINING,
+                    configure: |recipe, given, text| {
+                        <$spec as Family>::configure(recipe, given, text).map(ModelSpec::$variant)
+                    },
+                }));)*
+                all
+            }
+
             pub fn kind(&self) -> &'static str {
                 match self {
                     $(ModelSpec::$variant(_) => $kind,)*
@@ -91,7 +106,7 @@ macro_rules! registry {
             /// How `kiln train` trains this family unless told otherwise.
             pub fn training_defaults(&self) -> TrainingDefaults {
                 match self {
-                    $(ModelSpec::$variant(spec) => spec.training_defaults(),)*
+                    $(ModelSpec::$variant(_) => <$spec as Family>::TRAINING,)*
                 }
             }
 
@@ -166,19 +181,42 @@ macro_rules! registry {
 
 registry! {
     /// The convolutional VAE, conditional or not.
-    Vae = "vae": VaeConfig,
+    Vae = "vae": models::vae::VaeConfig,
     /// The denoising autoencoder.
-    Autoencoder = "ae": AutoencoderConfig,
+    Autoencoder = "ae": models::autoencoder::AutoencoderConfig,
     /// The digit classifier that judges the others.
-    Classifier = "classifier": ClassifierConfig,
+    Classifier = "classifier": models::classifier::ClassifierConfig,
     /// The class-conditional DCGAN (once loaded, its generator: all that sampling needs).
-    Gan = "gan": GanConfig,
+    Gan = "gan": models::gan::GanConfig,
     /// The class-conditional diffusion model.
-    Ddpm = "ddpm": DiffusionConfig,
+    Ddpm = "ddpm": models::diffusion::DiffusionConfig,
     /// The character-level Transformer.
-    Gpt = "gpt": GptSpec,
+    Gpt = "gpt": models::gpt::GptSpec,
     /// The character-level hidden Markov model.
-    Hmm = "hmm": HmmSpec,
+    Hmm = "hmm": models::hmm::HmmSpec,
+}
+
+/// A model `kiln train` can start, and what it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Trainable {
+    pub recipe: Recipe,
+    pub hyper_parameters: &'static [HyperParameter],
+    /// Whether it learns from a text rather than from digits.
+    pub reads_text: bool,
+    pub training: TrainingDefaults,
+    configure: fn(&str, &HyperParameters, Option<&Vocabulary>) -> Result<ModelSpec, RecipeError>,
+}
+
+impl Trainable {
+    /// A new spec shaped by the hyper-parameters `given` (each one of
+    /// [`Trainable::hyper_parameters`]), over the vocabulary of the training `text` if it reads one.
+    pub fn configure(
+        &self,
+        given: &HyperParameters,
+        text: Option<&Vocabulary>,
+    ) -> Result<ModelSpec, RecipeError> {
+        (self.configure)(self.recipe.name, given, text)
+    }
 }
 
 /// Draws images in `[0, 1]` from seeded noise, of a class if it is class-conditional.
@@ -506,9 +544,89 @@ impl Model {
 mod tests {
     use super::*;
     use crate::data::mnist::IMAGE_PIXELS;
-    use crate::models::gpt::GptConfig;
+    use crate::models::autoencoder::AutoencoderConfig;
+    use crate::models::classifier::ClassifierConfig;
+    use crate::models::diffusion::DiffusionConfig;
+    use crate::models::gpt::{GptConfig, GptSpec};
+    use crate::models::hmm::HmmConfig;
+    use crate::models::vae::VaeConfig;
     use crate::request::class_from_f64;
     use crate::text::TokenChoice;
+
+    #[test]
+    fn every_recipe_starts_a_valid_model_of_its_family() {
+        let vocabulary = Vocabulary::from_text("to be or not").unwrap();
+        let trainable = ModelSpec::trainable();
+        let names: Vec<&str> = trainable.iter().map(|t| t.recipe.name).collect();
+        assert_eq!(
+            names,
+            [
+                "vae",
+                "cvae",
+                "ae",
+                "classifier",
+                "gan",
+                "ddpm",
+                "gpt",
+                "hmm"
+            ]
+        );
+        for model in &trainable {
+            let given = HyperParameters::default();
+            let spec = model
+                .configure(&given, model.reads_text.then_some(&vocabulary))
+                .unwrap();
+            spec.validate().unwrap();
+            assert_eq!(spec.text_shape().is_some(), model.reads_text);
+            let name = model.recipe.name;
+            let conditional = spec.capabilities().contains(&Capability::Conditional);
+            if name == "cvae" {
+                assert!(spec.kind() == "vae" && conditional, "cvae made {spec:?}");
+            } else {
+                assert_eq!(spec.kind(), name);
+            }
+            if model.reads_text {
+                let error = model.configure(&given, None).unwrap_err();
+                assert_eq!(error, RecipeError::NoText(model.recipe.name));
+            }
+        }
+    }
+
+    #[test]
+    fn a_recipe_takes_its_hyper_parameters() {
+        let trainable = ModelSpec::trainable();
+        let recipe = |name: &str| *trainable.iter().find(|t| t.recipe.name == name).unwrap();
+        let given = |pairs: &[(&str, &str)]| {
+            HyperParameters::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        let vocabulary = Vocabulary::from_text("abc").unwrap();
+        let hmm = recipe("hmm")
+            .configure(
+                &given(&[("states", "8"), ("context", "32")]),
+                Some(&vocabulary),
+            )
+            .unwrap();
+        let ModelSpec::Hmm(hmm) = hmm else {
+            panic!("hmm made {hmm:?}")
+        };
+        assert_eq!(hmm.model, HmmConfig::new(3).with_states(8).with_context(32));
+        let cvae = recipe("cvae")
+            .configure(&given(&[("latent", "4"), ("beta", "0.5")]), None)
+            .unwrap();
+        assert_eq!(
+            cvae,
+            ModelSpec::Vae(
+                VaeConfig::new()
+                    .with_num_classes(Some(10))
+                    .with_latent_dim(4)
+                    .with_beta(0.5)
+            )
+        );
+        let error = recipe("ae")
+            .configure(&given(&[("hidden", "0")]), None)
+            .unwrap_err();
+        assert!(matches!(error, RecipeError::Invalid { .. }), "{error}");
+    }
 
     #[test]
     fn a_weight_file_can_carry_its_spec() {

@@ -1,13 +1,18 @@
 //! Command-line arguments. Doc comments here are the `--help` text.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Arg, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use kiln_core::io::weights::Precision;
+use kiln_core::model::{ModelSpec, Trainable};
 use kiln_core::models::diffusion::SamplerKind;
 use kiln_core::request::{DiffusionRequest, RequestError};
+use kiln_core::train::LrSchedule;
+use kiln_core::train::recipe::HyperParameters;
 
 use crate::device::Backend;
 
@@ -24,12 +29,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on MNIST-style digits (or gpt and hmm on a text file), checkpointing every
+    /// Train a model on MNIST-style digits (a text model on a text file), checkpointing every
     /// epoch.
     Train(TrainArgs),
     /// Draw images from a trained generative model and write them as PNGs.
     Sample(SampleArgs),
-    /// Write text with a trained text model (gpt, hmm), streaming it to stdout.
+    /// Write text with a trained text model, streaming it to stdout.
     Generate(GenerateArgs),
     /// Decode a walk through a VAE's latent space between the codes of two seeds.
     Interpolate(InterpolateArgs),
@@ -41,34 +46,6 @@ pub enum Command {
     Export(ExportArgs),
     /// Time sampling (gpt: writing) and training of each model and print a table of throughputs.
     Bench(BenchArgs),
-}
-
-/// The model families `kiln train` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModelKind {
-    /// Convolutional variational autoencoder.
-    Vae,
-    /// Class-conditional VAE: the same with the digit class given to encoder and decoder.
-    Cvae,
-    /// Denoising convolutional autoencoder (Gaussian noise and random erasing).
-    Ae,
-    /// Digit classifier (small CNN) that the metrics use to judge generated digits.
-    Classifier,
-    /// Class-conditional DCGAN (generator and discriminator trained in turn).
-    Gan,
-    /// Class-conditional diffusion model (DDPM with a UNet and classifier-free guidance).
-    Ddpm,
-    /// Character-level Transformer that writes text like the --data text file.
-    Gpt,
-    /// Character-level hidden Markov model (Baum–Welch), the classic baseline below gpt.
-    Hmm,
-}
-
-impl ModelKind {
-    /// Whether it learns from a text file rather than digits.
-    pub fn reads_text(self) -> bool {
-        matches!(self, ModelKind::Gpt | ModelKind::Hmm)
-    }
 }
 
 /// How the learning rate moves over a run.
@@ -83,9 +60,10 @@ pub enum ScheduleKind {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Which model to train.
-    pub model: ModelKind,
+    #[arg(value_parser = recipes())]
+    pub model: String,
     /// Directory with the four MNIST IDX files: {train,t10k}-images-idx3-ubyte and
-    /// {train,t10k}-labels-idx1-ubyte, raw or .gz. For gpt and hmm: any UTF-8 text file (its
+    /// {train,t10k}-labels-idx1-ubyte, raw or .gz. For text models: any UTF-8 text file (its
     /// last tenth is held out for validation).
     #[arg(long)]
     pub data: PathBuf,
@@ -95,43 +73,32 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint (up to --epochs in total).
     #[arg(long)]
     pub resume: bool,
-    /// Total number of epochs for the run [default: 20].
+    /// Total number of epochs for the run [default: the model's, listed under <MODEL>].
     #[arg(long)]
     pub epochs: Option<NonZeroUsize>,
-    /// Images (gpt, hmm: windows of text) per batch [default: 128; 16 for gpt, 64 for hmm].
+    /// Images (text models: windows of text) per batch [default: the model's].
     #[arg(long)]
     pub batch: Option<NonZeroUsize>,
-    /// Adam learning rate (the peak, with a schedule); for hmm the rate at which each batch's
-    /// counts replace the model's [default: 0.001; 0.0002 for gan, 0.0005 for ddpm, 0.002 for
-    /// gpt, 0.5 for hmm].
+    /// Learning rate (the peak, with a schedule): Adam's step, or for a model trained by
+    /// expectation–maximisation the share of its counts each batch replaces [default: the
+    /// model's].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// How the learning rate moves [default: cosine for gpt and hmm, constant for the others].
+    /// How the learning rate moves [default: the model's; constant if it lists none].
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleKind>,
-    /// Steps of linear warm-up before the cosine schedule [default: 100].
+    /// Steps of linear warm-up before the cosine schedule [default: the model's, else 100].
     #[arg(long)]
     pub warmup: Option<u64>,
     /// Also keep an exponential moving average of the weights with this decay (0 < d < 1);
     /// sampling, evaluation and export then use the average. Can be added when resuming
-    /// [default: 0.999 for ddpm, off for the others].
+    /// [default: the model's; off if it lists none].
     #[arg(long)]
     pub ema: Option<f64>,
-    /// VAE and CVAE: weight of the KL term [default: 1.0].
+    /// Text models: training steps per epoch; each epoch ends with validation, a sample and a
+    /// checkpoint [default: the model's].
     #[arg(long)]
-    pub beta: Option<f64>,
-    /// VAE and CVAE: size of the latent code [default: 16].
-    #[arg(long)]
-    pub latent: Option<NonZeroUsize>,
-    /// VAE, CVAE and AE: width of the dense layer on either side of the code [default: 64].
-    #[arg(long)]
-    pub hidden: Option<NonZeroUsize>,
-    /// DDPM: channels of the UNet's 28×28 stage, a multiple of 8 (the deeper stages have 2×
-    /// and 4× as many) [default: 16].
-    #[arg(long)]
-    pub channels: Option<NonZeroUsize>,
-    #[command(flatten)]
-    pub text: TextArgs,
+    pub epoch_steps: Option<NonZeroUsize>,
     /// Seed for initialisation, shuffling and noise [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -141,54 +108,103 @@ pub struct TrainArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub device: Backend,
+    /// The model's own hyper-parameters (`--states 512`): flags that each family declares
+    /// ([`ModelSpec::trainable`]), read by [`Cli::parse_all`].
+    #[arg(skip)]
+    pub hyper_parameters: HyperParameters,
 }
 
-/// The shape of a text model and its epochs (`kiln train gpt` and `hmm`).
-#[derive(Debug, Args)]
-pub struct TextArgs {
-    /// GPT: characters the model reads at once; HMM: characters per window it trains on (each
-    /// read from the initial state) [default: 256].
-    #[arg(long)]
-    pub context: Option<NonZeroUsize>,
-    /// GPT: Transformer blocks [default: 6].
-    #[arg(long)]
-    pub layers: Option<NonZeroUsize>,
-    /// GPT: attention heads per block [default: 6].
-    #[arg(long)]
-    pub heads: Option<NonZeroUsize>,
-    /// GPT: width of the residual stream, a multiple of --heads [default: 192].
-    #[arg(long)]
-    pub width: Option<NonZeroUsize>,
-    /// GPT: dropout probability while training [default: 0.05].
-    #[arg(long)]
-    pub dropout: Option<f64>,
-    /// HMM: hidden states [default: 256].
-    #[arg(long)]
-    pub states: Option<NonZeroUsize>,
-    /// GPT and HMM: training steps per epoch; each epoch ends with validation, a sample and a
-    /// checkpoint [default: 250 for gpt, 50 for hmm].
-    #[arg(long)]
-    pub epoch_steps: Option<NonZeroUsize>,
+/// The models `kiln train` starts, each with its line of help.
+fn recipes() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        ModelSpec::trainable()
+            .into_iter()
+            .map(|model| PossibleValue::new(model.recipe.name).help(recipe_help(&model))),
+    )
 }
 
-impl TextArgs {
-    /// The flags given, by name, each with the models it applies to.
-    pub fn given(&self) -> Vec<(&'static str, &'static [ModelKind])> {
-        const TEXT: &[ModelKind] = &[ModelKind::Gpt, ModelKind::Hmm];
-        const GPT: &[ModelKind] = &[ModelKind::Gpt];
-        [
-            (self.context.is_some(), "--context", TEXT),
-            (self.layers.is_some(), "--layers", GPT),
-            (self.heads.is_some(), "--heads", GPT),
-            (self.width.is_some(), "--width", GPT),
-            (self.dropout.is_some(), "--dropout", GPT),
-            (self.states.is_some(), "--states", &[ModelKind::Hmm]),
-            (self.epoch_steps.is_some(), "--epoch-steps", TEXT),
-        ]
-        .into_iter()
-        .filter_map(|(given, flag, models)| given.then_some((flag, models)))
-        .collect()
+/// `--help`'s heading over the hyper-parameter flags.
+const HYPER_PARAMETERS: &str = "Hyper-parameters of the model (a new run)";
+
+impl Cli {
+    /// The command line, with a flag of `kiln train` for every family's hyper-parameters.
+    pub fn command_with_hyper_parameters() -> clap::Command {
+        Self::command().mut_subcommand("train", |train| {
+            train.args(hyper_parameter_flags(&ModelSpec::trainable()))
+        })
     }
+
+    /// Parse the command line (exiting with clap's message if it is invalid).
+    pub fn parse_all() -> Self {
+        let matches = Self::command_with_hyper_parameters().get_matches();
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+        if let (Command::Train(args), Some(train)) =
+            (&mut cli.command, matches.subcommand_matches("train"))
+        {
+            args.hyper_parameters = HyperParameters::new(
+                hyper_parameter_flags(&ModelSpec::trainable())
+                    .iter()
+                    .filter_map(|flag| {
+                        let name = flag.get_id().as_str();
+                        let value = train.get_one::<String>(name)?;
+                        Some((name.to_owned(), value.clone()))
+                    }),
+            );
+        }
+        cli
+    }
+}
+
+/// One `--NAME VALUE` flag per hyper-parameter name, its help gathered from every model that
+/// takes it ("vae, cvae, ae: …").
+fn hyper_parameter_flags(trainable: &[Trainable]) -> Vec<Arg> {
+    let mut helps: BTreeMap<&str, Vec<(&str, Vec<&str>)>> = BTreeMap::new();
+    for model in trainable {
+        for parameter in model.hyper_parameters {
+            let meanings = helps.entry(parameter.name).or_default();
+            match meanings
+                .iter_mut()
+                .find(|(about, _)| *about == parameter.about)
+            {
+                Some((_, models)) => models.push(model.recipe.name),
+                None => meanings.push((parameter.about, vec![model.recipe.name])),
+            }
+        }
+    }
+    helps
+        .into_iter()
+        .map(|(name, meanings)| {
+            let help: Vec<String> = meanings
+                .into_iter()
+                .map(|(about, models)| format!("{}: {about}", models.join(", ")))
+                .collect();
+            Arg::new(name)
+                .long(name)
+                .value_name("VALUE")
+                .help(help.join("; "))
+                .help_heading(HYPER_PARAMETERS)
+        })
+        .collect()
+}
+
+/// A model's line of `--help`: what it is, and how it trains unless told otherwise.
+fn recipe_help(model: &Trainable) -> String {
+    let defaults = model.training;
+    let mut flags = vec![
+        format!("--epochs {}", defaults.epochs),
+        format!("--batch {}", defaults.batch),
+        format!("--lr {}", defaults.learning_rate),
+    ];
+    if let LrSchedule::Cosine { warmup_steps, .. } = defaults.schedule {
+        flags.push(format!("--schedule cosine --warmup {warmup_steps}"));
+    }
+    if let Some(decay) = defaults.ema {
+        flags.push(format!("--ema {decay}"));
+    }
+    if let Some(steps) = defaults.epoch_steps {
+        flags.push(format!("--epoch-steps {steps}"));
+    }
+    format!("{} [defaults: {}]", model.recipe.about, flags.join(" "))
 }
 
 /// Which trained model to use, and where to run it.
@@ -419,4 +435,34 @@ pub struct BenchArgs {
     /// Timed runs per measurement (after one warm-up run).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own checks: among them, that no family's hyper-parameter takes a trainer flag's name.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command_with_hyper_parameters().debug_assert();
+    }
+
+    #[test]
+    fn a_flag_gathers_what_it_means_to_each_model() {
+        let flags = hyper_parameter_flags(&ModelSpec::trainable());
+        let help = |name: &str| {
+            let flag = flags.iter().find(|flag| flag.get_id() == name).unwrap();
+            flag.get_help().unwrap().to_string()
+        };
+        assert!(
+            help("hidden").starts_with("vae, cvae, ae: width"),
+            "{}",
+            help("hidden")
+        );
+        let context = help("context");
+        assert!(
+            context.starts_with("gpt: characters") && context.contains("; hmm: characters"),
+            "{context}"
+        );
+    }
 }

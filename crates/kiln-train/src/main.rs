@@ -16,8 +16,6 @@ mod trainer;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -29,7 +27,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_all();
     match cli.command {
         cli::Command::Train(args) => commands::train::run(args)?,
         cli::Command::Sample(args) => commands::sample::run(args)?,

@@ -12,6 +12,8 @@ use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family};
 use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
 use crate::models::vae::bernoulli_nll;
+use crate::text::Vocabulary;
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 
 /// Hyper-parameters of the [`DenoisingAutoencoder`] and of the damage it learns to undo.
@@ -148,6 +150,25 @@ impl DenoisingAutoencoder {
 
 impl Family for AutoencoderConfig {
     type Loaded = DenoisingAutoencoder;
+
+    const RECIPES: &'static [Recipe] = &[Recipe {
+        name: "ae",
+        about: "Denoising convolutional autoencoder (Gaussian noise and random erasing).",
+    }];
+    const HYPER_PARAMETERS: &'static [HyperParameter] = &[HyperParameter {
+        name: "hidden",
+        about: "width of the dense layer on either side of the code [default: 64]",
+    }];
+
+    fn configure(
+        _recipe: &str,
+        given: &HyperParameters,
+        _text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError> {
+        let mut ae = AutoencoderConfig::new();
+        given.count("hidden", &mut ae.hidden)?;
+        Ok(ae)
+    }
 
     fn validate(&self) -> Result<(), String> {
         AutoencoderConfig::validate(self)

@@ -15,6 +15,8 @@ use burn::tensor::{Device, Int, Tensor};
 use crate::data::mnist::NUM_CLASSES;
 use crate::family::{Capability, Family};
 use crate::models::layers::{DOWNSAMPLING, positive};
+use crate::text::Vocabulary;
+use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 
 /// Hyper-parameters of the [`Classifier`].
@@ -137,6 +139,19 @@ pub struct ClassifierLoss {
 
 impl Family for ClassifierConfig {
     type Loaded = Classifier;
+
+    const RECIPES: &'static [Recipe] = &[Recipe {
+        name: "classifier",
+        about: "Digit classifier (small CNN) that the metrics use to judge generated digits.",
+    }];
+
+    fn configure(
+        _recipe: &str,
+        _given: &HyperParameters,
+        _text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError> {
+        Ok(ClassifierConfig::new())
+    }
 
     fn validate(&self) -> Result<(), String> {
         ClassifierConfig::validate(self)

@@ -18,6 +18,8 @@ use crate::family::{Capability, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
 use crate::models::layers::{doubling_deconv, halving_conv, multiple_of, positive};
 use crate::noise;
+use crate::text::Vocabulary;
+use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
 };
@@ -308,6 +310,19 @@ const LABEL_STREAM: u64 = 0x5eed_1abe1;
 impl Family for GanConfig {
     type Loaded = Generator;
 
+    const RECIPES: &'static [Recipe] = &[Recipe {
+        name: "gan",
+        about: "Class-conditional DCGAN (generator and discriminator trained in turn).",
+    }];
+
+    fn configure(
+        _recipe: &str,
+        _given: &HyperParameters,
+        _text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError> {
+        Ok(GanConfig::new())
+    }
+
     fn validate(&self) -> Result<(), String> {
         GanConfig::validate(self)
     }
@@ -317,12 +332,10 @@ impl Family for GanConfig {
     }
 
     /// DCGAN's learning rate (Radford et al. 2016).
-    fn training_defaults(&self) -> TrainingDefaults {
-        TrainingDefaults {
-            learning_rate: 2e-4,
-            ..TrainingDefaults::IMAGES
-        }
-    }
+    const TRAINING: TrainingDefaults = TrainingDefaults {
+        learning_rate: 2e-4,
+        ..TrainingDefaults::IMAGES
+    };
 
     fn init(&self, device: &Device) -> Generator {
         self.init_generator(device)

@@ -14,10 +14,13 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::data::mnist::NUM_CLASSES;
 use crate::family::{Capability, Family};
 use crate::interpolation::slerp_path;
 use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
 use crate::noise;
+use crate::text::Vocabulary;
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
 };
@@ -384,6 +387,46 @@ pub fn kl_to_standard_normal(posterior: &Posterior) -> Tensor<1> {
 
 impl Family for VaeConfig {
     type Loaded = Vae;
+
+    const RECIPES: &'static [Recipe] = &[
+        Recipe {
+            name: "vae",
+            about: "Convolutional variational autoencoder.",
+        },
+        Recipe {
+            name: "cvae",
+            about: "Class-conditional VAE: the same with the digit class given to encoder and decoder.",
+        },
+    ];
+    const HYPER_PARAMETERS: &'static [HyperParameter] = &[
+        HyperParameter {
+            name: "beta",
+            about: "weight of the KL term [default: 1.0]",
+        },
+        HyperParameter {
+            name: "latent",
+            about: "size of the latent code [default: 16]",
+        },
+        HyperParameter {
+            name: "hidden",
+            about: "width of the dense layer on either side of the code [default: 64]",
+        },
+    ];
+
+    fn configure(
+        recipe: &str,
+        given: &HyperParameters,
+        _text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError> {
+        let mut vae = VaeConfig::new();
+        if recipe == "cvae" {
+            vae.num_classes = Some(NUM_CLASSES);
+        }
+        given.number("beta", &mut vae.beta)?;
+        given.count("latent", &mut vae.latent_dim)?;
+        given.count("hidden", &mut vae.hidden)?;
+        Ok(vae)
+    }
 
     fn validate(&self) -> Result<(), String> {
         VaeConfig::validate(self)

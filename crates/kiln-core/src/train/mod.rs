@@ -4,6 +4,7 @@
 //! [`gradient_step`].
 
 pub mod finetune;
+pub mod recipe;
 
 use std::f64::consts::PI;
 

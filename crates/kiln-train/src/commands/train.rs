@@ -4,22 +4,13 @@ use std::num::NonZeroUsize;
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Bytes, Device};
-use clap::ValueEnum;
-use kiln_core::data::mnist::NUM_CLASSES;
 use kiln_core::io::weights;
-use kiln_core::model::ModelSpec;
-use kiln_core::models::autoencoder::AutoencoderConfig;
-use kiln_core::models::classifier::ClassifierConfig;
-use kiln_core::models::diffusion::DiffusionConfig;
-use kiln_core::models::gan::GanConfig;
-use kiln_core::models::gpt::{GptConfig, GptSpec};
-use kiln_core::models::hmm::{HmmConfig, HmmSpec};
-use kiln_core::models::vae::VaeConfig;
+use kiln_core::model::{ModelSpec, Trainable};
 use kiln_core::text::{Corpus, TextBatch, Vocabulary};
 use kiln_core::train::{DigitBatch, LrSchedule, Objective, WithObjective};
 
 use crate::batches::{TextData, TrainingData};
-use crate::cli::{ModelKind, ScheduleKind, TrainArgs};
+use crate::cli::{ScheduleKind, TrainArgs};
 use crate::command_line::command_line;
 use crate::data::{self, Splits};
 use crate::ema::WeightAverage;
@@ -182,87 +173,52 @@ impl Fit<'_> {
     }
 }
 
+/// The model `kiln train NAME` starts (clap has checked the name).
+fn trainable(name: &str) -> Result<Trainable> {
+    ModelSpec::trainable()
+        .into_iter()
+        .find(|model| model.recipe.name == name)
+        .with_context(|| format!("kiln cannot train a model called {name:?}"))
+}
+
 /// Refuse flags that do not apply to the model being trained.
-fn check_flags(args: &TrainArgs) -> Result<()> {
-    let mut misplaced: Vec<(&str, String)> = Vec::new();
-    if !matches!(args.model, ModelKind::Vae | ModelKind::Cvae) {
-        for (given, flag) in [
-            (args.beta.is_some(), "--beta"),
-            (args.latent.is_some(), "--latent"),
-        ] {
-            if given {
-                misplaced.push((flag, "`kiln train vae` and `kiln train cvae`".into()));
-            }
-        }
+fn check_flags(args: &TrainArgs, model: &Trainable) -> Result<()> {
+    let all = ModelSpec::trainable();
+    let recipes_where = |keep: &dyn Fn(&Trainable) -> bool| {
+        let names: Vec<String> = all
+            .iter()
+            .filter(|other| keep(other))
+            .map(|other| format!("`kiln train {}`", other.recipe.name))
+            .collect();
+        names.join(" and ")
+    };
+    for name in args.hyper_parameters.names() {
+        let takes = |model: &Trainable| model.hyper_parameters.iter().any(|p| p.name == name);
+        ensure!(
+            takes(model),
+            "--{name} applies only to {}",
+            recipes_where(&takes)
+        );
     }
-    if args.hidden.is_some()
-        && !matches!(args.model, ModelKind::Vae | ModelKind::Cvae | ModelKind::Ae)
-    {
-        misplaced.push(("--hidden", "`kiln train vae`, `cvae` and `ae`".into()));
+    if args.epoch_steps.is_some() && !model.reads_text {
+        bail!(
+            "--epoch-steps applies only to {}",
+            recipes_where(&|model| model.reads_text)
+        );
     }
-    if args.channels.is_some() && args.model != ModelKind::Ddpm {
-        misplaced.push(("--channels", "`kiln train ddpm`".into()));
+    if args.limit.is_some() && model.reads_text {
+        bail!(
+            "--limit applies only to digit models (train a text model on a shorter text instead)"
+        );
     }
-    if args.model.reads_text() && args.limit.is_some() {
-        misplaced.push((
-            "--limit",
-            "digit models (train a text model on a shorter text instead)".into(),
-        ));
-    }
-    for (flag, models) in args.text.given() {
-        if !models.contains(&args.model) {
-            let names: Vec<String> = models
-                .iter()
-                .filter_map(|m| m.to_possible_value())
-                .map(|m| format!("`kiln train {}`", m.get_name()))
-                .collect();
-            misplaced.push((flag, names.join(" and ")));
-        }
-    }
-    match misplaced.first() {
-        Some((flag, models)) => bail!("{flag} applies only to {models}"),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 fn new_config(args: &TrainArgs) -> Result<RunConfig> {
-    check_flags(args)?;
-    let spec = match args.model {
-        ModelKind::Vae | ModelKind::Cvae => {
-            let mut vae = VaeConfig::new();
-            if args.model == ModelKind::Cvae {
-                vae.num_classes = Some(NUM_CLASSES);
-            }
-            if let Some(beta) = args.beta {
-                vae.beta = beta;
-            }
-            if let Some(latent) = args.latent {
-                vae.latent_dim = latent.get();
-            }
-            if let Some(hidden) = args.hidden {
-                vae.hidden = hidden.get();
-            }
-            ModelSpec::Vae(vae)
-        }
-        ModelKind::Ae => {
-            let mut ae = AutoencoderConfig::new();
-            if let Some(hidden) = args.hidden {
-                ae.hidden = hidden.get();
-            }
-            ModelSpec::Autoencoder(ae)
-        }
-        ModelKind::Classifier => ModelSpec::Classifier(ClassifierConfig::new()),
-        ModelKind::Gan => ModelSpec::Gan(GanConfig::new()),
-        ModelKind::Ddpm => {
-            let mut ddpm = DiffusionConfig::new();
-            if let Some(channels) = args.channels {
-                ddpm.unet.base_channels = channels.get();
-            }
-            ModelSpec::Ddpm(ddpm)
-        }
-        ModelKind::Gpt => ModelSpec::Gpt(gpt_spec(args)?),
-        ModelKind::Hmm => ModelSpec::Hmm(hmm_spec(args)?),
-    };
+    let model = trainable(&args.model)?;
+    check_flags(args, &model)?;
+    let vocabulary = model.reads_text.then(|| vocabulary(args)).transpose()?;
+    let spec = model.configure(&args.hyper_parameters, vocabulary.as_ref())?;
     spec.validate()?;
     let defaults = spec.training_defaults();
     let learning_rate = args.lr.unwrap_or(defaults.learning_rate);
@@ -288,7 +244,7 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
             lr_schedule,
             epoch_steps: defaults
                 .epoch_steps
-                .map(|steps| args.text.epoch_steps.map_or(steps, NonZeroUsize::get)),
+                .map(|steps| args.epoch_steps.map_or(steps, NonZeroUsize::get)),
             seed: args.seed.unwrap_or(0),
             limit: args.limit.map(|l| l.get()),
             ema,
@@ -328,40 +284,6 @@ fn vocabulary(args: &TrainArgs) -> Result<Vocabulary> {
         .with_context(|| format!("reading {} as training text", args.data.display()))
 }
 
-/// An HMM shaped by the flags, over the characters of the --data text.
-fn hmm_spec(args: &TrainArgs) -> Result<HmmSpec> {
-    let vocabulary = vocabulary(args)?;
-    let mut model = HmmConfig::new(vocabulary.len());
-    if let Some(states) = args.text.states {
-        model.states = states.get();
-    }
-    if let Some(context) = args.text.context {
-        model.context = context.get();
-    }
-    Ok(HmmSpec { model, vocabulary })
-}
-
-/// A Transformer shaped by the flags, over the characters of the --data text.
-fn gpt_spec(args: &TrainArgs) -> Result<GptSpec> {
-    let vocabulary = vocabulary(args)?;
-    let flags = &args.text;
-    let mut model = GptConfig::new(vocabulary.len());
-    for (value, field) in [
-        (flags.context, &mut model.context),
-        (flags.layers, &mut model.layers),
-        (flags.heads, &mut model.heads),
-        (flags.width, &mut model.width),
-    ] {
-        if let Some(value) = value {
-            *field = value.get();
-        }
-    }
-    if let Some(dropout) = flags.dropout {
-        model.dropout = dropout;
-    }
-    Ok(GptSpec { model, vocabulary })
-}
-
 /// The stored config, with only `--epochs`, `--ema` (and `--data`, which may have moved)
 /// overridable.
 fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
@@ -392,11 +314,8 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
             "--limit",
         ),
         (
-            (args.beta.is_some()
-                || args.latent.is_some()
-                || args.hidden.is_some()
-                || args.channels.is_some()
-                || !args.text.given().is_empty()
+            (!args.hyper_parameters.is_empty()
+                || args.epoch_steps.is_some()
                 || args.schedule.is_some()
                 || args.warmup.is_some())
                 && (fixed.spec != config.spec

@@ -5,12 +5,34 @@ use burn::tensor::Device;
 use super::model::{Diffusion, DiffusionConfig};
 use super::sampling::{DEFAULT_STEPS, Denoising, SamplingOptions};
 use crate::family::{Capability, Family, TrainingDefaults};
+use crate::text::Vocabulary;
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
 };
 
 impl Family for DiffusionConfig {
     type Loaded = Diffusion;
+
+    const RECIPES: &'static [Recipe] = &[Recipe {
+        name: "ddpm",
+        about: "Class-conditional diffusion model (DDPM with a UNet and classifier-free guidance).",
+    }];
+    const HYPER_PARAMETERS: &'static [HyperParameter] = &[HyperParameter {
+        name: "channels",
+        about: "channels of the UNet's 28×28 stage, a multiple of 8 (the deeper stages have 2× \
+                and 4× as many) [default: 16]",
+    }];
+
+    fn configure(
+        _recipe: &str,
+        given: &HyperParameters,
+        _text: Option<&Vocabulary>,
+    ) -> Result<Self, RecipeError> {
+        let mut ddpm = DiffusionConfig::new();
+        given.count("channels", &mut ddpm.unet.base_channels)?;
+        Ok(ddpm)
+    }
 
     fn validate(&self) -> Result<(), String> {
         DiffusionConfig::validate(self)
@@ -27,13 +49,11 @@ impl Family for DiffusionConfig {
     /// Half the usual rate (the noise-prediction loss is noisy), and sampling from a moving
     /// average of the weights: Ho et al. 2020 use 0.9999 over 800k steps; a few thousand steps
     /// on MNIST want a shorter memory.
-    fn training_defaults(&self) -> TrainingDefaults {
-        TrainingDefaults {
-            learning_rate: 5e-4,
-            ema: Some(0.999),
-            ..TrainingDefaults::IMAGES
-        }
-    }
+    const TRAINING: TrainingDefaults = TrainingDefaults {
+        learning_rate: 5e-4,
+        ema: Some(0.999),
+        ..TrainingDefaults::IMAGES
+    };
 
     fn init(&self, device: &Device) -> Diffusion {
         DiffusionConfig::init(self, device)

@@ -24,6 +24,7 @@ use burn::tensor::{Device, Int, Tensor};
 use crate::family::{TextFamily, TrainingDefaults};
 use crate::models::layers::positive;
 use crate::text::{TextBatch, TextSpec};
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{Losses, LrSchedule, Objective, Preview};
 use attention::CausalSelfAttention;
 
@@ -105,23 +106,60 @@ impl GptConfig {
 /// A GPT as stored: its architecture and the characters its tokens stand for.
 pub type GptSpec = TextSpec<GptConfig>;
 
-/// nanoGPT's Shakespeare recipe, scaled to this model: 20 epochs of 250 steps of 16 windows
-/// (20 M characters, Tiny Shakespeare ~20 times), a cosine from twice nanoGPT's 1e-3 (a smaller
-/// model takes a larger step) after 100 steps of warm-up, down to a tenth.
-const TRAINING: TrainingDefaults = TrainingDefaults {
-    epochs: 20,
-    batch: 16,
-    learning_rate: 2e-3,
-    schedule: LrSchedule::Cosine {
-        warmup_steps: 100,
-        final_ratio: 0.1,
-    },
-    ema: None,
-    epoch_steps: Some(250),
-};
-
 impl TextFamily for GptConfig {
     type Model = Gpt;
+
+    const RECIPE: Recipe = Recipe {
+        name: "gpt",
+        about: "Character-level Transformer that writes text like the --data text file.",
+    };
+    const HYPER_PARAMETERS: &'static [HyperParameter] = &[
+        HyperParameter {
+            name: "context",
+            about: "characters the model reads at once [default: 256]",
+        },
+        HyperParameter {
+            name: "layers",
+            about: "Transformer blocks [default: 6]",
+        },
+        HyperParameter {
+            name: "heads",
+            about: "attention heads per block [default: 6]",
+        },
+        HyperParameter {
+            name: "width",
+            about: "width of the residual stream, a multiple of --heads [default: 192]",
+        },
+        HyperParameter {
+            name: "dropout",
+            about: "dropout probability while training [default: 0.05]",
+        },
+    ];
+
+    /// nanoGPT's Shakespeare recipe, scaled to this model: 20 epochs of 250 steps of 16 windows
+    /// (20 M characters, Tiny Shakespeare ~20 times), a cosine from twice nanoGPT's 1e-3 (a smaller
+    /// model takes a larger step) after 100 steps of warm-up, down to a tenth.
+    const TRAINING: TrainingDefaults = TrainingDefaults {
+        epochs: 20,
+        batch: 16,
+        learning_rate: 2e-3,
+        schedule: LrSchedule::Cosine {
+            warmup_steps: 100,
+            final_ratio: 0.1,
+        },
+        ema: None,
+        epoch_steps: Some(250),
+    };
+
+    fn configure(given: &HyperParameters, vocab_size: usize) -> Result<Self, RecipeError> {
+        let mut gpt = GptConfig::new(vocab_size);
+        given.count("context", &mut gpt.context)?;
+        given.count("layers", &mut gpt.layers)?;
+        given.count("heads", &mut gpt.heads)?;
+        given.count("width", &mut gpt.width)?;
+        given.number("dropout", &mut gpt.dropout)?;
+        Ok(gpt)
+    }
 
     fn vocab_size(&self) -> usize {
         self.vocab_size
@@ -133,10 +171,6 @@ impl TextFamily for GptConfig {
 
     fn validate(&self) -> Result<(), String> {
         GptConfig::validate(self)
-    }
-
-    fn training_defaults(&self) -> TrainingDefaults {
-        TRAINING
     }
 
     fn init(&self, device: &Device) -> Gpt {

@@ -21,6 +21,7 @@ use crate::family::{TextFamily, TrainingDefaults};
 use crate::models::layers::positive;
 use crate::text::TextSpec;
 use crate::train::LrSchedule;
+use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 
 /// The least probability a parameter takes. Without a floor, products of near-impossible
 /// moves reach subnormal floats, which CPUs compute a hundred times slower; a floor far below
@@ -85,23 +86,46 @@ impl HmmConfig {
 /// An HMM as stored: its architecture and the characters its tokens stand for.
 pub type HmmSpec = TextSpec<HmmConfig>;
 
-/// 10 epochs of 50 Baum–Welch steps of 64 windows (8 M characters, Tiny Shakespeare ~8 times).
-/// The rate is stepwise EM's η: half of the counts replaced at first, falling on a cosine to a
-/// tenth of that, without warm-up (a random HMM has nothing to protect).
-const TRAINING: TrainingDefaults = TrainingDefaults {
-    epochs: 10,
-    batch: 64,
-    learning_rate: 0.5,
-    schedule: LrSchedule::Cosine {
-        warmup_steps: 0,
-        final_ratio: 0.1,
-    },
-    ema: None,
-    epoch_steps: Some(50),
-};
-
 impl TextFamily for HmmConfig {
     type Model = Hmm;
+
+    const RECIPE: Recipe = Recipe {
+        name: "hmm",
+        about: "Character-level hidden Markov model (Baum–Welch), the classic baseline below gpt.",
+    };
+    const HYPER_PARAMETERS: &'static [HyperParameter] = &[
+        HyperParameter {
+            name: "states",
+            about: "hidden states [default: 256]",
+        },
+        HyperParameter {
+            name: "context",
+            about: "characters per window it trains on, each read from the initial state \
+                    [default: 256]",
+        },
+    ];
+
+    /// 10 epochs of 50 Baum–Welch steps of 64 windows (8 M characters, Tiny Shakespeare ~8 times).
+    /// The rate is stepwise EM's η: half of the counts replaced at first, falling on a cosine to a
+    /// tenth of that, without warm-up (a random HMM has nothing to protect).
+    const TRAINING: TrainingDefaults = TrainingDefaults {
+        epochs: 10,
+        batch: 64,
+        learning_rate: 0.5,
+        schedule: LrSchedule::Cosine {
+            warmup_steps: 0,
+            final_ratio: 0.1,
+        },
+        ema: None,
+        epoch_steps: Some(50),
+    };
+
+    fn configure(given: &HyperParameters, vocab_size: usize) -> Result<Self, RecipeError> {
+        let mut hmm = HmmConfig::new(vocab_size);
+        given.count("states", &mut hmm.states)?;
+        given.count("context", &mut hmm.context)?;
+        Ok(hmm)
+    }
 
     fn vocab_size(&self) -> usize {
         self.vocab_size
@@ -113,10 +137,6 @@ impl TextFamily for HmmConfig {
 
     fn validate(&self) -> Result<(), String> {
         HmmConfig::validate(self)
-    }
-
-    fn training_defaults(&self) -> TrainingDefaults {
-        TRAINING
     }
 
     fn init(&self, device: &Device) -> Hmm {
