@@ -2,26 +2,26 @@
 import { Kiln } from "./kiln.js";
 import { DigitPad } from "./digit-pad.js";
 import { drawImages, playWalk } from "./images.js";
+import { StatusLine } from "./status-line.js";
 import { TextOutput } from "./text-output.js";
 
 const $ = (id) => document.getElementById(id);
 const GRID_COUNT = 16;
 const params = new URLSearchParams(location.search);
 
-function showError(message) {
-  $("error").textContent = message;
-  $("error").hidden = false;
-  $("status").textContent = "Something went wrong.";
-  document.body.dataset.state = "error";
+const lines = new Map();
+/** The progress bar, status and error line of section `prefix` ("vae", "digit", "ddpm", "ae",
+ * "tune", "gpt", "walk", "metrics"), or of the first grid's at the top without one. */
+function line(prefix) {
+  const part = (name) => $(prefix ? `${prefix}-${name}` : name);
+  if (!lines.has(prefix)) lines.set(prefix, new StatusLine({ bar: part("progress"), text: part("status"), error: part("error") }));
+  return lines.get(prefix);
 }
 
-function showProgress({ loaded, total }) {
-  const bar = $("progress");
-  bar.hidden = false;
-  bar.max = total ?? loaded;
-  bar.value = loaded;
-  const kib = (n) => `${Math.round(n / 1024)} KiB`;
-  $("status").textContent = `Downloading weights… ${kib(loaded)}${total ? ` of ${kib(total)}` : ""}`;
+/** Show `message` under the first grid and mark the page failed. */
+function showError(message) {
+  line().fail(message);
+  document.body.dataset.state = "error";
 }
 
 /** Settles once the first grid is drawn (or has failed): until then no other section loads
@@ -43,7 +43,7 @@ async function main() {
     textSection(kiln).catch((error) => showSectionError("gpt", `The text model could not start: ${error.message}`)),
     moreModelsSection(kiln).catch((error) => showError(`The manifest could not be read: ${error.message}`)),
     metricsSection(kiln).catch((error) => {
-      $("metrics-status").textContent = `The figures could not be read: ${error.message}`;
+      line("metrics").say(`The figures could not be read: ${error.message}`);
     }),
   ]);
 }
@@ -108,9 +108,9 @@ async function metricsSection(kiln) {
   $("metrics-likelihood").textContent =
     `Negative log-likelihood of the test digits (nats per digit; a CVAE's given the label): ${likelihoods.join("; ")}.`;
   const first = evaluated[0]?.evaluation;
-  $("metrics-status").textContent = first
+  line("metrics").say(first
     ? `${first.count} images per model, judged by ${first.judge}; measured ${first.date ? `${first.date.slice(0, 10)} ` : ""}with ${first.command}.`
-    : "No model in the manifest has been evaluated yet.";
+    : "No model in the manifest has been evaluated yet.");
 }
 
 /** A grid of `GRID_COUNT` digits from `model` with the seed in `seedInput`, redrawn on a new
@@ -145,12 +145,12 @@ async function sampleGrid(model, { canvas, seedInput, buttons, onDrawn, onError 
 
 /** The top of the page: the GAN's generator, the cheapest crisp digits, drawn first. */
 async function firstSection(kiln) {
-  $("status").textContent = "Downloading weights…";
-  const gan = await kiln.model("gan", { onProgress: showProgress });
-  $("progress").hidden = true;
+  line().say("Downloading weights…");
+  const gan = await kiln.model("gan", { onProgress: (event) => line().downloading(event, "Downloading weights") });
+  line().progress();
   $("model-info").textContent = describeConditional(gan);
   let firstDraw = true;
-  $("status").textContent = "Sampling…";
+  line().say("Sampling…");
   await sampleGrid(gan, {
     canvas: $("grid"),
     seedInput: $("seed"),
@@ -159,8 +159,8 @@ async function firstSection(kiln) {
       const compiling = firstDraw && kiln.backend === "webgpu" ? " (the first draw also compiles the GPU shaders)" : "";
       firstDraw = false;
       $("timing").textContent = `${ms.toFixed(0)} ms for ${batch.count} digits on ${kiln.backend}${compiling}`;
-      $("status").textContent = `Seed ${seed}.`;
-      $("error").hidden = true;
+      line().say(`Seed ${seed}.`);
+      line().clearError();
       document.body.dataset.state = "ready";
     },
     onError: (message) => showError(message),
@@ -170,7 +170,7 @@ async function firstSection(kiln) {
 /** The VAE: its own samples and a latent walk, once its card is on screen. */
 async function vaeSection(kiln) {
   await onScreen("vae");
-  $("vae-status").textContent = "Downloading weights…";
+  line("vae").say("Downloading weights…");
   const vae = await kiln.model("vae");
   const p = vae.provenance;
   const elbo = Number.isFinite(p.test_elbo_nats) ? `; test ELBO ${p.test_elbo_nats.toFixed(1).replace("-", "−")} nats` : "";
@@ -180,8 +180,8 @@ async function vaeSection(kiln) {
     seedInput: $("vae-seed"),
     buttons: { new: $("vae-new") },
     onDrawn: (batch, ms, seed) => {
-      $("vae-status").textContent = `Seed ${seed}: ${ms.toFixed(0)} ms.`;
-      $("vae-error").hidden = true;
+      line("vae").say(`Seed ${seed}: ${ms.toFixed(0)} ms.`);
+      line("vae").clearError();
       document.body.dataset.vaeState = "ready";
     },
     onError: (message) => showSectionError("vae", message),
@@ -198,12 +198,12 @@ function walkControls(vae) {
   async function walk() {
     const [from, to] = [Number($("walk-from").value), Number($("walk-to").value)];
     if (![from, to].every((s) => Number.isInteger(s) && s >= 0)) {
-      $("walk-status").textContent = "Seeds must be whole numbers ≥ 0.";
+      line("walk").say("Seeds must be whole numbers ≥ 0.");
       return;
     }
     stop?.();
     $("walk").disabled = true;
-    $("walk-status").textContent = "Decoding the walk…";
+    line("walk").say("Decoding the walk…");
     try {
       const frames = await vae.interpolate({ from, to, steps: WALK_STEPS });
       const pixels = frames.width * frames.height;
@@ -212,10 +212,10 @@ function walkControls(vae) {
       stripFrames.forEach((f, i) => strip.set(frames.data.subarray(f * pixels, (f + 1) * pixels), i * pixels));
       drawRow($("walk-strip"), { ...frames, count: stripFrames.length }, strip);
       stop = playWalk($("walk-frame"), frames, WALK_FPS);
-      $("walk-status").textContent = `Seed ${from} → seed ${to}, ${frames.count} frames.`;
+      line("walk").say(`Seed ${from} → seed ${to}, ${frames.count} frames.`);
       document.body.dataset.walkState = "playing";
     } catch (error) {
-      $("walk-status").textContent = error.message;
+      line("walk").say(error.message);
       document.body.dataset.walkState = "error";
     } finally {
       $("walk").disabled = false;
@@ -255,7 +255,7 @@ async function digitSection(kiln) {
   const loading = new Map(); // name → Promise<KilnModel>
   const load = (name) => {
     if (!loading.has(name)) {
-      $("digit-status").textContent = `Downloading ${name}…`;
+      line("digit").say(`Downloading ${name}…`);
       const model = kiln.model(name);
       model.catch(() => loading.delete(name)); // allow a retry
       loading.set(name, model);
@@ -266,7 +266,7 @@ async function digitSection(kiln) {
   async function draw() {
     const seed = Number($("digit-seed").value);
     if (!Number.isInteger(seed) || seed < 0) {
-      $("digit-status").textContent = "The seed must be a whole number ≥ 0.";
+      line("digit").say("The seed must be a whole number ≥ 0.");
       return;
     }
     const digit = $("digit-class").value === "" ? undefined : Number($("digit-class").value);
@@ -279,9 +279,9 @@ async function digitSection(kiln) {
       if (request !== latest) return;
       drawImages($("digit-grid"), batch, batch.data);
       const what = digit === undefined ? "digits 0–9" : `${digit}s`;
-      $("digit-status").textContent = `${model.name}, seed ${seed}, ${what}: ${(performance.now() - started).toFixed(0)} ms.`;
+      line("digit").say(`${model.name}, seed ${seed}, ${what}: ${(performance.now() - started).toFixed(0)} ms.`);
       $("digit-info").textContent = describeConditional(model);
-      $("digit-error").hidden = true;
+      line("digit").clearError();
       document.body.dataset.digitState = "ready";
     } catch (error) {
       if (request === latest) showSectionError("digit", error.message);
@@ -329,9 +329,7 @@ function coalescing(work) {
 /** Show `message` in the error line of section `prefix` ("vae", "digit", "ddpm", "ae", "tune",
  * "gpt") and mark it failed. */
 function showSectionError(prefix, message) {
-  $(`${prefix}-error`).textContent = message;
-  $(`${prefix}-error`).hidden = false;
-  $(`${prefix}-status`).textContent = "Something went wrong.";
+  line(prefix).fail(message);
   document.body.dataset[`${prefix}State`] = "error";
 }
 
@@ -353,7 +351,7 @@ function firstSight(element) {
 /** Resolves once the first digits are drawn and section `prefix`'s card has come into view:
  * nothing below the first grid loads before it is on screen. */
 async function onScreen(prefix) {
-  $(`${prefix}-status`).textContent = "Loads when you scroll here.";
+  line(prefix).say("Loads when you scroll here.");
   await firstDigits;
   await firstSight($(`${prefix}-title`).closest("section"));
 }
@@ -366,12 +364,12 @@ async function lazyStart(prefix, action, sliders) {
     $(id).addEventListener("input", () => ($(`${id}-value`).textContent = format($(id).value)));
   }
   const visible = onScreen(prefix);
-  $(`${prefix}-status`).textContent = `Starts when you scroll here or press ${action}.`;
+  line(prefix).say(`Starts when you scroll here or press ${action}.`);
   $(`${prefix}-run`).disabled = false;
   const pressed = new Promise((resolve) => $(`${prefix}-run`).addEventListener("click", resolve, { once: true }));
   await Promise.race([visible, pressed]);
   $(`${prefix}-run`).disabled = true;
-  $(`${prefix}-status`).textContent = "Downloading weights…";
+  line(prefix).say("Downloading weights…");
 }
 
 /** The diffusion model, animated: every reverse step draws x_t and the predicted digits. It
@@ -393,7 +391,7 @@ async function diffusionSection(kiln) {
   async function denoise() {
     const seed = Number($("ddpm-seed").value);
     if (!Number.isInteger(seed) || seed < 0) {
-      $("ddpm-status").textContent = "The seed must be a whole number ≥ 0.";
+      line("ddpm").say("The seed must be a whole number ≥ 0.");
       return;
     }
     run?.controller.abort();
@@ -409,27 +407,27 @@ async function diffusionSection(kiln) {
     };
     const controller = new AbortController();
     const started = performance.now();
+    let step = 0;
     const onProgress = (frame) => {
       drawImages($("ddpm-sample"), frame, frame.sample);
       drawImages($("ddpm-predicted"), frame, frame.predicted);
-      $("ddpm-progress").max = frame.total;
-      $("ddpm-progress").value = frame.step;
-      $("ddpm-status").textContent = `Step ${frame.step} of ${frame.total}…`;
+      step = frame.step;
+      line("ddpm").progress(frame.step, frame.total);
+      line("ddpm").say(`Step ${frame.step} of ${frame.total}…`);
     };
     document.body.dataset.ddpmState = "working";
-    $("ddpm-progress").value = 0;
+    line("ddpm").progress(0, options.steps);
     $("ddpm-stop").disabled = false;
     const done = ddpm.sample({ ...options, onProgress, signal: controller.signal }).then(
       () => {
         const ms = performance.now() - started;
-        $("ddpm-status").textContent =
-          `${options.sampler}, ${options.steps} steps, guidance ${options.guidance}, seed ${seed}: ${ms.toFixed(0)} ms.`;
-        $("ddpm-error").hidden = true;
+        line("ddpm").say(`${options.sampler}, ${options.steps} steps, guidance ${options.guidance}, seed ${seed}: ${ms.toFixed(0)} ms.`);
+        line("ddpm").clearError();
         document.body.dataset.ddpmState = "ready";
       },
       (error) => {
         if (error.name !== "AbortError") return showSectionError("ddpm", error.message);
-        $("ddpm-status").textContent = `Stopped at step ${$("ddpm-progress").value} of ${options.steps}.`;
+        line("ddpm").say(`Stopped at step ${step} of ${options.steps}.`);
         document.body.dataset.ddpmState = "cancelled";
       },
     ).finally(() => {
@@ -510,7 +508,7 @@ function drawSweep(canvas, caption, sweep, guidance) {
 
 async function denoiserSection(kiln) {
   await onScreen("ae");
-  $("ae-status").textContent = "Downloading weights…";
+  line("ae").say("Downloading weights…");
   const ae = await kiln.model("ae");
   const p = ae.provenance;
   const mse = p.final_test_terms?.mse;
@@ -527,10 +525,8 @@ async function denoiserSection(kiln) {
       const result = await ae.denoise({ data: pad.toDigit(), noise, seed });
       drawImages($("ae-damaged"), result, result.damaged);
       drawImages($("ae-restored"), result, result.restored);
-      $("ae-status").textContent = pad.isEmpty
-        ? "Draw a digit in the left box."
-        : `Restored in ${(performance.now() - started).toFixed(0)} ms.`;
-      $("ae-error").hidden = true;
+      line("ae").say(pad.isEmpty ? "Draw a digit in the left box." : `Restored in ${(performance.now() - started).toFixed(0)} ms.`);
+      line("ae").clearError();
       document.body.dataset.aeState = "ready";
     } catch (error) {
       showSectionError("ae", error.message);
@@ -558,7 +554,7 @@ const MAX_EXAMPLES = 64;
  * side from the same seed, Reset and Save (IndexedDB; the page restores a saved hand). */
 async function finetuneSection(kiln) {
   await onScreen("tune");
-  $("tune-status").textContent = "Downloading weights…";
+  line("tune").say("Downloading weights…");
   const [cvae, classifier] = await Promise.all([kiln.model("cvae"), kiln.model("classifier")]);
   const examples = []; // { data, label }
   const saved = (await kiln.saved().catch(() => [])).includes("my-hand");
@@ -601,8 +597,8 @@ async function finetuneSection(kiln) {
       const { labels } = await classifier.classify({ data: digits.flatMap((digit) => [...digit]) });
       digits.forEach((data, i) => examples.push({ data, label: labels[i] }));
       showExamples();
-      $("tune-error").hidden = true;
-      $("tune-status").textContent = `Added ${pictures.length} pictures as the classifier reads them: ${labels.join(" ")}. Click a wrong one to remove it.`;
+      line("tune").clearError();
+      line("tune").say(`Added ${pictures.length} pictures as the classifier reads them: ${labels.join(" ")}. Click a wrong one to remove it.`);
     } catch (error) {
       showSectionError("tune", error.message);
     }
@@ -665,7 +661,7 @@ async function finetuneSection(kiln) {
     if (pad.isEmpty) return;
     if (examples.length >= MAX_EXAMPLES) return showSectionError("tune", `At most ${MAX_EXAMPLES} examples: remove one first.`);
     examples.push({ data: pad.toDigit(), label: Number($("tune-label").value) });
-    $("tune-error").hidden = true;
+    line("tune").clearError();
     pad.clear();
     showExamples();
   });
@@ -685,9 +681,8 @@ async function finetuneSection(kiln) {
         signal: controller.signal,
         onProgress: ({ step, total, loss }) => {
           losses.push(loss);
-          $("tune-progress").max = total;
-          $("tune-progress").value = step;
-          $("tune-status").textContent = `Step ${step} of ${total}: loss ${loss.toFixed(1)} nats per digit`;
+          line("tune").progress(step, total);
+          line("tune").say(`Step ${step} of ${total}: loss ${loss.toFixed(1)} nats per digit`);
           plot(losses);
         },
       });
@@ -701,13 +696,13 @@ async function finetuneSection(kiln) {
       await tuning;
       tuned = true;
       await drawGrid(yours, $("tune-after"));
-      $("tune-status").textContent = `Fine-tuned on ${examples.length} digits in ${((performance.now() - started) / 1000).toFixed(1)} s. Right: your hand.`;
-      $("tune-error").hidden = true;
+      line("tune").say(`Fine-tuned on ${examples.length} digits in ${((performance.now() - started) / 1000).toFixed(1)} s. Right: your hand.`);
+      line("tune").clearError();
       document.body.dataset.tuneState = "ready";
     } catch (error) {
       if (error.name !== "AbortError") showSectionError("tune", error.message);
       else {
-        $("tune-status").textContent = "Cancelled: the model is as it was.";
+        line("tune").say("Cancelled: the model is as it was.");
         document.body.dataset.tuneState = "cancelled";
       }
     } finally {
@@ -723,7 +718,7 @@ async function finetuneSection(kiln) {
       tuned = false;
       await kiln.deleteSaved("my-hand");
       await drawGrid(cvae, $("tune-after"));
-      $("tune-status").textContent = "Back to the original model (and nothing saved).";
+      line("tune").say("Back to the original model (and nothing saved).");
       document.body.dataset.tuneState = "reset";
     } catch (error) {
       showSectionError("tune", error.message);
@@ -738,7 +733,7 @@ async function finetuneSection(kiln) {
       link.download = "my-hand.bpk";
       link.click();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      $("tune-status").textContent = "Downloaded my-hand.bpk: `kiln sample --model my-hand.bpk --class 7 --out samples/` draws from it natively.";
+      line("tune").say("Downloaded my-hand.bpk: `kiln sample --model my-hand.bpk --class 7 --out samples/` draws from it natively.");
     } catch (error) {
       showSectionError("tune", error.message);
     }
@@ -746,7 +741,7 @@ async function finetuneSection(kiln) {
   $("tune-save").addEventListener("click", async () => {
     try {
       await yours.save("my-hand");
-      $("tune-status").textContent = "Saved in this browser: it comes back when you reload the page.";
+      line("tune").say("Saved in this browser: it comes back when you reload the page.");
       document.body.dataset.tuneState = "saved";
     } catch (error) {
       showSectionError("tune", error.message);
@@ -755,9 +750,9 @@ async function finetuneSection(kiln) {
 
   await drawGrid(cvae, $("tune-before"));
   await drawGrid(yours, $("tune-after"));
-  $("tune-status").textContent = saved
+  line("tune").say(saved
     ? "Your hand, saved on an earlier visit (right). Add digits to fine-tune it further, or Reset."
-    : "Draw a digit or drop a picture of one; check what it is (the classifier guesses), press Add. A handful of digits is enough.";
+    : "Draw a digit or drop a picture of one; check what it is (the classifier guesses), press Add. A handful of digits is enough.");
   for (const id of ["tune-undo", "tune-clear", "tune-open"]) $(id).disabled = false;
   setBusy(false);
   document.body.dataset.tuneState = saved ? "restored" : "ready";
@@ -787,10 +782,7 @@ async function textSection(kiln) {
   const load = (name) => {
     if (!loading.has(name)) {
       const model = kiln.model(name, {
-        onProgress: ({ loaded, total }) => {
-          $("gpt-progress").max = total ?? loaded;
-          $("gpt-progress").value = loaded;
-        },
+        onProgress: (event) => line("gpt").downloading(event, `Loading ${name}`),
       });
       model.catch(() => loading.delete(name)); // allow a retry
       loading.set(name, model);
@@ -809,11 +801,9 @@ async function textSection(kiln) {
     const controller = new AbortController();
     const prompt = $("gpt-prompt").value;
     const text = new TextOutput($("gpt-output"), prompt);
-    const progress = $("gpt-progress");
-    progress.max = maxTokens;
-    progress.value = 0;
+    line("gpt").progress(0, maxTokens);
     document.body.dataset.gptState = "working";
-    $("gpt-status").textContent = "Writing…";
+    line("gpt").say("Writing…");
     $("gpt-stop").disabled = false;
     const options = {
       prompt,
@@ -827,18 +817,18 @@ async function textSection(kiln) {
       try {
         for await (const piece of gpt.generate(options)) {
           text.append(piece);
-          progress.value = text.count;
+          line("gpt").progress(text.count, maxTokens);
           if (text.count % 10 === 0) $("gpt-speed").textContent = text.speed;
         }
         $("gpt-speed").textContent = text.speed;
-        $("gpt-status").textContent = `Wrote ${text.count} characters (seed ${seed}).`;
-        $("gpt-error").hidden = true;
+        line("gpt").say(`Wrote ${text.count} characters (seed ${seed}).`);
+        line("gpt").clearError();
         document.body.dataset.gptWriter = gpt.name;
         document.body.dataset.gptState = "ready";
       } catch (error) {
         if (error.name !== "AbortError") return showSectionError("gpt", error.message);
         $("gpt-speed").textContent = text.speed;
-        $("gpt-status").textContent = `Stopped after ${text.count} characters.`;
+        line("gpt").say(`Stopped after ${text.count} characters.`);
         document.body.dataset.gptState = "cancelled";
       } finally {
         if (run?.controller === controller) $("gpt-stop").disabled = true;
@@ -850,7 +840,7 @@ async function textSection(kiln) {
 
   $("gpt-model").addEventListener("change", async () => {
     const name = $("gpt-model").value;
-    $("gpt-status").textContent = `Loading ${name}…`;
+    line("gpt").say(`Loading ${name}…`);
     try {
       gpt = await load(name);
     } catch (error) {

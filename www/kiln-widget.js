@@ -18,6 +18,7 @@
 
 import { sharedKiln, sharedModel } from "./kiln.js";
 import { drawImages, playWalk } from "./images.js";
+import { StatusLine } from "./status-line.js";
 import { TextOutput } from "./text-output.js";
 
 const STYLES = new CSSStyleSheet();
@@ -65,9 +66,7 @@ const classDigit = (classes) => {
 class KilnWidget extends HTMLElement {
   #shadow;
   #placeholder;
-  #progress;
-  #status;
-  #error;
+  #line;
   #observer;
   #started = false;
   #held; // { key, model, release }
@@ -92,20 +91,21 @@ class KilnWidget extends HTMLElement {
     this.#placeholder = element("button", { className: "placeholder", type: "button", part: "placeholder" });
     this.#placeholder.addEventListener("click", () => this.#start());
     frame.append(this.content(), this.#placeholder);
-    this.#progress = element("progress", { hidden: true });
-    this.#status = element("span", { className: "status", part: "status" });
+    const progress = element("progress", { hidden: true });
+    const status = element("span", { className: "status", part: "status" });
     const bar = element("div", { className: "bar" });
-    bar.append(this.#status, ...this.buttons());
-    this.#error = element("p", { className: "error", hidden: true, part: "error" });
-    this.#error.setAttribute("role", "alert");
-    this.#shadow.append(frame, this.#progress, bar, this.#error);
+    bar.append(status, ...this.buttons());
+    const error = element("p", { className: "error", hidden: true, part: "error" });
+    error.setAttribute("role", "alert");
+    this.#line = new StatusLine({ bar: progress, text: status, error });
+    this.#shadow.append(frame, progress, bar, error);
   }
 
   connectedCallback() {
     if (!this.#placeholder) this.#build();
     this.#placeholder.hidden = false;
     this.#placeholder.textContent = `Kiln · ${this.model}: loads when scrolled into view, or click`;
-    this.#status.textContent = "";
+    this.status("");
     this.#observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && this.#start(), { rootMargin: "200px" });
     this.#observer.observe(this);
   }
@@ -158,7 +158,7 @@ class KilnWidget extends HTMLElement {
       const model = await this.#model(signal);
       if (signal.aborted) return;
       this.#state = "working";
-      this.#error.hidden = true;
+      this.#line.clearError();
       const detail = await this.draw(model, signal);
       if (signal.aborted) return;
       this.#state = "ready";
@@ -169,7 +169,7 @@ class KilnWidget extends HTMLElement {
     } finally {
       // The controller stays until the next draw or removal: aborting it also ends what a
       // finished draw keeps running (a walk's playback). A newer draw keeps its own progress.
-      if (this.#drawing === drawing) this.#progress.hidden = true;
+      if (this.#drawing === drawing) this.progress();
     }
   }
 
@@ -183,9 +183,7 @@ class KilnWidget extends HTMLElement {
     this.#state = "loading";
     this.status(`Loading ${name}…`);
     const { model, release } = await sharedModel(backend, name, (event) => {
-      this.#progress.hidden = false;
-      this.#progress.max = event.total ?? event.loaded;
-      this.#progress.value = event.loaded;
+      this.#line.downloading(event, `Loading ${name}`);
       this.emit("kiln-progress", event);
     });
     if (signal.aborted) {
@@ -199,23 +197,17 @@ class KilnWidget extends HTMLElement {
 
   #fail(message) {
     this.#state = "error";
-    this.#error.textContent = message;
-    this.#error.hidden = false;
-    this.status("");
+    this.#line.fail(message, "");
     this.emit("kiln-error", { message });
   }
 
   /** Show step progress (`value` of `max`), or hide the bar. */
   progress(value, max) {
-    this.#progress.hidden = value === undefined;
-    if (value !== undefined) {
-      this.#progress.max = max;
-      this.#progress.value = value;
-    }
+    this.#line.progress(value, max);
   }
 
   status(text) {
-    this.#status.textContent = text;
+    this.#line.say(text);
   }
 
   emit(type, detail) {
