@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use kiln_core::data::idx;
 
@@ -92,4 +93,53 @@ impl Env {
         serde_json::from_str(&std::fs::read_to_string(self.root.join("run/state.json")).unwrap())
             .unwrap()
     }
+}
+
+/// The image models besides the VAE, as `kiln train` names them, each with its flags (one
+/// epoch of 64 digits at a time) and the name it is exported under, in the manifest's order.
+pub const TINY_MODELS: [(&str, &str, &[&str]); 5] = [
+    ("ae", "tiny-ae", &[]),
+    ("classifier", "tiny-classifier", &[]),
+    ("cvae", "tiny-cvae", &[]),
+    ("gan", "tiny-gan", &[]),
+    ("ddpm", "tiny-ddpm", &["--channels", "8", "--limit", "64"]),
+];
+
+/// The folder the tiny models are exported to, trained once per test run.
+static TRAINED: OnceLock<PathBuf> = OnceLock::new();
+
+/// [`TINY_MODELS`] exported into `env`'s `pretrained/`; the path of its manifest. They are
+/// trained once per test run and copied into each test's own folder, so that tests recording
+/// figures in their manifest do not race.
+pub fn tiny_models(env: &Env) -> String {
+    let trained = TRAINED.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tiny-image-models");
+        if root.exists() {
+            std::fs::remove_dir_all(&root).unwrap();
+        }
+        let (data, pretrained) = (env.path("data"), root.join("pretrained"));
+        for (kind, name, flags) in TINY_MODELS {
+            let run = root.join(name).display().to_string();
+            let mut args = vec![
+                "train", kind, "--data", &data, "--out", &run, "--epochs", "1", "--batch", "64",
+            ];
+            args.extend(flags);
+            ok(&args);
+            let to = pretrained.display().to_string();
+            ok(&["export", "--run", &run, "--to", &to, "--name", name]);
+        }
+        pretrained
+    });
+    let copy = env.root.join("pretrained");
+    std::fs::create_dir(&copy).unwrap();
+    for file in std::fs::read_dir(trained).unwrap() {
+        let file = file.unwrap();
+        std::fs::copy(file.path(), copy.join(file.file_name())).unwrap();
+    }
+    env.path("pretrained/manifest.json")
+}
+
+/// The JSON file at `path`, parsed.
+pub fn read_json(path: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

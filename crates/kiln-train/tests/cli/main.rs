@@ -4,5 +4,5 @@
 mod bad_data;
 mod digits;
 mod fixture;
-mod other_models;
+mod image_models;
 mod text;

@@ -151,8 +151,7 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
             "--precision",
             precision,
         ]);
-        let entries: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        let entries = read_json(&manifest);
         assert_eq!(entries["models"][0]["precision"], precision);
         entries["models"][0].clone()
     };
@@ -195,8 +194,7 @@ fn the_text_model_trains_resumes_writes_exports_and_is_judged() {
         bits > 0.0 && bits < (distinct.len() as f64).log2(),
         "{figures}"
     );
-    let recorded: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let recorded = read_json(&manifest);
     assert_eq!(
         recorded["models"][0]["evaluation"]["metrics"],
         figures["metrics"]

@@ -1,31 +1,21 @@
-//! Every other image model through the same flow, and what each refuses.
+//! The image models besides the VAE (see [`TINY_MODELS`]), trained once and shared: each test
+//! is one flow through them, or what they refuse.
 
 use kiln_core::data::idx;
 
 use crate::fixture::*;
 
 #[test]
-fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
+fn every_image_model_trains_and_exports_with_its_final_test_figures() {
     let env = Env::new();
-    let (data, pretrained) = (env.path("data"), env.path("pretrained"));
-    let manifest = env.path("pretrained/manifest.json");
-    for (kind, name, extra) in [
-        ("ae", "tiny-ae", &[][..]),
-        ("classifier", "tiny-classifier", &[]),
-        ("cvae", "tiny-cvae", &[]),
-        ("gan", "tiny-gan", &[]),
-        ("ddpm", "tiny-ddpm", &["--channels", "8", "--limit", "64"]),
-    ] {
-        let run = env.path(name);
-        let mut args = vec![
-            "train", kind, "--data", &data, "--out", &run, "--epochs", "1", "--batch", "64",
-        ];
-        args.extend(extra);
-        ok(&args);
-        ok(&["export", "--run", &run, "--to", &pretrained, "--name", name]);
-    }
-    let entries: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let entries = read_json(&tiny_models(&env));
+    let names: Vec<&str> = entries["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, TINY_MODELS.map(|(_, name, _)| name));
     let classifier = &entries["models"][1];
     assert_eq!(classifier["kind"], "classifier");
     let error_rate = classifier["provenance"]["final_test_terms"]["error_rate"]
@@ -33,8 +23,10 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         .unwrap();
     assert!((0.0..=1.0).contains(&error_rate), "{error_rate}");
     assert!(entries["models"][0]["provenance"]["final_test_terms"]["mse"].is_number());
+}
 
-    // Two real digits as PNGs, denoised natively.
+/// Two real test digits as PNGs in `env`'s `digits/`.
+fn digit_pngs(env: &Env) -> Vec<String> {
     let digits = env.root.join("digits");
     std::fs::create_dir(&digits).unwrap();
     let test_images = idx::parse_images(
@@ -52,6 +44,14 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
             .unwrap();
         pngs.push(path.display().to_string());
     }
+    pngs
+}
+
+#[test]
+fn the_autoencoder_restores_pngs_and_is_judged_on_noisy_digits() {
+    let env = Env::new();
+    let (data, manifest) = (env.path("data"), tiny_models(&env));
+    let pngs = digit_pngs(&env);
     let out = env.path("denoised");
     ok(&[
         "denoise",
@@ -85,48 +85,71 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     assert_eq!(json["restored"].as_array().unwrap().len(), 2 * 784);
     assert_ne!(json["damaged"], json["restored"]);
 
-    // What a user can get wrong.
+    let wide = env.root.join("digits/wide.png");
+    image::GrayImage::new(30, 28).save(&wide).unwrap();
     let err = fails(&[
-        "train",
-        "ae",
-        "--data",
-        &data,
-        "--out",
-        &env.path("x"),
-        "--beta",
-        "2",
-    ]);
-    assert!(
-        err.contains("--beta applies only to `kiln train vae`"),
-        "{err}"
-    );
-    let err = fails(&[
-        "sample",
+        "denoise",
         "--model",
         "tiny-ae",
         "--manifest",
         &manifest,
-        "--out",
-        &out,
-    ]);
-    assert!(err.contains("ae models cannot draw digits"), "{err}");
-    let err = fails(&[
-        "sample",
-        "--model",
-        "tiny-cvae",
-        "--manifest",
-        &manifest,
-        "--steps",
-        "5",
+        "--image",
+        &wide.display().to_string(),
         "--out",
         &out,
     ]);
     assert!(
-        err.contains("vae models cannot take a sampler, steps or guidance"),
+        err.contains("wide.png is 30×28 pixels; digits must be 28×28"),
+        "{err}"
+    );
+    let err = fails(&[
+        "denoise",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--image",
+        &pngs[0],
+        "--noise",
+        "2",
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("noise must be a number from 0 to 1, got 2"),
         "{err}"
     );
 
-    // The diffusion model samples with either sampler, and names the limits of its options.
+    // The autoencoder is judged by its restorations of noisy test digits.
+    let ae = [
+        "eval",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--data",
+        &data,
+        "--count",
+        "20",
+    ];
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout_of(&[&ae[..], &["--json"]].concat())).unwrap();
+    let figure = |name: &str| report["metrics"][name].as_f64().unwrap();
+    assert_eq!(report["count"], 20);
+    assert_eq!(figure("noise_std"), 0.4);
+    assert!(
+        figure("damaged_mse") > 0.0 && figure("restored_mse") > 0.0,
+        "{report}"
+    );
+    let psnr = -10.0 * figure("restored_mse").log10();
+    assert!((figure("restored_psnr_db") - psnr).abs() < 1e-9, "{report}");
+}
+
+#[test]
+fn the_diffusion_model_samples_with_either_sampler_within_its_limits() {
+    let env = Env::new();
+    let manifest = tiny_models(&env);
+    let out = env.path("out");
     let ddpm_out = env.root.join("ddpm-samples");
     for sampler in ["ddpm", "ddim"] {
         ok(&[
@@ -176,81 +199,12 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         ]);
         assert!(err.contains(message), "{flag} {value}: {err}");
     }
-    let err = fails(&[
-        "train",
-        "gan",
-        "--data",
-        &data,
-        "--out",
-        &env.path("y"),
-        "--channels",
-        "8",
-    ]);
-    assert!(
-        err.contains("--channels applies only to `kiln train ddpm`"),
-        "{err}"
-    );
-    let err = fails(&[
-        "sample",
-        "--model",
-        "tiny-classifier",
-        "--manifest",
-        &manifest,
-        "--out",
-        &out,
-    ]);
-    assert!(
-        err.contains("classifier models cannot draw digits"),
-        "{err}"
-    );
-    let wide = digits.join("wide.png");
-    image::GrayImage::new(30, 28).save(&wide).unwrap();
-    let err = fails(&[
-        "denoise",
-        "--model",
-        "tiny-ae",
-        "--manifest",
-        &manifest,
-        "--image",
-        &wide.display().to_string(),
-        "--out",
-        &out,
-    ]);
-    assert!(
-        err.contains("wide.png is 30×28 pixels; digits must be 28×28"),
-        "{err}"
-    );
-    let err = fails(&[
-        "denoise",
-        "--model",
-        "tiny-ae",
-        "--manifest",
-        &manifest,
-        "--image",
-        &pngs[0],
-        "--noise",
-        "2",
-        "--out",
-        &out,
-    ]);
-    assert!(
-        err.contains("noise must be a number from 0 to 1, got 2"),
-        "{err}"
-    );
-    let err = fails(&[
-        "denoise",
-        "--model",
-        "tiny-classifier",
-        "--manifest",
-        &manifest,
-        "--image",
-        &pngs[0],
-        "--out",
-        &out,
-    ]);
-    assert!(err.contains("classifier models cannot denoise"), "{err}");
+}
 
-    // The conditional VAE draws a requested digit, and eval judges it with the classifier.
+#[test]
+fn the_conditional_vae_draws_a_class_and_is_judged_by_the_classifier() {
+    let env = Env::new();
+    let (data, manifest) = (env.path("data"), tiny_models(&env));
     let sevens = env.path("sevens");
     ok(&[
         "sample",
@@ -291,8 +245,7 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     ];
     let table = stdout_of(&[&eval[..], &["--count", "30", "--record"]].concat());
     assert!(table.contains("MNIST train (real digits)") && table.contains("uniform noise"));
-    let entries: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let entries = read_json(&manifest);
     let evaluation = &entries["models"][2]["evaluation"];
     assert_eq!(evaluation["count"], 30);
     let metric = |name: &str| evaluation["metrics"][name].as_f64().unwrap();
@@ -335,31 +288,122 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     let err = fails(&[&eval[..], &["--count", "9"]].concat());
     assert!(err.contains("--count must be at least 10"), "{err}");
 
-    // The autoencoder is judged by its restorations of noisy test digits.
-    let ae = [
+    assert!(
+        evaluation["judge"]
+            .as_str()
+            .unwrap()
+            .starts_with("tiny-classifier (sha256 ")
+    );
+    let err = fails(&[
         "eval",
         "--model",
-        "tiny-ae",
+        "tiny-cvae",
         "--manifest",
         &manifest,
         "--data",
         &data,
-        "--count",
-        "20",
-    ];
-    let report: serde_json::Value =
-        serde_json::from_str(&stdout_of(&[&ae[..], &["--json"]].concat())).unwrap();
-    let figure = |name: &str| report["metrics"][name].as_f64().unwrap();
-    assert_eq!(report["count"], 20);
-    assert_eq!(figure("noise_std"), 0.4);
+        "--classifier",
+        "tiny-ae",
+    ]);
     assert!(
-        figure("damaged_mse") > 0.0 && figure("restored_mse") > 0.0,
-        "{report}"
+        err.contains("--classifier tiny-ae is not a classifier"),
+        "{err}"
     );
-    let psnr = -10.0 * figure("restored_mse").log10();
-    assert!((figure("restored_psnr_db") - psnr).abs() < 1e-9, "{report}");
+}
 
-    // --all: every generative model, recorded, and the README's table rewritten in place.
+#[test]
+fn each_model_refuses_what_it_cannot_do() {
+    let env = Env::new();
+    let (data, manifest) = (env.path("data"), tiny_models(&env));
+    let out = env.path("out");
+    let pngs = digit_pngs(&env);
+    // What a user can get wrong.
+    let err = fails(&[
+        "train",
+        "ae",
+        "--data",
+        &data,
+        "--out",
+        &env.path("x"),
+        "--beta",
+        "2",
+    ]);
+    assert!(
+        err.contains("--beta applies only to `kiln train vae`"),
+        "{err}"
+    );
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-ae",
+        "--manifest",
+        &manifest,
+        "--out",
+        &out,
+    ]);
+    assert!(err.contains("ae models cannot draw digits"), "{err}");
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--steps",
+        "5",
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("vae models cannot take a sampler, steps or guidance"),
+        "{err}"
+    );
+
+    let err = fails(&[
+        "train",
+        "gan",
+        "--data",
+        &data,
+        "--out",
+        &env.path("y"),
+        "--channels",
+        "8",
+    ]);
+    assert!(
+        err.contains("--channels applies only to `kiln train ddpm`"),
+        "{err}"
+    );
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-classifier",
+        "--manifest",
+        &manifest,
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("classifier models cannot draw digits"),
+        "{err}"
+    );
+    let err = fails(&[
+        "denoise",
+        "--model",
+        "tiny-classifier",
+        "--manifest",
+        &manifest,
+        "--image",
+        &pngs[0],
+        "--out",
+        &out,
+    ]);
+    assert!(err.contains("classifier models cannot denoise"), "{err}");
+}
+
+/// `eval --all`: every generative model, recorded, and the README's table rewritten in place.
+#[test]
+fn eval_all_records_every_generative_model_and_rewrites_the_readme_table() {
+    let env = Env::new();
+    let (data, manifest) = (env.path("data"), tiny_models(&env));
     let readme = env.path("README.md");
     std::fs::write(
         &readme,
@@ -397,8 +441,7 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         !text.contains("old table") && !text.contains("tiny-ae"),
         "{text}"
     );
-    let entries: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let entries = read_json(&manifest);
     assert_eq!(entries["models"][3]["name"], "tiny-gan");
     assert_eq!(entries["models"][3]["evaluation"]["count"], 20);
     std::fs::write(&readme, "no markers\n").unwrap();
@@ -407,7 +450,12 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
         err.contains("has no lines `<!-- kiln eval --all -->`"),
         "{err}"
     );
+}
 
+#[test]
+fn bench_times_each_models_work() {
+    let env = Env::new();
+    let manifest = tiny_models(&env);
     let bench = [
         "bench",
         "--manifest",
@@ -432,25 +480,4 @@ fn every_other_model_trains_exports_and_refuses_what_it_cannot_do() {
     }
     let err = fails(&[&bench[..], &["nope"]].concat());
     assert!(err.contains("nope"), "{err}");
-    assert!(
-        evaluation["judge"]
-            .as_str()
-            .unwrap()
-            .starts_with("tiny-classifier (sha256 ")
-    );
-    let err = fails(&[
-        "eval",
-        "--model",
-        "tiny-cvae",
-        "--manifest",
-        &manifest,
-        "--data",
-        &data,
-        "--classifier",
-        "tiny-ae",
-    ]);
-    assert!(
-        err.contains("--classifier tiny-ae is not a classifier"),
-        "{err}"
-    );
 }
