@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 
+use super::figures::ClassificationFigures;
 use super::samples::Judged;
-use super::{BATCH, Figures, measured, record_as};
+use super::{BATCH, measured, record_as};
 use crate::cli::EvalArgs;
 use crate::resolve::Resolved;
 use crate::{data, progress};
@@ -39,7 +40,9 @@ pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> 
         args,
         indices.len(),
         "MNIST test digits and their labels",
-        Figures::from([("test_accuracy".to_owned(), accuracy)]),
+        &ClassificationFigures {
+            test_accuracy: accuracy,
+        },
     );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&evaluation)?);

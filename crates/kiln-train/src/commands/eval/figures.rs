@@ -1,5 +1,5 @@
-//! The figures of a set of drawn images, typed, under the names the manifest stores them by
-//! (and the page reads): one struct where the tables and the JSON take them from.
+//! Each kind of model's figures, typed, under the names the manifest stores them by (and the
+//! page reads): one struct per kind where the tables and the JSON take them from.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,13 +32,47 @@ pub struct Likelihood {
     pub importance_samples: f64,
 }
 
-impl SampleFigures {
-    /// The figures as the manifest stores them.
-    pub fn to_metrics(&self) -> Figures {
+/// A text model's cross-entropy on held-out text, beside a character n-gram's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextFigures {
+    pub validation_nats_per_char: f64,
+    pub bits_per_char: f64,
+    /// The n-gram's, counted on the rest of the text: the floor a learnt model should clear.
+    pub ngram_bits_per_char: f64,
+}
+
+/// How close a denoising autoencoder brings damaged test digits back, beside how far the
+/// damage took them (mean squared error per pixel, and the PSNR it makes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestorationFigures {
+    /// The σ of the Gaussian noise added.
+    pub noise_std: f64,
+    pub damaged_mse: f64,
+    pub damaged_psnr_db: f64,
+    pub restored_mse: f64,
+    pub restored_psnr_db: f64,
+}
+
+/// The share of the test digits a classifier labels correctly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationFigures {
+    pub test_accuracy: f64,
+}
+
+/// Figures as the manifest stores them: numbers by name.
+pub trait ToMetrics: Serialize {
+    fn to_metrics(&self) -> Figures {
         let value = serde_json::to_value(self).expect("figures serialise");
         serde_json::from_value(value).expect("figures are numbers by name")
     }
+}
 
+impl ToMetrics for SampleFigures {}
+impl ToMetrics for TextFigures {}
+impl ToMetrics for RestorationFigures {}
+impl ToMetrics for ClassificationFigures {}
+
+impl SampleFigures {
     /// The cells of a table row, in the columns of [`COLUMNS`].
     pub fn cells(&self) -> [String; 6] {
         [
@@ -113,5 +147,27 @@ mod tests {
         );
         assert_eq!(plain.cells()[0], "–");
         assert_eq!(plain.cells()[2], "9.20 ± 0.20");
+    }
+
+    #[test]
+    fn every_kind_of_figures_keeps_its_names() {
+        let text = TextFigures {
+            validation_nats_per_char: 1.5,
+            bits_per_char: 2.2,
+            ngram_bits_per_char: 2.4,
+        };
+        assert_eq!(text.to_metrics()["ngram_bits_per_char"], 2.4);
+        let restoration = RestorationFigures {
+            noise_std: 0.4,
+            damaged_mse: 0.08,
+            damaged_psnr_db: 11.0,
+            restored_mse: 0.012,
+            restored_psnr_db: 19.2,
+        };
+        assert_eq!(restoration.to_metrics()["restored_psnr_db"], 19.2);
+        let classification = ClassificationFigures {
+            test_accuracy: 0.99,
+        };
+        assert_eq!(classification.to_metrics().len(), 1);
     }
 }

@@ -25,7 +25,7 @@ use kiln_core::request::DiffusionRequest;
 use serde::Serialize;
 
 use classification::judge_classification;
-use figures::SampleFigures;
+use figures::{SampleFigures, ToMetrics};
 use restoration::judge_restoration;
 use samples::{Judged, Judgement, TestSet, load_classifier};
 use table::{markdown_table, print_table, rewrite_table};
@@ -114,7 +114,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             args.diffusion.request()?
         };
         let (figures, tally) = judgement.samples(&name, &model, diffusion)?;
-        let evaluation = measured(&args, args.count, &judge, figures.to_metrics());
+        let evaluation = measured(&args, args.count, &judge, &figures);
         if args.json {
             let report = Report {
                 evaluation: &evaluation,
@@ -141,14 +141,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 /// An [`Evaluation`] of `count` images (or characters) measured now by this command.
-fn measured(args: &EvalArgs, count: usize, judge: &str, metrics: Figures) -> Evaluation {
+fn measured(args: &EvalArgs, count: usize, judge: &str, figures: &impl ToMetrics) -> Evaluation {
     Evaluation {
         command: command_line(),
         date: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
         count,
         seed: args.seed,
         judge: judge.to_owned(),
-        metrics,
+        metrics: figures.to_metrics(),
     }
 }
 
@@ -208,7 +208,7 @@ fn record_references(
     manifest.references = references
         .iter()
         .map(|(name, figures)| {
-            let evaluation = measured(args, args.count, judge, figures.to_metrics());
+            let evaluation = measured(args, args.count, judge, figures);
             (name.clone(), evaluation)
         })
         .collect();

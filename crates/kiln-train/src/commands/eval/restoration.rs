@@ -7,7 +7,8 @@ use kiln_core::data::mnist::IMAGE_SIDE;
 use kiln_core::metrics::psnr;
 use kiln_core::request::DenoiseRequest;
 
-use super::{BATCH, Figures, host_values, measured, record_as, total};
+use super::figures::RestorationFigures;
+use super::{BATCH, host_values, measured, record_as, total};
 use crate::cli::EvalArgs;
 use crate::resolve::Resolved;
 use crate::{data, progress};
@@ -44,13 +45,13 @@ pub fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Res
         args,
         indices.len(),
         &format!("MNIST test digits with Gaussian noise σ = {RESTORATION_NOISE}"),
-        Figures::from([
-            ("noise_std".to_owned(), RESTORATION_NOISE),
-            ("damaged_mse".into(), damaged),
-            ("damaged_psnr_db".into(), psnr(damaged)),
-            ("restored_mse".into(), restored),
-            ("restored_psnr_db".into(), psnr(restored)),
-        ]),
+        &RestorationFigures {
+            noise_std: RESTORATION_NOISE,
+            damaged_mse: damaged,
+            damaged_psnr_db: psnr(damaged),
+            restored_mse: restored,
+            restored_psnr_db: psnr(restored),
+        },
     );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&evaluation)?);

@@ -122,7 +122,7 @@ impl Judgement<'_> {
                 self.samples(&format!("{name} at guidance {guidance}"), &model, diffusion)?;
             sweep.push(GuidedEvaluation {
                 guidance,
-                evaluation: measured(args, args.count, judge, figures.to_metrics()),
+                evaluation: measured(args, args.count, judge, &figures),
             });
             rows.push((format!("w = {guidance}"), figures));
         }

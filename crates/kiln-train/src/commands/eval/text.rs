@@ -7,7 +7,8 @@ use kiln_core::metrics::NGram;
 use kiln_core::request::TextRequest;
 use kiln_core::text::{Corpus, TokenChoice};
 
-use super::{Figures, measured, record_as};
+use super::figures::TextFigures;
+use super::{measured, record_as};
 use crate::batches::{TextData, TrainingData};
 use crate::cli::EvalArgs;
 use crate::data;
@@ -58,11 +59,11 @@ pub fn judge_text(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()>
             args.data.display(),
             data.context
         ),
-        Figures::from([
-            ("validation_nats_per_char".to_owned(), nats),
-            ("bits_per_char".into(), nats / std::f64::consts::LN_2),
-            ("ngram_bits_per_char".into(), ngram_bits),
-        ]),
+        &TextFigures {
+            validation_nats_per_char: nats,
+            bits_per_char: nats / std::f64::consts::LN_2,
+            ngram_bits_per_char: ngram_bits,
+        },
     );
     let request = TextRequest::new("\n".into(), SAMPLE_CHARS, TokenChoice::default(), args.seed)?;
     let mut writing = model.writing(&request)?;
