@@ -4,13 +4,30 @@ use burn::tensor::Tensor;
 use js_sys::{Float32Array, Object, Reflect};
 use kiln_core::data::image::ImageBatch;
 use serde::de::DeserializeOwned;
+use serde_aux::serde_introspection::serde_introspect;
 use wasm_bindgen::prelude::*;
 
 /// A call's options object, deserialised once into its typed form; `call` names the call in
 /// the error (an unknown or mistyped field is one).
 pub(crate) fn options<T: DeserializeOwned>(value: JsValue, call: &str) -> Result<T, JsError> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| JsError::new(&format!("invalid options for {call}: {e}")))
+    let invalid = |why: String| JsError::new(&format!("invalid options for {call}: {why}"));
+    // serde-wasm-bindgen reads a struct's fields by name and never sees any other, so
+    // `deny_unknown_fields` alone would let a misspelt `topk` pass unnoticed.
+    if let Some(object) = value.dyn_ref::<Object>() {
+        let known = serde_introspect::<T>();
+        for key in Object::keys(object)
+            .iter()
+            .filter_map(|key| key.as_string())
+        {
+            if !known.contains(&key.as_str()) {
+                return Err(invalid(format!(
+                    "unknown field `{key}`, expected one of {}",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| invalid(e.to_string()))
 }
 
 /// A device tensor's images, read without blocking (a synchronous GPU read panics in browsers).
