@@ -3,12 +3,13 @@
 //! beyond bytes in and bytes out, so the CLI and the browser share one implementation.
 //!
 //! - [`models`]: one module per family, each declaring itself through [`family`];
-//!   [`model`] is the registry that lists them once.
+//!   [`model`] is the registry that lists them once, and [`capable`] what a loaded one can do.
 //! - [`text`]: what the models that write text share.
 //! - [`train`]: the objective every model trains by, and fine-tuning in the browser.
 //! - [`data`], [`io`]: images and digits in; weight files and the manifest in and out.
 //! - [`request`], [`metrics`]: checked requests, and the figures that judge the models.
 
+pub mod capable;
 pub mod data;
 pub mod family;
 pub mod interpolation;

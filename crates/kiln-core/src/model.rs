@@ -8,25 +8,19 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::capable::Capable;
 use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family, Stored, TextShape, TrainingDefaults};
 use crate::io::weights::{self, Precision, WeightError};
 use crate::models;
-use crate::models::autoencoder::DenoisingAutoencoder;
-use crate::models::classifier::Classifier;
-use crate::models::diffusion::{Denoising, Diffusion, ScheduleError};
-use crate::models::gan::Generator;
-use crate::models::vae::Vae;
+use crate::models::diffusion::{Denoising, ScheduleError};
 use crate::request::{
     DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
 };
-use crate::text::{
-    Generation, GenerationError, Reader, Reads, TextBatch, TextModel, Vocabulary, VocabularyError,
-    Writing,
-};
+use crate::text::{Generation, GenerationError, Vocabulary, VocabularyError, Writing};
+use crate::train::WithObjective;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
-use crate::train::{Losses, Objective, WithObjective};
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -216,134 +210,6 @@ impl Trainable {
         text: Option<&Vocabulary>,
     ) -> Result<ModelSpec, RecipeError> {
         (self.configure)(self.recipe.name, given, text)
-    }
-}
-
-/// Draws images in `[0, 1]` from seeded noise, of a class if it is class-conditional.
-pub trait DrawsImages {
-    /// The number of classes it draws; `None` if it is not class-conditional.
-    fn num_classes(&self) -> Option<usize>;
-
-    /// # Shapes
-    /// - output: `[count, 1, 28, 28]`
-    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4>;
-}
-
-/// Writes text: what the CLI, the page and `kiln eval` need of any text model.
-pub trait WritesText {
-    /// The characters its tokens stand for.
-    fn vocabulary(&self) -> &Vocabulary;
-
-    /// A fresh reader for a new text.
-    fn reader(&self) -> Box<dyn Reader>;
-
-    /// Its loss on `batch` (nats per character).
-    fn losses(&self, batch: &TextBatch) -> Losses;
-}
-
-/// What a loaded model can be asked to do: each capability it lacks is `None`.
-pub trait Capable {
-    /// Draws images from noise in one call.
-    fn drawer(&self) -> Option<&dyn DrawsImages> {
-        None
-    }
-
-    /// Draws images by denoising step by step.
-    fn diffusion(&self) -> Option<&Diffusion> {
-        None
-    }
-
-    /// Walks a latent space, and learns from a few labelled digits when conditional.
-    fn vae(&self) -> Option<&Vae> {
-        None
-    }
-
-    /// Restores damaged digits.
-    fn restorer(&self) -> Option<&DenoisingAutoencoder> {
-        None
-    }
-
-    /// Says which digit an image is.
-    fn recogniser(&self) -> Option<&Classifier> {
-        None
-    }
-
-    fn writer(&self) -> Option<&dyn WritesText> {
-        None
-    }
-}
-
-impl DrawsImages for Vae {
-    fn num_classes(&self) -> Option<usize> {
-        Vae::num_classes(self)
-    }
-
-    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
-        self.sample(count, seed, class, device)
-    }
-}
-
-impl DrawsImages for Generator {
-    fn num_classes(&self) -> Option<usize> {
-        Some(Generator::num_classes(self))
-    }
-
-    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
-        self.sample(count, seed, class, device)
-    }
-}
-
-impl<M: Reads + Objective<Batch = TextBatch>> WritesText for TextModel<M> {
-    fn vocabulary(&self) -> &Vocabulary {
-        &self.vocabulary
-    }
-
-    fn reader(&self) -> Box<dyn Reader> {
-        self.model.reader()
-    }
-
-    fn losses(&self, batch: &TextBatch) -> Losses {
-        self.model.losses(batch, 0)
-    }
-}
-
-impl Capable for Vae {
-    fn drawer(&self) -> Option<&dyn DrawsImages> {
-        Some(self)
-    }
-
-    fn vae(&self) -> Option<&Vae> {
-        Some(self)
-    }
-}
-
-impl Capable for Generator {
-    fn drawer(&self) -> Option<&dyn DrawsImages> {
-        Some(self)
-    }
-}
-
-impl Capable for Diffusion {
-    fn diffusion(&self) -> Option<&Diffusion> {
-        Some(self)
-    }
-}
-
-impl Capable for DenoisingAutoencoder {
-    fn restorer(&self) -> Option<&DenoisingAutoencoder> {
-        Some(self)
-    }
-}
-
-impl Capable for Classifier {
-    fn recogniser(&self) -> Option<&Classifier> {
-        Some(self)
-    }
-}
-
-impl<M: Reads + Objective<Batch = TextBatch>> Capable for TextModel<M> {
-    fn writer(&self) -> Option<&dyn WritesText> {
-        Some(self)
     }
 }
 
