@@ -83,6 +83,10 @@ pub trait Stored: Sized {
     /// The weights as f32 burnpack bytes, read back asynchronously and serialised on `host` (a
     /// CPU device): what a browser on WebGPU must use instead of [`Stored::to_bytes`].
     fn to_bytes_async(&self, host: &Device) -> impl Future<Output = Result<Vec<u8>, WeightError>>;
+
+    /// Its number of parameters. burn initialises parameters lazily, so counting those of a
+    /// fresh model allocates nothing.
+    fn parameter_count(&self) -> usize;
 }
 
 impl<M: Module + Clone> Stored for M {
@@ -96,6 +100,10 @@ impl<M: Module + Clone> Stored for M {
 
     async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
         weights::to_bytes_async(self.clone(), host, Precision::F32).await
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.num_params()
     }
 }
 
@@ -113,6 +121,10 @@ impl<M: Module + Clone> Stored for TextModel<M> {
 
     async fn to_bytes_async(&self, host: &Device) -> Result<Vec<u8>, WeightError> {
         self.model.to_bytes_async(host).await
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.model.num_params()
     }
 }
 

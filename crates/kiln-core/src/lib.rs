@@ -14,6 +14,7 @@ pub mod data;
 pub mod family;
 pub mod interpolation;
 pub mod io;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod models;

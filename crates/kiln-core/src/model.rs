@@ -12,6 +12,7 @@ use crate::capable::Capable;
 use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family, Stored, TextShape, TrainingDefaults};
 use crate::io::weights::{self, Precision, WeightError};
+use crate::limits::MAX_PARAMETERS;
 use crate::models;
 use crate::models::diffusion::{Denoising, ScheduleError};
 use crate::request::{
@@ -154,6 +155,13 @@ macro_rules! registry {
                 }
             }
 
+            /// Its number of parameters.
+            pub fn parameter_count(&self) -> usize {
+                match self {
+                    $(Model::$variant(model) => model.parameter_count(),)*
+                }
+            }
+
             /// The weights as burnpack bytes, floats stored at `precision`.
             pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, WeightError> {
                 match self {
@@ -231,12 +239,22 @@ impl ModelSpec {
             .map_err(|e| ModelError::Weights(WeightError::Format(format!("its kiln.spec: {e}"))))
     }
 
-    /// Check the config, naming what is wrong.
+    /// Check the config, naming what is wrong: each size against its limit, then the number of
+    /// parameters it makes (counted on a lazily initialised model, so nothing of that size is
+    /// allocated) against [`MAX_PARAMETERS`].
     pub fn validate(&self) -> Result<(), ModelError> {
-        self.check().map_err(|why| ModelError::Config {
+        let invalid = |why| ModelError::Config {
             kind: self.kind(),
             why,
-        })
+        };
+        self.check().map_err(invalid)?;
+        let parameters = self.init_checked(&Device::flex()).parameter_count();
+        if parameters > MAX_PARAMETERS {
+            return Err(invalid(format!(
+                "its {parameters} parameters are above the limit of {MAX_PARAMETERS}"
+            )));
+        }
+        Ok(())
     }
 
     /// A freshly initialised model of this architecture.
@@ -456,6 +474,33 @@ mod tests {
                 assert_eq!(error, RecipeError::NoText(model.recipe.name));
             }
         }
+    }
+
+    #[test]
+    fn sizes_from_a_file_are_refused_before_anything_of_their_size_is_allocated() {
+        let device = Device::flex();
+        let wide = ModelSpec::Vae(VaeConfig::new().with_hidden(1_000_000_000));
+        let error = wide.load(&[], &device).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid vae config: hidden 1000000000 is above the limit of 16384"
+        );
+        // Each size within its limit, but 825 G parameters together: counted, not allocated.
+        let vocabulary = Vocabulary::from_text("abc").unwrap();
+        let deep = ModelSpec::Gpt(GptSpec {
+            model: GptConfig::new(3)
+                .with_layers(256)
+                .with_heads(128)
+                .with_width(16_384),
+            vocabulary,
+        });
+        let error = deep.init(&device).unwrap_err().to_string();
+        assert!(
+            error.ends_with("parameters are above the limit of 100000000"),
+            "{error}"
+        );
+        let shipped = ModelSpec::Vae(VaeConfig::new().with_num_classes(Some(10)).with_hidden(256));
+        assert!(shipped.init(&device).unwrap().parameter_count() < MAX_PARAMETERS / 50);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use kiln_core::data::idx;
 use kiln_core::data::mnist::DigitDataset;
+use kiln_core::limits::MAX_DATA_BYTES;
 
 /// The train and test splits of a digit data set.
 pub struct Splits {
@@ -41,17 +42,28 @@ fn load_split(dir: &Path, prefix: &str) -> Result<DigitDataset> {
 fn read_either(dir: &Path, name: &str) -> Result<(String, Vec<u8>)> {
     for candidate in [dir.join(name), dir.join(format!("{name}.gz"))] {
         if candidate.is_file() {
-            let bytes = std::fs::read(&candidate)
-                .with_context(|| format!("reading {}", candidate.display()))?;
-            return Ok((candidate.display().to_string(), bytes));
+            return Ok((candidate.display().to_string(), read_bounded(&candidate)?));
         }
     }
     bail!("{} has neither {name} nor {name}.gz", dir.display())
 }
 
+/// The bytes of a data file, if it is within [`MAX_DATA_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let reading = || format!("reading {}", path.display());
+    let size = std::fs::metadata(path).with_context(reading)?.len();
+    if size > MAX_DATA_BYTES as u64 {
+        bail!(
+            "{} has {size} bytes, above the limit of {MAX_DATA_BYTES} for a data file",
+            path.display()
+        );
+    }
+    std::fs::read(path).with_context(reading)
+}
+
 /// The whole of a UTF-8 text file.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_bounded(path)?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
             "{} is not UTF-8 text: invalid bytes at offset {} (convert it, e.g. with iconv)",

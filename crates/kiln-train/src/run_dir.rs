@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use kiln_core::data::image::ImageBatch;
+use kiln_core::limits::{MAX_BATCH, check_sizes};
 use kiln_core::model::ModelSpec;
 use kiln_core::train::LrSchedule;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,13 @@ pub struct TrainSettings {
     /// Decay of the moving average of the weights, if the run keeps one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema: Option<f64>,
+}
+
+impl TrainSettings {
+    /// Check the sizes a hand-edited or damaged run.json could put out of range.
+    pub fn validate(&self) -> Result<()> {
+        check_sizes(&[("batch_size", self.batch_size, MAX_BATCH)]).map_err(anyhow::Error::msg)
+    }
 }
 
 /// Mean losses of one epoch, by term name (`loss` is the objective).
@@ -127,7 +135,12 @@ impl RunDir {
     }
 
     pub fn config(&self) -> Result<RunConfig> {
-        self.read_json(RUN_FILE)
+        let config: RunConfig = self.read_json(RUN_FILE)?;
+        config
+            .settings
+            .validate()
+            .with_context(|| format!("{}", self.root.join(RUN_FILE).display()))?;
+        Ok(config)
     }
 
     pub fn state(&self) -> Result<TrainState> {

@@ -9,6 +9,8 @@ use std::io::Read;
 
 use thiserror::Error;
 
+use crate::limits::{MAX_DATA_BYTES, MAX_IMAGE_SIDE, check_sizes};
+
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// IDX type code for unsigned bytes, the only type MNIST-style data sets use.
@@ -48,6 +50,8 @@ pub enum IdxError {
     },
     #[error("{file}: {what}")]
     Invalid { file: String, what: String },
+    #[error("{file}: decompresses to more than the limit of {limit} bytes")]
+    TooLarge { file: String, limit: usize },
 }
 
 /// A stack of 8-bit grayscale images, row-major, `count × rows × cols` bytes.
@@ -72,12 +76,14 @@ pub fn parse_images(file: &str, bytes: &[u8]) -> Result<IdxImages, IdxError> {
     let bytes = decompress(file, bytes)?;
     let (dims, data) = parse(file, &bytes, 3)?;
     let [count, rows, cols] = [dims[0], dims[1], dims[2]];
-    if rows == 0 || cols == 0 {
-        return Err(IdxError::Invalid {
-            file: file.into(),
-            what: format!("images of size {rows}×{cols} are empty"),
-        });
-    }
+    check_sizes(&[
+        ("rows", rows, MAX_IMAGE_SIDE),
+        ("cols", cols, MAX_IMAGE_SIDE),
+    ])
+    .map_err(|why| IdxError::Invalid {
+        file: file.into(),
+        what: format!("images of {rows}×{cols} pixels: {why}"),
+    })?;
     Ok(IdxImages {
         count,
         rows,
@@ -94,16 +100,33 @@ pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
 }
 
 fn decompress<'a>(file: &str, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, IdxError> {
+    decompress_within(file, bytes, MAX_DATA_BYTES)
+}
+
+/// `bytes` gunzipped if they are gzip, refused once they pass `limit` bytes (a small gzip file
+/// can hold gigabytes of zeros).
+fn decompress_within<'a>(
+    file: &str,
+    bytes: &'a [u8],
+    limit: usize,
+) -> Result<Cow<'a, [u8]>, IdxError> {
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|source| IdxError::Gzip {
             file: file.into(),
             source,
         })?;
+    if out.len() > limit {
+        return Err(IdxError::TooLarge {
+            file: file.into(),
+            limit,
+        });
+    }
     Ok(Cow::Owned(out))
 }
 
@@ -229,6 +252,24 @@ mod tests {
         );
         let err = parse_images("imgs", &[0, 0, 8, 3, 0, 0]).unwrap_err();
         assert!(matches!(err, IdxError::Truncated { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_images_and_decompressed_files_above_their_limits() {
+        let err = parse_images("wide", &idx(&[1, 1, 4096], &[0; 4096])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wide: images of 1×4096 pixels: cols 4096 is above the limit of 1024"
+        );
+        let err = parse_images("empty", &idx(&[1, 0, 28], &[])).unwrap_err();
+        assert!(err.to_string().contains("rows must be positive"), "{err}");
+        let zeros = gzip(&[0; 1000]);
+        assert_eq!(decompress_within("z", &zeros, 1000).unwrap().len(), 1000);
+        let err = decompress_within("z.gz", &zeros, 999).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "z.gz: decompresses to more than the limit of 999 bytes"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::data::corruption::Corruption;
 use crate::family::{Capability, Family};
-use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
+use crate::limits::{MAX_WIDTH, check_sizes};
+use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig};
 use crate::models::vae::bernoulli_nll;
 use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
@@ -55,7 +56,7 @@ impl AutoencoderConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         self.stack().validate()?;
-        positive(&[("code_dim", self.code_dim)])?;
+        check_sizes(&[("code_dim", self.code_dim, MAX_WIDTH)])?;
         if !(self.max_noise_std.is_finite() && self.max_noise_std >= 0.0) {
             return Err(format!(
                 "max_noise_std {} must be a finite number ≥ 0",

@@ -14,7 +14,8 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::data::mnist::NUM_CLASSES;
 use crate::family::{Capability, Family};
-use crate::models::layers::{DOWNSAMPLING, positive};
+use crate::limits::{MAX_WIDTH, check_sizes};
+use crate::models::layers::DOWNSAMPLING;
 use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
@@ -41,9 +42,9 @@ impl ClassifierConfig {
                 self.image_size
             ));
         }
-        positive(&[
-            ("base_channels", self.base_channels),
-            ("features", self.features),
+        check_sizes(&[
+            ("base_channels", self.base_channels, MAX_WIDTH),
+            ("features", self.features, MAX_WIDTH),
         ])
     }
 

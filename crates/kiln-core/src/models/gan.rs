@@ -16,7 +16,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::data::mnist::IMAGE_SIDE;
 use crate::family::{Capability, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
-use crate::models::layers::{doubling_deconv, halving_conv, multiple_of, positive};
+use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
+use crate::models::layers::{doubling_deconv, halving_conv, multiple_of};
 use crate::noise;
 use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
@@ -61,12 +62,12 @@ pub struct GanConfig {
 
 impl GanConfig {
     pub fn validate(&self) -> Result<(), String> {
-        positive(&[
-            ("latent_dim", self.latent_dim),
-            ("base_channels", self.base_channels),
-            ("class_embedding", self.class_embedding),
-            ("hidden", self.hidden),
-            ("num_classes", self.num_classes),
+        check_sizes(&[
+            ("latent_dim", self.latent_dim, MAX_WIDTH),
+            ("base_channels", self.base_channels, MAX_WIDTH),
+            ("class_embedding", self.class_embedding, MAX_WIDTH),
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("num_classes", self.num_classes, MAX_SYMBOLS),
         ])?;
         multiple_of("base_channels", self.base_channels, NORM_GROUPS)?;
         if !(0.5..=1.0).contains(&self.real_label) {

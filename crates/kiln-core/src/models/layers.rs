@@ -8,6 +8,8 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::limits::{MAX_IMAGE_SIDE, MAX_WIDTH, check_sizes};
+
 /// Two stride-2 stages quarter the image side.
 pub const DOWNSAMPLING: usize = 4;
 
@@ -27,17 +29,13 @@ pub struct ConvStackConfig {
 impl ConvStackConfig {
     /// Check the invariants `init_*` rely on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
-        if self.image_size == 0 || !self.image_size.is_multiple_of(DOWNSAMPLING) {
-            return Err(format!(
-                "image_size {} must be a positive multiple of {DOWNSAMPLING}",
-                self.image_size
-            ));
-        }
-        positive(&[
-            ("channels", self.channels),
-            ("base_channels", self.base_channels),
-            ("hidden", self.hidden),
-        ])
+        check_sizes(&[
+            ("image_size", self.image_size, MAX_IMAGE_SIDE),
+            ("channels", self.channels, MAX_WIDTH),
+            ("base_channels", self.base_channels, MAX_WIDTH),
+            ("hidden", self.hidden, MAX_WIDTH),
+        ])?;
+        multiple_of("image_size", self.image_size, DOWNSAMPLING)
     }
 
     fn feature_side(&self) -> usize {
@@ -77,14 +75,6 @@ pub fn multiple_of(name: &str, value: usize, factor: usize) -> Result<(), String
         Ok(())
     } else {
         Err(format!("{name} {value} must be a multiple of {factor}"))
-    }
-}
-
-/// `Err` naming the first of `values` that is zero.
-pub fn positive(values: &[(&str, usize)]) -> Result<(), String> {
-    match values.iter().find(|(_, value)| *value == 0) {
-        Some((name, _)) => Err(format!("{name} must be positive")),
-        None => Ok(()),
     }
 }
 

@@ -17,7 +17,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::data::mnist::NUM_CLASSES;
 use crate::family::{Capability, Family};
 use crate::interpolation::slerp_path;
-use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig, positive};
+use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
+use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig};
 use crate::noise;
 use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
@@ -66,9 +67,9 @@ impl VaeConfig {
     /// Check the invariants `init` relies on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
         self.stack().validate()?;
-        positive(&[
-            ("latent_dim", self.latent_dim),
-            ("num_classes", self.num_classes.unwrap_or(1)),
+        check_sizes(&[
+            ("latent_dim", self.latent_dim, MAX_WIDTH),
+            ("num_classes", self.num_classes.unwrap_or(1), MAX_SYMBOLS),
         ])?;
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(format!("beta {} must be a finite number ≥ 0", self.beta));

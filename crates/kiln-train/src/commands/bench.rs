@@ -10,6 +10,7 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::ValueEnum;
 use kiln_core::data::mnist::{IMAGE_SIDE, NUM_CLASSES};
+use kiln_core::limits::MAX_BATCH;
 use kiln_core::model::Model;
 use kiln_core::model::ModelSpec;
 use kiln_core::models::diffusion::{DEFAULT_GUIDANCE, DEFAULT_STEPS};
@@ -28,10 +29,12 @@ const LEARNING_RATE: f64 = 1e-4;
 
 pub fn run(args: BenchArgs) -> Result<()> {
     ensure!(args.runs > 0, "--runs must be at least 1");
-    ensure!(
-        args.batches.iter().all(|&b| b > 0) && args.train_batch > 0,
-        "batch sizes must be at least 1"
-    );
+    for &batch in args.batches.iter().chain([&args.train_batch]) {
+        ensure!(
+            (1..=MAX_BATCH).contains(&batch),
+            "batch sizes must be from 1 to {MAX_BATCH}, got {batch}"
+        );
+    }
     let names = match &args.models {
         Some(names) => names.clone(),
         None => resolve::read_manifest(&args.manifest)?

@@ -234,21 +234,23 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
         );
     }
     let lr_schedule = lr_schedule(args, defaults.schedule)?;
+    let settings = TrainSettings {
+        data: args.data.clone(),
+        epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
+        batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
+        learning_rate,
+        lr_schedule,
+        epoch_steps: defaults
+            .epoch_steps
+            .map(|steps| args.epoch_steps.map_or(steps, NonZeroUsize::get)),
+        seed: args.seed.unwrap_or(0),
+        limit: args.limit.map(|l| l.get()),
+        ema,
+    };
+    settings.validate()?;
     Ok(RunConfig {
         spec,
-        settings: TrainSettings {
-            data: args.data.clone(),
-            epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
-            batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
-            learning_rate,
-            lr_schedule,
-            epoch_steps: defaults
-                .epoch_steps
-                .map(|steps| args.epoch_steps.map_or(steps, NonZeroUsize::get)),
-            seed: args.seed.unwrap_or(0),
-            limit: args.limit.map(|l| l.get()),
-            ema,
-        },
+        settings,
         command: command_line(),
     })
 }

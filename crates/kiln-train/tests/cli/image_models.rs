@@ -397,6 +397,53 @@ fn each_model_refuses_what_it_cannot_do() {
         &out,
     ]);
     assert!(err.contains("classifier models cannot denoise"), "{err}");
+
+    // Sizes from a file or a flag are bounded before anything of their size is allocated.
+    let mut entries = read_json(&manifest);
+    entries["models"][2]["config"]["hidden"] = 1_000_000_000.into();
+    std::fs::write(&manifest, entries.to_string()).unwrap();
+    let err = fails(&[
+        "sample",
+        "--model",
+        "tiny-cvae",
+        "--manifest",
+        &manifest,
+        "--out",
+        &out,
+    ]);
+    assert!(
+        err.contains("invalid vae config: hidden 1000000000 is above the limit of 16384"),
+        "{err}"
+    );
+    let err = fails(&[
+        "eval",
+        "--model",
+        "tiny-gan",
+        "--manifest",
+        &manifest,
+        "--data",
+        &data,
+        "--count",
+        "100000000",
+    ]);
+    assert!(
+        err.contains("--count 100000000 is above the limit of 65536"),
+        "{err}"
+    );
+    let err = fails(&[
+        "train",
+        "gan",
+        "--data",
+        &data,
+        "--out",
+        &env.path("z"),
+        "--batch",
+        "100000000",
+    ]);
+    assert!(
+        err.contains("batch_size 100000000 is above the limit of 65536"),
+        "{err}"
+    );
 }
 
 /// `eval --all`: every generative model, recorded, and the README's table rewritten in place.

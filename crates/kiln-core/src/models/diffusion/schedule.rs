@@ -6,6 +6,8 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::limits::MAX_TIMESTEPS;
+
 /// β₁ and β_T of the linear schedule (Ho et al. 2020, §4).
 const LINEAR_BETA_RANGE: (f64, f64) = (1e-4, 0.02);
 /// Offset s of the cosine schedule (Nichol & Dhariwal 2021, eq. 17).
@@ -17,6 +19,8 @@ const COSINE_MAX_BETA: f64 = 0.999;
 pub enum ScheduleError {
     #[error("a noise schedule needs at least 2 timesteps, got {0}")]
     TooFewTimesteps(usize),
+    #[error("timesteps {0} is above the limit of {MAX_TIMESTEPS}")]
+    TooManyTimesteps(usize),
     #[error("steps must be from 1 to {max} (the timesteps the model was trained with), got {got}")]
     Steps { got: usize, max: usize },
 }
@@ -43,6 +47,9 @@ impl NoiseSchedule {
     pub fn new(kind: BetaSchedule, timesteps: usize) -> Result<Self, ScheduleError> {
         if timesteps < 2 {
             return Err(ScheduleError::TooFewTimesteps(timesteps));
+        }
+        if timesteps > MAX_TIMESTEPS {
+            return Err(ScheduleError::TooManyTimesteps(timesteps));
         }
         let t_max = timesteps as f64;
         let betas: Vec<f64> = match kind {
@@ -193,6 +200,10 @@ mod tests {
         assert_eq!(
             NoiseSchedule::new(BetaSchedule::Linear, 1),
             Err(ScheduleError::TooFewTimesteps(1))
+        );
+        assert_eq!(
+            NoiseSchedule::new(BetaSchedule::Linear, usize::MAX),
+            Err(ScheduleError::TooManyTimesteps(usize::MAX))
         );
     }
 

@@ -12,7 +12,8 @@ use burn::nn::{
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::models::layers::{doubling_deconv, multiple_of, positive};
+use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
+use crate::models::layers::{doubling_deconv, multiple_of};
 
 /// Groups of every group norm; channel counts are multiples of it.
 const NORM_GROUPS: usize = 8;
@@ -37,9 +38,9 @@ pub struct UnetConfig {
 
 impl UnetConfig {
     pub fn validate(&self) -> Result<(), String> {
-        positive(&[
-            ("base_channels", self.base_channels),
-            ("num_classes", self.num_classes),
+        check_sizes(&[
+            ("base_channels", self.base_channels, MAX_WIDTH),
+            ("num_classes", self.num_classes, MAX_SYMBOLS),
         ])?;
         multiple_of("base_channels", self.base_channels, NORM_GROUPS)
     }

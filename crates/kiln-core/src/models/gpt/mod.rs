@@ -22,7 +22,7 @@ use burn::tensor::activation::{gelu, log_softmax};
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::family::{TextFamily, TrainingDefaults};
-use crate::models::layers::positive;
+use crate::limits::{MAX_CONTEXT, MAX_DEPTH, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
 use crate::text::{TextBatch, TextSpec};
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{Losses, LrSchedule, Objective, Preview};
@@ -55,12 +55,12 @@ pub struct GptConfig {
 impl GptConfig {
     /// Check the invariants `init` relies on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
-        positive(&[
-            ("vocab_size", self.vocab_size),
-            ("context", self.context),
-            ("layers", self.layers),
-            ("heads", self.heads),
-            ("width", self.width),
+        check_sizes(&[
+            ("vocab_size", self.vocab_size, MAX_SYMBOLS),
+            ("context", self.context, MAX_CONTEXT),
+            ("layers", self.layers, MAX_DEPTH),
+            ("heads", self.heads, MAX_DEPTH),
+            ("width", self.width, MAX_WIDTH),
         ])?;
         if !self.width.is_multiple_of(self.heads) {
             return Err(format!(

@@ -18,7 +18,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::family::{TextFamily, TrainingDefaults};
-use crate::models::layers::positive;
+use crate::limits::{MAX_CONTEXT, MAX_SYMBOLS, check_sizes};
 use crate::text::TextSpec;
 use crate::train::LrSchedule;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
@@ -48,18 +48,11 @@ pub struct HmmConfig {
 impl HmmConfig {
     /// Check the invariants `init` relies on, naming the offending values.
     pub fn validate(&self) -> Result<(), String> {
-        positive(&[
-            ("vocab_size", self.vocab_size),
-            ("states", self.states),
-            ("context", self.context),
-        ])?;
-        if self.states > MAX_STATES {
-            return Err(format!(
-                "states must be at most {MAX_STATES}, got {}",
-                self.states
-            ));
-        }
-        Ok(())
+        check_sizes(&[
+            ("vocab_size", self.vocab_size, MAX_SYMBOLS),
+            ("states", self.states, MAX_STATES),
+            ("context", self.context, MAX_CONTEXT),
+        ])
     }
 
     /// A model with random counts (uniform in [0.5, 1.5) before normalising), drawn from the

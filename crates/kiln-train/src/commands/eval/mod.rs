@@ -20,6 +20,7 @@ use anyhow::{Context, Result, ensure};
 use burn::tensor::Tensor;
 use kiln_core::family::Capability;
 use kiln_core::io::manifest::{Evaluation, Manifest, ManifestEntry};
+use kiln_core::limits::MAX_BATCH;
 use kiln_core::metrics::INCEPTION_SCORE_SPLITS;
 use kiln_core::request::DiffusionRequest;
 use serde::Serialize;
@@ -46,6 +47,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.count >= INCEPTION_SCORE_SPLITS,
         "--count must be at least {INCEPTION_SCORE_SPLITS} (the Inception Score averages over \
          {INCEPTION_SCORE_SPLITS} splits), got {}",
+        args.count
+    );
+    ensure!(
+        args.count <= MAX_BATCH,
+        "--count {} is above the limit of {MAX_BATCH} images",
         args.count
     );
     // Each model's weights are read (and their sha256 checked) once, here.
