@@ -46,7 +46,11 @@
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
 //   → { id, command: "classify", model: number, data: Float32Array }
 //       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
-//   Any other failure: ← { id, ok: false, error: string }.
+//   → { id, command: "crash" } — a test hook: ← { id, ok: true }, then the worker throws outside
+//     any request, as it would on a failed allocation, so the page sees it die.
+//   Any other failure: ← { id, ok: false, error: string }, with `fatal: true` when it was a wasm
+//   trap (a Rust panic, or memory exhausted), after which kiln.js ends this worker and starts
+//   another on the next call.
 //   Unprompted, once "auto" has settled: ← { event: "backend", backend, fallbackReason?, startup }.
 
 import { cachedBytes, sha256Hex } from "./content-cache.js";
@@ -208,6 +212,13 @@ function loadedModel(handle) {
 }
 
 const commands = {
+  async crash() {
+    setTimeout(() => {
+      throw new Error("the worker was stopped on purpose (a test hook)");
+    });
+    return {};
+  },
+
   async open({ backend: choice }) {
     if (choice === "webgpu" && !engines.has("webgpu")) {
       const reason = await webgpuUnavailable();
@@ -344,6 +355,7 @@ self.onmessage = async ({ data: request }) => {
     }
   } catch (error) {
     const cancelled = error instanceof Cancelled;
-    self.postMessage({ id, ok: false, cancelled, error: error?.message ?? String(error) });
+    const fatal = error instanceof WebAssembly.RuntimeError;
+    self.postMessage({ id, ok: false, cancelled, fatal, error: error?.message ?? String(error) });
   }
 };

@@ -38,6 +38,12 @@ class WorkerClient {
   #pending = new Map(); // request id → { resolve, reject }
   #nextId = 1;
   #listeners = new Set(); // of the worker's unprompted events
+  #lives = 0; // workers that have died: a model loaded before a death must load again
+
+  /** Which worker is current: it changes when one dies, and the next call starts a fresh one. */
+  get life() {
+    return this.#lives;
+  }
 
   /** Call `listener(event)` with every unprompted event of the worker ("auto" moving) until
    * the returned function is called. */
@@ -79,6 +85,8 @@ class WorkerClient {
       if (reply.ok) pending?.resolve(reply.result);
       else if (reply.cancelled) pending?.reject(new DOMException(reply.error, "AbortError"));
       else pending?.reject(new Error(reply.error));
+      // A wasm trap leaves the module unusable: end this worker, as if it had crashed.
+      if (reply.fatal) this.#failAll(`the Kiln worker failed: ${reply.error}`);
     };
     // The worker itself failed (its script did not load, or it crashed): fail every waiting
     // call and start afresh on the next one.
@@ -93,7 +101,9 @@ class WorkerClient {
   #failAll(message) {
     this.#worker?.terminate();
     this.#worker = undefined;
-    for (const { reject } of this.#pending.values()) reject(new Error(message));
+    this.#lives += 1;
+    const error = new Error(`${message} (models load again on their next call)`);
+    for (const { reject } of this.#pending.values()) reject(error);
     this.#pending.clear();
   }
 }
@@ -172,10 +182,15 @@ function checkInteger(name, value, min, max) {
 /** A model loaded onto the engine's device (in the worker). */
 export class KilnModel {
   #handle;
+  #life; // the worker's life it was loaded in
+  #place; // () => Promise<{ model }>: loads it into the worker as it is now
+  #placing; // the load in progress after the worker died, shared by the calls waiting on it
   #entry;
   #manifestNames;
   #limits; // the bounds Kiln checks every call against, from Rust: { maxCount, maxSeed, … }
-  constructor(entry, handle, capabilities, limits, manifestNames) {
+  constructor(entry, { model: handle, capabilities }, place, limits, manifestNames) {
+    this.#place = place;
+    this.#life = worker.life;
     this.#entry = entry;
     this.#limits = limits;
     this.#manifestNames = manifestNames;
@@ -191,6 +206,22 @@ export class KilnModel {
     // [{ guidance, count, metrics: { fid, precision, recall, conditional_accuracy, … } }].
     this.guidanceSweep = entry.guidance_sweep ?? [];
     this.#handle = handle;
+  }
+
+  /** Its handle in the worker, loading it again (from the weights it was loaded with) if the
+   * worker it was in has died since. */
+  async #model() {
+    if (this.#life !== worker.life) {
+      const life = worker.life;
+      this.#placing ??= this.#place().then(
+        ({ model }) => ((this.#handle = model), (this.#life = life)),
+        (error) => {
+          throw new Error(`${this.name} could not load again after the worker failed: ${error.message}`, { cause: error });
+        },
+      ).finally(() => (this.#placing = undefined));
+      await this.#placing;
+    }
+    return this.#handle;
   }
 
   /**
@@ -220,7 +251,7 @@ export class KilnModel {
     }
     checkCallback(onProgress);
     signal?.throwIfAborted();
-    const args = { model: this.#handle, options: { count, seed, class: checkClass(digit, limits), sampler, steps, guidance } };
+    const args = { model: await this.#model(), options: { count, seed, class: checkClass(digit, limits), sampler, steps, guidance } };
     if (!this.capabilities.includes("diffuse")) {
       if (onProgress) throw new TypeError(`onProgress applies only to diffusion models such as ddpm, not ${this.kind}`);
       return worker.call("sample", args);
@@ -240,7 +271,7 @@ export class KilnModel {
     checkInteger("to", to, 0, limits.maxSeed);
     checkInteger("steps", steps, 2, limits.maxInterpolationSteps);
     const options = { from, to, steps, class: checkClass(digit, limits) };
-    return worker.call("interpolate", { model: this.#handle, options });
+    return worker.call("interpolate", { model: await this.#model(), options });
   }
 
   /**
@@ -257,7 +288,7 @@ export class KilnModel {
       throw new RangeError(`noise must be a number from 0 to ${maxNoise}, got ${typeof noise === "string" ? JSON.stringify(noise) : String(noise)}`);
     }
     checkInteger("seed", seed, 0, maxSeed);
-    return worker.call("denoise", { model: this.#handle, data: pixels, options: { noise, seed } }, [pixels.buffer]);
+    return worker.call("denoise", { model: await this.#model(), data: pixels, options: { noise, seed } }, [pixels.buffer]);
   }
 
   /**
@@ -268,7 +299,7 @@ export class KilnModel {
    */
   async classify({ data } = {}) {
     const pixels = Float32Array.from(checkDigits(data));
-    const { probabilities } = await worker.call("classify", { model: this.#handle, data: pixels }, [pixels.buffer]);
+    const { probabilities } = await worker.call("classify", { model: await this.#model(), data: pixels }, [pixels.buffer]);
     const count = probabilities.length / 10;
     const labels = Array.from({ length: count }, (_, i) => {
       const row = probabilities.subarray(10 * i, 10 * i + 10);
@@ -310,8 +341,10 @@ export class KilnModel {
     checkInteger("seed", seed, 0, limits.maxSeed);
     checkCallback(onProgress);
     signal?.throwIfAborted();
-    const args = { model: this.#handle, data, options: { labels, steps, lr, seed } };
-    return worker.call("finetune", args, [data.buffer], { onProgress, signal }).then(() => this);
+    const options = { labels, steps, lr, seed };
+    return this.#model()
+      .then((model) => worker.call("finetune", { model, data, options }, [data.buffer], { onProgress, signal }))
+      .then(() => this);
   }
 
   /**
@@ -324,7 +357,7 @@ export class KilnModel {
     if (this.#manifestNames.includes(name)) {
       throw new Error(`${JSON.stringify(name)} is the name of one of the site's models: save under another name`);
     }
-    const { bytes } = await worker.call("export", { model: this.#handle });
+    const { bytes } = await worker.call("export", { model: await this.#model() });
     const sha256 = await sha256Hex(bytes);
     const provenance = { ...this.provenance, dataset: `${this.provenance.dataset}; then fine-tuned in the browser from ${this.name}` };
     const entry = {
@@ -340,18 +373,18 @@ export class KilnModel {
    * holds: `kiln sample --model FILE` loads it natively. Resolves to a Blob.
    */
   async weights() {
-    const { bytes } = await worker.call("export", { model: this.#handle });
+    const { bytes } = await worker.call("export", { model: await this.#model() });
     return new Blob([bytes], { type: "application/octet-stream" });
   }
 
   /** Return a fine-tuned model to the weights it was loaded with. */
   async reset() {
-    await worker.call("reset", { model: this.#handle });
+    await worker.call("reset", { model: await this.#model() });
   }
 
   /** Free the model's weights in the worker; the model cannot be used afterwards. */
   async dispose() {
-    await worker.call("unload", { model: this.#handle });
+    if (this.#life === worker.life) await worker.call("unload", { model: this.#handle });
   }
 
   /** Write text (text models such as "gpt" and "hmm"): see `generate` above for the options. */
@@ -359,7 +392,7 @@ export class KilnModel {
     if (!this.capabilities.includes("write")) {
       throw new TypeError(`${this.name} is a ${this.kind} model: only text models such as gpt generate text`);
     }
-    return generate(this.#handle, this.#limits, options);
+    return generate(() => this.#model(), this.#limits, options);
   }
 }
 
@@ -373,7 +406,7 @@ export class KilnModel {
  *   AbortError) stops the model before its next character. The same prompt, seed and settings
  *   write the same text on every backend and natively (`kiln generate`).
  */
-function generate(handle, limits, { prompt = "\n", maxTokens = 500, temperature = 0.8, topK, topP, seed = 0, signal } = {}) {
+function generate(model, limits, { prompt = "\n", maxTokens = 500, temperature = 0.8, topK, topP, seed = 0, signal } = {}) {
   if (typeof prompt !== "string") throw new TypeError(`prompt must be a string, got ${JSON.stringify(prompt)}`);
   checkInteger("maxTokens", maxTokens, 1, limits.maxTokens);
   if (typeof temperature !== "number" || !(temperature >= 0 && temperature <= limits.maxTemperature)) {
@@ -385,19 +418,20 @@ function generate(handle, limits, { prompt = "\n", maxTokens = 500, temperature 
   }
   checkInteger("seed", seed, 0, limits.maxSeed);
   signal?.throwIfAborted();
-  const args = { model: handle, options: { prompt, maxTokens, temperature, topK: topK ?? undefined, topP: topP ?? undefined, seed } };
-  return pieces(args, signal);
+  const options = { prompt, maxTokens, temperature, topK: topK ?? undefined, topP: topP ?? undefined, seed };
+  return pieces(model, options, signal);
 }
 
-async function* pieces(args, signal) {
+/** `model()` resolves to the handle of the model that writes. */
+async function* pieces(model, options, signal) {
   const stop = new AbortController();
   const abort = () => stop.abort(signal.reason);
   signal?.addEventListener("abort", abort, { once: true });
   const queue = [];
   let wake = () => {};
   let outcome; // { error? } once the worker is done
-  worker
-    .call("write", args, [], { onProgress: ({ text }) => (queue.push(text), wake()), signal: stop.signal })
+  model()
+    .then((handle) => worker.call("write", { model: handle, options }, [], { onProgress: ({ text }) => (queue.push(text), wake()), signal: stop.signal }))
     .then(() => ({}), (error) => ({ error }))
     .then((settled) => ((outcome = settled), wake()));
   try {
@@ -606,9 +640,11 @@ export class Kiln extends EventTarget {
     if (typeof name !== "string") throw new TypeError(`model name must be a string, got ${JSON.stringify(name)}`);
     const manifest = await this.manifest();
     let entry = manifest.models.find((m) => m.name === name);
+    const saved = !entry;
+    const url = entry && new URL(entry.file, this.#manifestUrl).href;
     let bytes;
     if (entry) {
-      bytes = await weightFile(new URL(entry.file, this.#manifestUrl).href, entry.sha256, onProgress);
+      bytes = await weightFile(url, entry.sha256, onProgress);
     } else {
       const saved = await savedModels.get(name).catch(() => undefined);
       if (!saved) {
@@ -619,9 +655,22 @@ export class Kiln extends EventTarget {
       ({ entry, bytes } = saved);
     }
     report(onProgress, "load", bytes.length, bytes.length);
-    const { model, capabilities } = await worker.call("load", { backend: this.#choice, entry, bytes }, [bytes.buffer]);
-    return new KilnModel(entry, model, capabilities, this.#limits, manifest.models.map((m) => m.name));
+    const backend = this.#choice;
+    const loaded = await worker.call("load", { backend, entry, bytes }, [bytes.buffer]);
+    // After the worker died: open the backend in a fresh one and load the same weights there.
+    const place = async () => {
+      const again = saved ? (await savedModels.get(name)).bytes : await weightFile(url, entry.sha256);
+      await worker.call("open", { backend });
+      return worker.call("load", { backend, entry, bytes: again }, [again.buffer]);
+    };
+    return new KilnModel(entry, loaded, place, this.#limits, manifest.models.map((m) => m.name));
   }
+}
+
+/** A test hook: the page's worker dies as it would on a failed allocation, failing every call
+ * in flight; the next call starts a fresh worker and loads its models again. */
+export function crashWorkerForTests() {
+  return worker.call("crash");
 }
 
 /** Kilns by backend choice, shared by every user of `sharedKiln` on the page. */

@@ -1,0 +1,72 @@
+// What the page survives: backends opened at once, and a worker that dies.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { openPage, useSite } from "./harness.mjs";
+
+const site = useSite();
+
+/** A page of the site with nothing on it but what the test runs. */
+async function blankPage(browser) {
+  const opened = await openPage(browser);
+  await opened.page.route("**/blank.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>blank</title>" }));
+  await opened.page.goto(`${site.url}blank.html`);
+  return opened;
+}
+
+test("WebGPU starts once, whatever mix of backends is opened at the same time", async () => {
+  const { page, problems } = await blankPage(site.browsers.webgpu);
+  const opened = await page.evaluate(async () => {
+    const { Kiln, sharedKiln } = await import("./kiln.js");
+    const kilns = await Promise.all([
+      Kiln.open({ backend: "webgpu" }),
+      Kiln.open({ backend: "auto" }),
+      Kiln.open({ backend: "webgpu" }),
+      sharedKiln("webgpu"),
+      Kiln.open({ backend: "cpu" }),
+    ]);
+    await Promise.all(kilns.map((kiln) => kiln.settled));
+    const sums = await Promise.all(
+      kilns.map(async (kiln) => {
+        const batch = await (await kiln.model("gan")).sample({ count: 2, seed: 9 });
+        return batch.data.reduce((sum, x) => sum + x, 0);
+      }),
+    );
+    return { backends: kilns.map((kiln) => kiln.backend), sums };
+  });
+  assert.deepEqual(opened.backends, ["webgpu", "webgpu", "webgpu", "webgpu", "cpu"]);
+  for (const sum of opened.sums) assert.ok(Math.abs(sum - opened.sums[0]) < 0.5, `${opened.sums}`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+for (const name of ["webgpu", "cpu"]) {
+  test(`a worker that dies fails the calls in flight, and the next call starts afresh (${name})`, async () => {
+    const { page, problems } = await blankPage(site.browsers[name]);
+    const outcome = await page.evaluate(async (backend) => {
+      const { Kiln, crashWorkerForTests } = await import("./kiln.js");
+      const kiln = await Kiln.open({ backend });
+      const [gan, hmm] = await Promise.all([kiln.model("gan"), kiln.model("hmm")]);
+      const before = await gan.sample({ count: 3, seed: 4 });
+      // A long text in flight when the worker dies.
+      let written = 0;
+      const writing = (async () => {
+        for await (const piece of hmm.generate({ maxTokens: 100_000, seed: 1 })) written += piece.length;
+      })().then(() => "finished", (error) => error.message);
+      while (written < 20) await new Promise((resolve) => setTimeout(resolve, 10));
+      await crashWorkerForTests();
+      const inFlight = await writing;
+      // The same models, loaded again in a fresh worker on their next call.
+      const after = await gan.sample({ count: 3, seed: 4 });
+      const text = [];
+      for await (const piece of hmm.generate({ maxTokens: 10, seed: 2 })) text.push(piece);
+      const diff = before.data.reduce((max, x, i) => Math.max(max, Math.abs(x - after.data[i])), 0);
+      return { inFlight, diff, text: text.join(""), backend: kiln.backend };
+    }, name);
+    assert.match(outcome.inFlight, /^the Kiln worker failed: .*on purpose.* \(models load again on their next call\)$/);
+    assert.ok(outcome.diff <= 1e-3, `the same seed draws the same digits after the restart: ${outcome.diff}`);
+    assert.equal([...outcome.text].length, 10);
+    // The worker's own death is the only error reported, as an uncaught error in the worker.
+    assert.ok(problems.every((problem) => problem.includes("on purpose")), problems.join("\n"));
+    await page.close();
+  });
+}
