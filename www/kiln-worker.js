@@ -46,6 +46,8 @@
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
 //   → { id, command: "classify", model: number, data: Float32Array }
 //       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
+//   → { id, command: "memory" } — what each module's wasm memory holds now:
+//       ← { id, ok: true, result: { cpu?: bytes, webgpu?: bytes } }
 //   → { id, command: "crash" } — a test hook: ← { id, ok: true }, then the worker throws outside
 //     any request, as it would on a failed allocation, so the page sees it die.
 //   Any other failure: ← { id, ok: false, error: string }, with `fatal: true` when it was a wasm
@@ -69,6 +71,7 @@ const UPGRADE_AFTER_ANSWER_MS = 500;
 
 let build; // Promise of kiln-build.json's wasm hashes (or {} without one)
 const engines = new Map(); // "cpu" | "webgpu" → Promise<Engine>: one module and device init each
+const memories = new Map(); // "cpu" | "webgpu" → the module's WebAssembly.Memory
 // What those one-time steps cost (ms), per backend: the wasm download + instantiate, the device init.
 const startup = { cpu: {}, webgpu: {} };
 /** Where "auto" runs now, and why it is not WebGPU (if it is not). */
@@ -110,7 +113,8 @@ async function instantiate(name) {
     const source = sha256
       ? (await cachedBytes(url.href, sha256, async () => new Uint8Array(await (await download()).arrayBuffer()))).bytes
       : await download();
-    await bindings.default({ module_or_path: source });
+    const { memory } = await bindings.default({ module_or_path: source });
+    memories.set(name, memory);
     startup[name].wasmMs = performance.now() - start;
     return bindings;
   } catch (error) {
@@ -212,6 +216,10 @@ function loadedModel(handle) {
 }
 
 const commands = {
+  async memory() {
+    return { result: Object.fromEntries([...memories].map(([name, memory]) => [name, memory.buffer.byteLength])) };
+  },
+
   async crash() {
     setTimeout(() => {
       throw new Error("the worker was stopped on purpose (a test hook)");

@@ -602,6 +602,12 @@ export class Kiln extends EventTarget {
     return this.#engine.fallbackReason;
   }
 
+  /** Bytes of wasm memory the page's worker holds, by module: `{ cpu?, webgpu? }` (a module's
+   * memory grows and never shrinks, so a leak shows as growth across repeated work). */
+  async memory() {
+    return worker.call("memory");
+  }
+
   /** Names of the models saved in this browser. */
   async saved() {
     return savedModels.names();

@@ -70,3 +70,41 @@ for (const name of ["webgpu", "cpu"]) {
     await page.close();
   });
 }
+
+for (const name of ["webgpu", "cpu"]) {
+  test(`a long session does not grow the worker's wasm memory or the page's heap (${name})`, async () => {
+    const { page, problems } = await blankPage(site.browsers[name]);
+    const cdp = await page.context().newCDPSession(page);
+    const heap = async () => {
+      await cdp.send("HeapProfiler.collectGarbage");
+      return (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    };
+    // One cycle: 100 draws, 7 models loaded and freed, 700 characters written.
+    const cycle = () =>
+      page.evaluate(async (backend) => {
+        const { Kiln } = await import("./kiln.js");
+        const kiln = await Kiln.open({ backend });
+        await kiln.settled;
+        const gan = await kiln.model("gan");
+        for (let i = 0; i < 100; i++) await gan.sample({ count: 8, seed: i });
+        for (const name of ["vae", "cvae", "ae", "classifier", "ddpm", "gpt", "hmm"]) await (await kiln.model(name)).dispose();
+        let written = 0;
+        const hmm = await kiln.model("hmm");
+        for await (const piece of hmm.generate({ maxTokens: 700, seed: 3 })) written += piece.length;
+        await Promise.all([gan.dispose(), hmm.dispose()]);
+        return { written, wasm: await kiln.memory() };
+      }, name);
+    const first = await cycle();
+    const firstHeap = await heap();
+    let last;
+    for (let i = 0; i < 2; i++) last = await cycle();
+    const lastHeap = await heap();
+    const total = (memory) => Object.values(memory).reduce((sum, bytes) => sum + bytes, 0);
+    console.log(`long session (${name}): wasm ${total(first.wasm)} → ${total(last.wasm)} bytes, JS heap ${firstHeap} → ${lastHeap} bytes`);
+    assert.equal(last.written, 700);
+    assert.ok(total(last.wasm) <= 1.1 * total(first.wasm), `wasm memory ${JSON.stringify(first.wasm)} → ${JSON.stringify(last.wasm)}`);
+    assert.ok(lastHeap <= 1.1 * firstHeap, `JS heap ${firstHeap} → ${lastHeap}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}
