@@ -21,7 +21,19 @@ function line(prefix) {
 /** Show `message` under the first grid and mark the page failed. */
 function showError(message) {
   line().fail(message);
+  offerCpu(message);
   document.body.dataset.state = "error";
+}
+
+/** After the GPU device is lost, a page opened on "webgpu" can only go on from the CPU: offer it
+ * beside the backend ("auto" moves there by itself). */
+function offerCpu(message) {
+  if (!message.startsWith("the GPU device was lost") || $("use-cpu")) return;
+  const link = Object.assign(document.createElement("a"), { id: "use-cpu", textContent: "continue on the CPU" });
+  const url = new URL(location.href);
+  url.searchParams.set("backend", "cpu");
+  link.href = url.href;
+  $("backend").append(" · ", link);
 }
 
 /** Settles once the first grid is drawn (or has failed): until then no other section loads
@@ -330,6 +342,7 @@ function coalescing(work) {
  * "gpt") and mark it failed. */
 function showSectionError(prefix, message) {
   line(prefix).fail(message);
+  offerCpu(message);
   document.body.dataset[`${prefix}State`] = "error";
 }
 

@@ -48,6 +48,8 @@
 //       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
 //   → { id, command: "memory" } — what each module's wasm memory holds now:
 //       ← { id, ok: true, result: { cpu?: bytes, webgpu?: bytes } }
+//   → { id, command: "loseDevice" } — a test hook: the GPU device is destroyed, as a driver reset
+//     would lose it: ← { id, ok: true }; "auto" then moves to the CPU (← { event: "backend" }).
 //   → { id, command: "crash" } — a test hook: ← { id, ok: true }, then the worker throws outside
 //     any request, as it would on a failed allocation, so the page sees it die.
 //   Any other failure: ← { id, ok: false, error: string }, with `fatal: true` when it was a wasm
@@ -82,6 +84,44 @@ const models = new Map();
 let nextModel = 1;
 const running = new Set(); // ids of "diffuse", "write" and "finetune" requests still running
 const cancelled = new Set(); // ids of those asked to stop
+
+/** The GPUDevice wgpu asked for (kept to watch for its loss, and for the test hook that loses
+ * it), and why it was lost, once it is. */
+const gpu = { device: undefined, lost: undefined };
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    gpu.device = device;
+    device.lost.then(deviceLost);
+    return device;
+  };
+}
+
+/** The error of a call of backend choice `choice` that needed the GPU after its device was lost. */
+function deviceLostError(choice) {
+  const next = choice === "auto" ? "\"auto\" models continue on the CPU" : "reload the page, or open Kiln with backend \"cpu\"";
+  return new Error(`the GPU device was lost (${gpu.lost}): ${next}`);
+}
+
+/** The GPU device is gone, with every tensor on it: "auto" moves its models to the CPU, from the
+ * weights they were loaded with, and tells the page. */
+async function deviceLost(info) {
+  gpu.lost = info.message || info.reason || "no reason given";
+  if (auto.backend !== "webgpu") return;
+  auto.backend = "cpu";
+  auto.fallbackReason = `the GPU device was lost (${gpu.lost})`;
+  const cpu = await engine("cpu");
+  for (const record of models.values()) {
+    if (record.choice !== "auto" || record.backend !== "webgpu") continue;
+    const lost = record.loaded;
+    record.loaded = cpu.loadModel(JSON.stringify(record.entry), record.bytes);
+    record.backend = "cpu";
+    record.tuned = false;
+    lost.free();
+  }
+  self.postMessage({ event: "backend", backend: "cpu", fallbackReason: auto.fallbackReason, startup: startup.cpu });
+}
 
 /** Thrown when a request is cancelled; kiln.js turns it into an AbortError. */
 class Cancelled extends Error {}
@@ -220,6 +260,11 @@ const commands = {
     return { result: Object.fromEntries([...memories].map(([name, memory]) => [name, memory.buffer.byteLength])) };
   },
 
+  async loseDevice() {
+    gpu.device?.destroy();
+    return {};
+  },
+
   async crash() {
     setTimeout(() => {
       throw new Error("the worker was stopped on purpose (a test hook)");
@@ -351,7 +396,10 @@ const WORK = new Set(["sample", "diffuse", "write", "interpolate", "classify", "
 
 self.onmessage = async ({ data: request }) => {
   const { id, command } = request;
+  const { choice = request.backend, backend } = models.get(request.model) ?? {};
+  const onGpu = backend === "webgpu" || request.backend === "webgpu";
   try {
+    if (onGpu && gpu.lost) throw deviceLostError(choice);
     const handler = commands[command];
     if (!handler) throw new Error(`unknown worker command ${JSON.stringify(command)}`);
     const { result, transfer = [] } = await handler(request);
@@ -364,6 +412,9 @@ self.onmessage = async ({ data: request }) => {
   } catch (error) {
     const cancelled = error instanceof Cancelled;
     const fatal = error instanceof WebAssembly.RuntimeError;
-    self.postMessage({ id, ok: false, cancelled, fatal, error: error?.message ?? String(error) });
+    // A call that failed on the GPU may have failed because its device is being lost.
+    if (onGpu && gpu.device && !gpu.lost) await Promise.race([gpu.device.lost, new Promise((resolve) => setTimeout(resolve, 100))]);
+    const failure = onGpu && gpu.lost && !cancelled ? deviceLostError(choice) : error;
+    self.postMessage({ id, ok: false, cancelled, fatal, error: failure?.message ?? String(failure) });
   }
 };

@@ -546,17 +546,17 @@ export class Kiln extends EventTarget {
     this.#limits = engine.limits;
     this.#manifestUrl = manifestUrl;
     const { backend, fallbackReason } = engine;
-    this.#settled = engine.upgrading
-      ? new Promise((resolve) => {
-          const stop = worker.listen((event) => {
-            if (event.event !== "backend") return;
-            stop();
-            this.#engine = { ...event, upgrading: false };
-            this.dispatchEvent(new CustomEvent("backendchange", { detail: { backend: event.backend, fallbackReason: event.fallbackReason } }));
-            resolve({ backend: event.backend, fallbackReason: event.fallbackReason });
-          });
-        })
-      : Promise.resolve({ backend, fallbackReason });
+    let settle;
+    this.#settled = engine.upgrading ? new Promise((resolve) => (settle = resolve)) : Promise.resolve({ backend, fallbackReason });
+    // "auto" moves when it reaches WebGPU, and back to the CPU if the GPU device is lost.
+    if (choice !== "auto") return;
+    worker.listen((event) => {
+      if (event.event !== "backend") return;
+      this.#engine = { ...this.#engine, ...event, upgrading: false };
+      const detail = { backend: event.backend, fallbackReason: event.fallbackReason };
+      this.dispatchEvent(new CustomEvent("backendchange", { detail }));
+      settle?.(detail);
+    });
   }
 
   /**
@@ -567,6 +567,9 @@ export class Kiln extends EventTarget {
    * "auto" resolves as soon as the small CPU module runs, so a first visit draws without waiting
    * for the GPU: where WebGPU works, the worker then loads the WebGPU module, moves every model
    * there (the same seed draws the same digits) and fires `backendchange`; `settled` says when.
+   * If the GPU device is lost later, "auto" moves its models back to the CPU (a fine-tuned one
+   * to the weights it was loaded with) and fires `backendchange` again; "webgpu" fails its calls
+   * with a message saying so.
    */
   static async open({ backend = "auto", manifestUrl = DEFAULT_MANIFEST_URL } = {}) {
     if (!BACKENDS.includes(backend)) {
@@ -677,6 +680,11 @@ export class Kiln extends EventTarget {
  * in flight; the next call starts a fresh worker and loads its models again. */
 export function crashWorkerForTests() {
   return worker.call("crash");
+}
+
+/** A test hook: the worker's GPU device is lost, as when a driver resets (`GPUDevice.destroy`). */
+export function loseDeviceForTests() {
+  return worker.call("loseDevice");
 }
 
 /** Kilns by backend choice, shared by every user of `sharedKiln` on the page. */
