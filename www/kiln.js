@@ -18,6 +18,10 @@
 //     topK: 40, seed: 1 })) output.textContent += piece;  // `break` stops it
 //   const { model, release } = await sharedModel("auto", "gpt");  // one copy per page for every
 //                                                         // user (the widgets); the last release() frees it
+//   await kiln.memory()                                   // { cpu?, webgpu? }: wasm bytes in the worker
+//
+// If the worker dies, the calls in flight reject and every model loads again on its next call;
+// if the GPU device is lost, "auto" moves to the CPU (RELIABILITY.md).
 //
 // Assets (wasm, manifest, weights) resolve relative to this module, so the site can live on
 // any static host and under any path.

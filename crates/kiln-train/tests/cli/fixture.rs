@@ -108,10 +108,19 @@ pub const TINY_MODELS: [(&str, &str, &[&str]); 5] = [
 /// The folder the tiny models are exported to, trained once per test run.
 static TRAINED: OnceLock<PathBuf> = OnceLock::new();
 
-/// [`TINY_MODELS`] exported into `env`'s `pretrained/`; the path of its manifest. They are
-/// trained once per test run and copied into each test's own folder, so that tests recording
-/// figures in their manifest do not race.
-pub fn tiny_models(env: &Env) -> String {
+/// A fresh folder with the fixture digits and [`TINY_MODELS`] exported into its `pretrained/`.
+pub struct TinyModels {
+    pub env: Env,
+    /// The digits' folder.
+    pub data: String,
+    /// The path of the manifest.
+    pub manifest: String,
+}
+
+/// [`TINY_MODELS`], trained once per test run and copied into each test's own folder, so that
+/// tests recording figures in their manifest do not race.
+pub fn tiny_models() -> TinyModels {
+    let env = Env::new();
     let trained = TRAINED.get_or_init(|| {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tiny-image-models");
         if root.exists() {
@@ -136,7 +145,11 @@ pub fn tiny_models(env: &Env) -> String {
         let file = file.unwrap();
         std::fs::copy(file.path(), copy.join(file.file_name())).unwrap();
     }
-    env.path("pretrained/manifest.json")
+    TinyModels {
+        data: env.path("data"),
+        manifest: env.path("pretrained/manifest.json"),
+        env,
+    }
 }
 
 /// The JSON file at `path`, parsed.

@@ -7,8 +7,7 @@ use crate::fixture::*;
 
 #[test]
 fn every_image_model_trains_and_exports_with_its_final_test_figures() {
-    let env = Env::new();
-    let entries = read_json(&tiny_models(&env));
+    let entries = read_json(&tiny_models().manifest);
     let names: Vec<&str> = entries["models"]
         .as_array()
         .unwrap()
@@ -49,8 +48,11 @@ fn digit_pngs(env: &Env) -> Vec<String> {
 
 #[test]
 fn the_autoencoder_restores_pngs_and_is_judged_on_noisy_digits() {
-    let env = Env::new();
-    let (data, manifest) = (env.path("data"), tiny_models(&env));
+    let TinyModels {
+        env,
+        data,
+        manifest,
+    } = tiny_models();
     let pngs = digit_pngs(&env);
     let out = env.path("denoised");
     ok(&[
@@ -147,8 +149,7 @@ fn the_autoencoder_restores_pngs_and_is_judged_on_noisy_digits() {
 
 #[test]
 fn the_diffusion_model_samples_with_either_sampler_within_its_limits() {
-    let env = Env::new();
-    let manifest = tiny_models(&env);
+    let TinyModels { env, manifest, .. } = tiny_models();
     let out = env.path("out");
     let ddpm_out = env.root.join("ddpm-samples");
     for sampler in ["ddpm", "ddim"] {
@@ -203,8 +204,11 @@ fn the_diffusion_model_samples_with_either_sampler_within_its_limits() {
 
 #[test]
 fn the_conditional_vae_draws_a_class_and_is_judged_by_the_classifier() {
-    let env = Env::new();
-    let (data, manifest) = (env.path("data"), tiny_models(&env));
+    let TinyModels {
+        env,
+        data,
+        manifest,
+    } = tiny_models();
     let sevens = env.path("sevens");
     ok(&[
         "sample",
@@ -232,17 +236,20 @@ fn the_conditional_vae_draws_a_class_and_is_judged_by_the_classifier() {
         &sevens,
     ]);
     assert!(err.contains("class must be from 0 to 9, got 10"), "{err}");
-    let eval = [
-        "eval",
-        "--model",
-        "tiny-cvae",
-        "--manifest",
-        &manifest,
-        "--data",
-        &data,
-        "--classifier",
-        "tiny-classifier",
-    ];
+    let eval_with = |classifier| {
+        [
+            "eval",
+            "--model",
+            "tiny-cvae",
+            "--manifest",
+            &manifest,
+            "--data",
+            &data,
+            "--classifier",
+            classifier,
+        ]
+    };
+    let eval = eval_with("tiny-classifier");
     let table = stdout_of(&[&eval[..], &["--count", "30", "--record"]].concat());
     assert!(table.contains("MNIST train (real digits)") && table.contains("uniform noise"));
     let entries = read_json(&manifest);
@@ -294,17 +301,7 @@ fn the_conditional_vae_draws_a_class_and_is_judged_by_the_classifier() {
             .unwrap()
             .starts_with("tiny-classifier (sha256 ")
     );
-    let err = fails(&[
-        "eval",
-        "--model",
-        "tiny-cvae",
-        "--manifest",
-        &manifest,
-        "--data",
-        &data,
-        "--classifier",
-        "tiny-ae",
-    ]);
+    let err = fails(&eval_with("tiny-ae"));
     assert!(
         err.contains("--classifier tiny-ae is not a classifier"),
         "{err}"
@@ -313,135 +310,72 @@ fn the_conditional_vae_draws_a_class_and_is_judged_by_the_classifier() {
 
 #[test]
 fn each_model_refuses_what_it_cannot_do() {
-    let env = Env::new();
-    let (data, manifest) = (env.path("data"), tiny_models(&env));
-    let out = env.path("out");
+    let TinyModels {
+        env,
+        data,
+        manifest,
+    } = tiny_models();
+    let (out, run) = (env.path("out"), env.path("run"));
     let pngs = digit_pngs(&env);
-    // What a user can get wrong.
-    let err = fails(&[
-        "train",
-        "ae",
-        "--data",
-        &data,
-        "--out",
-        &env.path("x"),
-        "--beta",
-        "2",
-    ]);
-    assert!(
-        err.contains("--beta applies only to `kiln train vae`"),
-        "{err}"
-    );
-    let err = fails(&[
-        "sample",
-        "--model",
-        "tiny-ae",
-        "--manifest",
-        &manifest,
-        "--out",
-        &out,
-    ]);
-    assert!(err.contains("ae models cannot draw digits"), "{err}");
-    let err = fails(&[
-        "sample",
-        "--model",
-        "tiny-cvae",
-        "--manifest",
-        &manifest,
-        "--steps",
-        "5",
-        "--out",
-        &out,
-    ]);
-    assert!(
-        err.contains("vae models cannot take a sampler, steps or guidance"),
-        "{err}"
-    );
+    let use_model = |model: &'static str| ["--model", model, "--manifest", &manifest];
+    let train = |model: &'static str| ["train", model, "--data", &data, "--out", &run];
+    let sample = |model| [&["sample"][..], &use_model(model), &["--out", &out]].concat();
+    let denoise = |model| {
+        [
+            &["denoise"][..],
+            &use_model(model),
+            &["--out", &out, "--image", &pngs[0]],
+        ]
+        .concat()
+    };
+    let cases: [(Vec<&str>, &str); 8] = [
+        (
+            [&train("ae")[..], &["--beta", "2"]].concat(),
+            "--beta applies only to `kiln train vae`",
+        ),
+        (
+            [&train("gan")[..], &["--channels", "8"]].concat(),
+            "--channels applies only to `kiln train ddpm`",
+        ),
+        (sample("tiny-ae"), "ae models cannot draw digits"),
+        (
+            sample("tiny-classifier"),
+            "classifier models cannot draw digits",
+        ),
+        (
+            [&sample("tiny-cvae")[..], &["--steps", "5"]].concat(),
+            "vae models cannot take a sampler, steps or guidance",
+        ),
+        (
+            denoise("tiny-classifier"),
+            "classifier models cannot denoise",
+        ),
+        // Sizes from a flag are bounded before anything of their size is allocated.
+        (
+            [&train("gan")[..], &["--batch", "100000000"]].concat(),
+            "batch_size 100000000 is above the limit of 65536",
+        ),
+        (
+            [
+                &["eval", "--data", &data, "--count", "100000000"][..],
+                &use_model("tiny-gan"),
+            ]
+            .concat(),
+            "--count 100000000 is above the limit of 65536",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = fails(&args);
+        assert!(err.contains(expected), "kiln {args:?}: {err}");
+    }
 
-    let err = fails(&[
-        "train",
-        "gan",
-        "--data",
-        &data,
-        "--out",
-        &env.path("y"),
-        "--channels",
-        "8",
-    ]);
-    assert!(
-        err.contains("--channels applies only to `kiln train ddpm`"),
-        "{err}"
-    );
-    let err = fails(&[
-        "sample",
-        "--model",
-        "tiny-classifier",
-        "--manifest",
-        &manifest,
-        "--out",
-        &out,
-    ]);
-    assert!(
-        err.contains("classifier models cannot draw digits"),
-        "{err}"
-    );
-    let err = fails(&[
-        "denoise",
-        "--model",
-        "tiny-classifier",
-        "--manifest",
-        &manifest,
-        "--image",
-        &pngs[0],
-        "--out",
-        &out,
-    ]);
-    assert!(err.contains("classifier models cannot denoise"), "{err}");
-
-    // Sizes from a file or a flag are bounded before anything of their size is allocated.
+    // …and so are sizes from a file: a spec whose layer is a billion wide.
     let mut entries = read_json(&manifest);
     entries["models"][2]["config"]["hidden"] = 1_000_000_000.into();
     std::fs::write(&manifest, entries.to_string()).unwrap();
-    let err = fails(&[
-        "sample",
-        "--model",
-        "tiny-cvae",
-        "--manifest",
-        &manifest,
-        "--out",
-        &out,
-    ]);
+    let err = fails(&sample("tiny-cvae"));
     assert!(
         err.contains("invalid vae config: hidden 1000000000 is above the limit of 16384"),
-        "{err}"
-    );
-    let err = fails(&[
-        "eval",
-        "--model",
-        "tiny-gan",
-        "--manifest",
-        &manifest,
-        "--data",
-        &data,
-        "--count",
-        "100000000",
-    ]);
-    assert!(
-        err.contains("--count 100000000 is above the limit of 65536"),
-        "{err}"
-    );
-    let err = fails(&[
-        "train",
-        "gan",
-        "--data",
-        &data,
-        "--out",
-        &env.path("z"),
-        "--batch",
-        "100000000",
-    ]);
-    assert!(
-        err.contains("batch_size 100000000 is above the limit of 65536"),
         "{err}"
     );
 }
@@ -449,8 +383,11 @@ fn each_model_refuses_what_it_cannot_do() {
 /// `eval --all`: every generative model, recorded, and the README's table rewritten in place.
 #[test]
 fn eval_all_records_every_generative_model_and_rewrites_the_readme_table() {
-    let env = Env::new();
-    let (data, manifest) = (env.path("data"), tiny_models(&env));
+    let TinyModels {
+        env,
+        data,
+        manifest,
+    } = tiny_models();
     let readme = env.path("README.md");
     std::fs::write(
         &readme,
@@ -501,8 +438,11 @@ fn eval_all_records_every_generative_model_and_rewrites_the_readme_table() {
 
 #[test]
 fn bench_times_each_models_work() {
-    let env = Env::new();
-    let manifest = tiny_models(&env);
+    let TinyModels {
+        env: _kept,
+        manifest,
+        ..
+    } = tiny_models();
     let bench = [
         "bench",
         "--manifest",
