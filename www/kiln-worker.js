@@ -111,11 +111,16 @@ async function deviceLost(info) {
   if (auto.backend !== "webgpu") return;
   auto.backend = "cpu";
   auto.fallbackReason = `the GPU device was lost (${gpu.lost})`;
-  const cpu = await engine("cpu");
+  // Without the CPU module either, every model stays where its calls say the device was lost.
+  const cpu = await engine("cpu").catch(() => undefined);
   for (const record of models.values()) {
-    if (record.choice !== "auto" || record.backend !== "webgpu") continue;
+    if (!cpu || record.choice !== "auto" || record.backend !== "webgpu") continue;
     const lost = record.loaded;
-    record.loaded = cpu.loadModel(JSON.stringify(record.entry), record.bytes);
+    try {
+      record.loaded = cpu.loadModel(JSON.stringify(record.entry), record.bytes);
+    } catch {
+      continue;
+    }
     record.backend = "cpu";
     record.tuned = false;
     lost.free();
