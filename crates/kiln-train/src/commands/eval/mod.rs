@@ -26,7 +26,7 @@ use kiln_core::request::DiffusionRequest;
 use serde::Serialize;
 
 use classification::judge_classification;
-use figures::{SampleFigures, ToMetrics};
+use figures::{SampleFigures, to_metrics};
 use restoration::judge_restoration;
 use samples::{Judged, Judgement, TestSet, load_classifier};
 use table::{markdown_table, print_table, rewrite_table};
@@ -147,14 +147,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 /// An [`Evaluation`] of `count` images (or characters) measured now by this command.
-fn measured(args: &EvalArgs, count: usize, judge: &str, figures: &impl ToMetrics) -> Evaluation {
+fn measured(args: &EvalArgs, count: usize, judge: &str, figures: &impl Serialize) -> Evaluation {
     Evaluation {
         command: command_line(),
         date: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
         count,
         seed: args.seed,
         judge: judge.to_owned(),
-        metrics: figures.to_metrics(),
+        metrics: to_metrics(figures),
     }
 }
 
