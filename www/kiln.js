@@ -653,26 +653,27 @@ export class Kiln extends EventTarget {
     if (typeof name !== "string") throw new TypeError(`model name must be a string, got ${JSON.stringify(name)}`);
     const manifest = await this.manifest();
     let entry = manifest.models.find((m) => m.name === name);
-    const saved = !entry;
     const url = entry && new URL(entry.file, this.#manifestUrl).href;
+    // A copy of the weights: the site's (download cache), or those saved in this browser.
+    const weights = (progress) => (url ? weightFile(url, entry.sha256, progress) : savedModels.get(name).then((record) => record.bytes));
     let bytes;
     if (entry) {
-      bytes = await weightFile(url, entry.sha256, onProgress);
+      bytes = await weights(onProgress);
     } else {
-      const saved = await savedModels.get(name).catch(() => undefined);
-      if (!saved) {
+      const record = await savedModels.get(name).catch(() => undefined);
+      if (!record) {
         const known = manifest.models.map((m) => m.name).join(", ");
         const kept = await this.saved().catch(() => []);
         throw new Error(`unknown model ${JSON.stringify(name)}; available: ${known}${kept.length ? `; saved in this browser: ${kept.join(", ")}` : ""}`);
       }
-      ({ entry, bytes } = saved);
+      ({ entry, bytes } = record);
     }
     report(onProgress, "load", bytes.length, bytes.length);
     const backend = this.#choice;
     const loaded = await worker.call("load", { backend, entry, bytes }, [bytes.buffer]);
     // After the worker died: open the backend in a fresh one and load the same weights there.
     const place = async () => {
-      const again = saved ? (await savedModels.get(name)).bytes : await weightFile(url, entry.sha256);
+      const again = await weights();
       await worker.call("open", { backend });
       return worker.call("load", { backend, entry, bytes: again }, [again.buffer]);
     };
