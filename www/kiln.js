@@ -32,6 +32,8 @@ const WORKER_URL = new URL("./kiln-worker.js", import.meta.url);
 const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
 const BACKENDS = ["auto", "webgpu", "cpu"];
 const PIXELS_PER_DIGIT = 28 * 28;
+// The smallest module that uses WebAssembly SIMD (an i8x16.popcnt), as wasm-feature-detect tests it.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
 /**
  * The page's one compute worker (see kiln-worker.js for the protocol), shared by every Kiln:
@@ -578,6 +580,12 @@ export class Kiln extends EventTarget {
   static async open({ backend = "auto", manifestUrl = DEFAULT_MANIFEST_URL } = {}) {
     if (!BACKENDS.includes(backend)) {
       throw new Error(`unknown backend ${JSON.stringify(backend)}: use "auto", "webgpu" or "cpu"`);
+    }
+    if (!WebAssembly.validate(SIMD_PROBE)) {
+      throw new Error(
+        "this browser's WebAssembly has no SIMD, which Kiln's modules are built with: " +
+          "use Chrome or Edge 91+, Firefox 89+ or Safari 16.4+",
+      );
     }
     const engine = await worker.call("open", { backend });
     return new Kiln(backend, engine, new URL(manifestUrl, document.baseURI));
