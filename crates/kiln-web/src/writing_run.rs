@@ -1,8 +1,11 @@
 //! A text model writing, driven one character at a time from JavaScript so the page can show
 //! the text as it appears and stop it between any two characters.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use burn::tensor::Device;
-use js_sys::{Float32Array, Promise};
+use js_sys::Promise;
 use kiln_core::text::Writing;
 use wasm_bindgen::prelude::*;
 
@@ -10,13 +13,21 @@ use crate::js::{promise, read_values, to_js};
 
 #[wasm_bindgen]
 pub struct WritingRun {
-    writing: Writing,
+    /// Shared with the character in flight, which chooses once its logits are read back.
+    writing: Rc<RefCell<Writing>>,
+    /// Whether a character is in flight: its logits are the next call's too, so a second call
+    /// before it resolves would draw twice from one distribution.
+    busy: Rc<Cell<bool>>,
     device: Device,
 }
 
 impl WritingRun {
     pub fn new(writing: Writing, device: Device) -> Self {
-        Self { writing, device }
+        Self {
+            writing: Rc::new(RefCell::new(writing)),
+            busy: Rc::default(),
+            device,
+        }
     }
 }
 
@@ -25,27 +36,29 @@ impl WritingRun {
     /// Characters still to write.
     #[wasm_bindgen(getter)]
     pub fn remaining(&self) -> usize {
-        self.writing.remaining()
+        self.writing.borrow().remaining()
     }
 
-    /// Run the model on what it has not read yet. Resolves to the next character's logits (a
-    /// `Float32Array`, read back without blocking) to pass to `choose`, or to `null` once the
-    /// maximum length is written.
-    pub fn logits(&mut self) -> Promise {
-        let Some(logits) = self.writing.next_logits(&self.device) else {
-            return Promise::resolve(&JsValue::NULL);
+    /// Write the next character: the model reads what it has not yet, its logits come back
+    /// without blocking (a GPU is read asynchronously), and one character is drawn from them,
+    /// all in one call. Resolves to the character, or to `null` once the maximum length is
+    /// written.
+    pub fn next(&mut self) -> Result<Promise, JsError> {
+        if self.busy.get() {
+            return Err(JsError::new(
+                "the previous character is still being written: await it before asking for the next",
+            ));
+        }
+        let Some(logits) = self.writing.borrow_mut().next_logits(&self.device) else {
+            return Ok(Promise::resolve(&JsValue::NULL));
         };
-        promise(async move {
-            let values = read_values(logits, "logits").await?;
-            Ok(Float32Array::from(&values[..]).into())
-        })
-    }
-
-    /// Pick the next character from the logits `logits()` gave; the model reads it next time.
-    pub fn choose(&mut self, logits: Vec<f32>) -> Result<String, JsError> {
-        self.writing
-            .choose(&logits)
-            .map(String::from)
-            .map_err(to_js)
+        self.busy.set(true);
+        let (writing, busy) = (Rc::clone(&self.writing), Rc::clone(&self.busy));
+        Ok(promise(async move {
+            let values = read_values(logits, "logits").await;
+            busy.set(false);
+            let character = writing.borrow_mut().choose(&values?).map_err(to_js)?;
+            Ok(JsValue::from(String::from(character)))
+        }))
     }
 }

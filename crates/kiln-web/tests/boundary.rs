@@ -134,10 +134,19 @@ async fn a_text_model_writes_the_same_text_for_a_seed() {
         let mut run = hmm.writing(options).unwrap();
         async move {
             let mut text = String::new();
-            while run.remaining() > 0 {
-                let logits = JsFuture::from(run.logits()).await.unwrap();
-                text += &run.choose(Float32Array::from(logits).to_vec()).unwrap();
+            loop {
+                let next = run.next().unwrap();
+                if text.is_empty() {
+                    // Asking again before a character arrives would draw twice from its logits.
+                    let error = message(run.next().err().unwrap());
+                    assert!(error.contains("still being written"), "{error}");
+                }
+                match JsFuture::from(next).await.unwrap().as_string() {
+                    Some(character) => text += &character,
+                    None => break,
+                }
             }
+            assert_eq!(run.remaining(), 0);
             text
         }
     };

@@ -70,12 +70,17 @@ impl CausalSelfAttention {
         let scores = queries
             .matmul(keys.swap_dims(2, 3))
             .mul_scalar(1.0 / (head_dim as f64).sqrt()); // (B, heads, new, seen)
-        let future = future_mask(new, seen, &scores.device())
-            .unsqueeze::<4>()
-            .expand([batch, self.heads, new, seen]);
-        let weights = self
-            .dropout
-            .forward(softmax(scores.mask_fill(future, MASKED), 3));
+        // One new query (every step of writing) comes after every key: nothing to hide, so no
+        // mask to build (two ranges, a comparison and a fill per layer and character).
+        let scores = if new == 1 {
+            scores
+        } else {
+            let future = future_mask(new, seen, &scores.device())
+                .unsqueeze::<4>()
+                .expand([batch, self.heads, new, seen]);
+            scores.mask_fill(future, MASKED)
+        };
+        let weights = self.dropout.forward(softmax(scores, 3));
         let mixed = weights
             .matmul(values) // (B, heads, new, head_dim)
             .swap_dims(1, 2)
