@@ -27,6 +27,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # does not install a pinned toolchain on first use, so ask for it (a no-op when present).
 rustup toolchain install --no-self-update
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# The standard library's source: scripts/build-threads.sh rebuilds it with wasm atomics.
+rustup component list --installed | grep -qx rust-src || rustup component add rust-src
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"

@@ -8,11 +8,13 @@
 // after opening), the worker loads kiln-webgpu behind it, starts the GPU, moves every "auto" model there (the same
 // seed draws the same digits on both) and reports the switch. Each module and each device is
 // initialised once per page, whatever the mix of choices (a second wgpu init would fail).
+// Where the page is cross-origin isolated, "cpu" uses kiln-web-threads instead of kiln-web: the
+// same code on a Rayon pool of one Web Worker per core, drawing the same pixels.
 //
 // Protocol (every request carries a numeric `id`, echoed by its one reply):
 //   → { id, command: "open",   backend: "auto" | "webgpu" | "cpu" }
 //       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string,
-//            upgrading: boolean, startup: { wasmMs, deviceMs }, limits: { maxCount, maxSeed, … } } }
+//            upgrading: boolean, startup: { wasmMs, deviceMs, threads }, limits: { maxCount, maxSeed, … } } }
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
 //   Options are passed through to kiln-web, which deserialises and checks them (kiln-core's
@@ -60,11 +62,15 @@
 import { cachedBytes, sha256Hex } from "./content-cache.js";
 
 const BUILD_URL = new URL("./kiln-build.json", import.meta.url);
-/** The wasm-bindgen module of each backend. */
+/** The wasm-bindgen module of each backend, and the CPU's threaded build (kiln-web-threads). */
 const MODULES = {
   cpu: { glue: "./kiln-web.js", wasm: "kiln-web_bg.wasm" },
   webgpu: { glue: "./kiln-webgpu.js", wasm: "kiln-webgpu_bg.wasm" },
+  threads: { glue: "./kiln-web-threads.js", wasm: "kiln-web-threads_bg.wasm" },
 };
+/** Threads of the CPU module's pool, where the page lets wasm share memory (it is cross-origin
+ * isolated): one per core, up to a point past which small models' work no longer splits usefully. */
+const THREADS = self.crossOriginIsolated ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1;
 /** "auto" moves to WebGPU this long after opening even if nothing has been asked of it yet. */
 const UPGRADE_AFTER_MS = 3000;
 /** …and this long after its first answer: the page draws what it was sent before the WebGPU
@@ -143,11 +149,29 @@ async function wasmHash(file) {
 }
 
 /** Backend `name`'s module instantiated, from the content-keyed cache when the build stamp
- * names its hash (else a plain download). Resolves to the module's exports. */
+ * names its hash (else a plain download). Resolves to the module's exports. The CPU runs on
+ * [`THREADS`] threads where it can, and on one, without a word, where that fails. */
 async function instantiate(name) {
-  const { glue, wasm } = MODULES[name];
-  const url = new URL(wasm, import.meta.url);
   const start = performance.now();
+  if (name === "cpu" && THREADS > 1) {
+    try {
+      const bindings = await instantiateModule(name, MODULES.threads);
+      await bindings.initThreadPool(THREADS);
+      startup.cpu = { wasmMs: performance.now() - start, threads: THREADS };
+      return bindings;
+    } catch (error) {
+      console.warn(`Kiln runs on one thread: its threaded module did not start (${error.message})`);
+    }
+  }
+  const bindings = await instantiateModule(name, MODULES[name]);
+  startup[name] = { wasmMs: performance.now() - start, threads: 1 };
+  return bindings;
+}
+
+/** `module` downloaded (or read from the content-keyed cache) and instantiated as backend
+ * `name`'s; resolves to its exports. */
+async function instantiateModule(name, { glue, wasm }) {
+  const url = new URL(wasm, import.meta.url);
   try {
     const download = async () => {
       const response = await fetch(url);
@@ -160,7 +184,6 @@ async function instantiate(name) {
       : await download();
     const { memory } = await bindings.default({ module_or_path: source });
     memories.set(name, memory);
-    startup[name].wasmMs = performance.now() - start;
     return bindings;
   } catch (error) {
     throw new Error(`could not load ${url}: ${error.message}`, { cause: error });

@@ -607,6 +607,8 @@ export class Kiln extends EventTarget {
   /**
    * What starting the backend in use took, in ms: `{ wasmMs, deviceMs }`, the wasm download +
    * instantiate and the device init. Both happen once per page, so every Kiln on it reports the same.
+   * `threads`: the CPU threads the module computes on (one per core on a cross-origin-isolated
+   * page, else 1).
    */
   get startup() {
     return this.#engine.startup;

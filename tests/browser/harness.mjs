@@ -30,6 +30,11 @@ const MIME = {
   ".svg": "image/svg+xml",
 };
 
+/** The headers that make a page cross-origin isolated, so that its workers may share wasm memory
+ * and Kiln's CPU backend runs on every core (scripts/serve.py sends them; README, "Browsers,
+ * SIMD and threads"). */
+export const ISOLATION = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+
 /** What a static host compresses (it sends weight files, application/octet-stream, as they are). */
 const COMPRESSED = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg"]);
 

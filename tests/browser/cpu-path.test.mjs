@@ -1,0 +1,82 @@
+// The CPU path's two builds: on a cross-origin-isolated page the worker runs kiln-web-threads
+// on one Web Worker per core, and it must draw the same pixels and write the same text as the
+// one-thread module that every other page runs (without a word about threads); and a browser
+// without WebAssembly SIMD, which both are built with, is told what it needs.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { ISOLATION, launch, maxAbsDiff, openDemo, openPage, serve } from "./harness.mjs";
+
+const servers = {};
+let browser;
+before(async () => {
+  servers.isolated = await serve(undefined, { headers: ISOLATION });
+  servers.plain = await serve();
+  browser = await launch({ webgpu: false });
+});
+after(async () => {
+  await browser.close();
+  await Promise.all(Object.values(servers).map((server) => server.close()));
+});
+
+/** An empty page of `server`'s origin, isolated when its server is. */
+async function blankPage(server) {
+  const { page, problems } = await openPage(browser);
+  const headers = server === servers.isolated ? ISOLATION : {};
+  await page.route("**/blank.html", (route) => route.fulfill({ contentType: "text/html", headers, body: "<!doctype html><title>blank</title>" }));
+  await page.goto(`${server.url}blank.html`);
+  return { page, problems };
+}
+
+/** Images drawn and text written on the CPU backend, with the thread count it ran on. */
+function draw(page) {
+  return page.evaluate(async () => {
+    const { Kiln } = await import("./kiln.js");
+    const kiln = await Kiln.open({ backend: "cpu" });
+    const images = {};
+    for (const [name, options] of [
+      ["vae", { count: 64, seed: 5 }],
+      ["gan", { count: 64, seed: 6 }],
+      ["ddpm", { count: 8, seed: 7, steps: 4 }],
+    ]) {
+      images[name] = Array.from((await (await kiln.model(name)).sample(options)).data);
+    }
+    let text = "";
+    for await (const piece of (await kiln.model("gpt")).generate({ prompt: "ROMEO:", maxTokens: 100, seed: 8 })) text += piece;
+    return { images, text, isolated: crossOriginIsolated, threads: kiln.startup.threads, cores: navigator.hardwareConcurrency };
+  });
+}
+
+test("an isolated page computes on every core and draws the same pixels and text as one thread", async () => {
+  const results = {};
+  for (const [name, server] of Object.entries(servers)) {
+    const { page, problems } = await blankPage(server);
+    results[name] = await draw(page);
+    assert.deepEqual(problems, [], name);
+    await page.close();
+  }
+  const { isolated, plain } = results;
+  assert.equal(isolated.isolated, true);
+  assert.equal(isolated.threads, Math.min(isolated.cores, 8), "one thread per core on an isolated page");
+  assert.ok(isolated.threads > 1 || isolated.cores === 1, `${isolated.threads} threads on ${isolated.cores} cores`);
+  assert.equal(plain.isolated, false);
+  assert.equal(plain.threads, 1, "one thread where the page is not isolated");
+  for (const model of Object.keys(plain.images)) {
+    const diff = maxAbsDiff(isolated.images[model], plain.images[model]);
+    console.log(`${model}: max |${isolated.threads} threads − 1 thread| = ${diff.toExponential(2)}`);
+    assert.equal(diff, 0, `${model}: the threaded module drew other pixels`);
+  }
+  assert.equal(isolated.text, plain.text);
+  assert.equal([...plain.text].length, 100);
+});
+
+test("a browser without WebAssembly SIMD is told which browsers Kiln needs, and the page says so", async () => {
+  const { page } = await openPage(browser);
+  await page.addInitScript(() => {
+    WebAssembly.validate = () => false;
+  });
+  await openDemo(page, `${servers.plain.url}?backend=cpu`);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
+  const shown = await page.locator("#error").textContent();
+  assert.match(shown, /no SIMD.*Chrome or Edge 91\+, Firefox 89\+ or Safari 16\.4\+/);
+  await page.close();
+});
