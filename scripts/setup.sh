@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what building, serving and testing Kiln need, skipping whatever is already there.
-# Usage: scripts/setup.sh [--browser] [--wasm-opt] [--lighthouse]
+# Usage: scripts/setup.sh [--browser] [--wasm-opt] [--lighthouse] [--tfjs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,14 +8,16 @@ WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"
 TRUNK_VERSION=0.21.14   # trunk 0.22 needs rustc 1.96
 BINARYEN_VERSION=132    # Debian's binaryen 108 writes modules that fail to load
 LIGHTHOUSE_VERSION=12.8.2  # 13 needs Node.js 22
+TFJS_VERSION=4.22.0       # the peer rows of tests/browser/bench.mjs
 TOOLS="$PWD/target/tools"
 
-want_browser=false want_wasm_opt=false want_lighthouse=false
+want_browser=false want_wasm_opt=false want_lighthouse=false want_tfjs=false
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=true ;;
     --wasm-opt) want_wasm_opt=true ;;
     --lighthouse) want_browser=true want_lighthouse=true ;;
+    --tfjs) want_browser=true want_tfjs=true ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +52,13 @@ fi
 if $want_lighthouse && [ ! -d "$PWD/target/lighthouse/node_modules/lighthouse" ]; then
   say "installing lighthouse $LIGHTHOUSE_VERSION"
   npm install --silent --no-save --prefix "$PWD/target/lighthouse" "lighthouse@$LIGHTHOUSE_VERSION"
+fi
+
+# TensorFlow.js (the benchmark's peer rows) in a folder of its own too: no test needs it.
+if $want_tfjs && [ ! -d "$PWD/target/tfjs/node_modules/@tensorflow/tfjs-backend-webgpu" ]; then
+  say "installing TensorFlow.js $TFJS_VERSION"
+  npm install --silent --no-save --prefix "$PWD/target/tfjs" "@tensorflow/tfjs-core@$TFJS_VERSION" \
+    "@tensorflow/tfjs-backend-wasm@$TFJS_VERSION" "@tensorflow/tfjs-backend-webgpu@$TFJS_VERSION"
 fi
 
 if $want_browser; then

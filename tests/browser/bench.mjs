@@ -3,15 +3,34 @@
 // onto the device), the first call of 16 digits (cold: shaders compile on WebGPU), the median of
 // warm calls, and warm throughput at a larger batch; then the text model's speed: the time to
 // its first character (the prompt read in one pass) and characters per second after that.
-//   node tests/browser/bench.mjs [--runs N]   (after a build into dist-test/, or KILN_DIST=dist)
-// A benchmark, not a test: it prints a Markdown table and asserts nothing.
+//   node tests/browser/bench.mjs [--runs N] [--backend cpu|webgpu] [--part …]
+// (after a build into dist-test/, or KILN_DIST=dist)
+// Then, with `scripts/setup.sh --tfjs`, a peer: TensorFlow.js running the same networks in the same
+// page, interleaved with Kiln's calls (tfjs-peer.mjs).
+//   --part models|text|peers (repeatable) runs only those parts; --isolated serves the pages
+//   cross-origin isolated, so that the CPU backend (and tfjs-wasm) run on every core.
+// A benchmark, not a test: it prints Markdown tables and asserts nothing.
 import { parseArgs } from "node:util";
-import { launch, openPage, serve } from "./harness.mjs";
+import { ISOLATION, launch, openPage, serve } from "./harness.mjs";
+import { addTfjs, measureAgainstTfjs, tfjsInstalled } from "./tfjs-peer.mjs";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3" },
+    backend: { type: "string", multiple: true, default: ["webgpu", "cpu"] },
+    part: { type: "string", multiple: true, default: ["models", "text", "peers"] },
+    isolated: { type: "boolean", default: false },
+  },
+});
+const parts = new Set(values.part);
+if (parts.has("peers") && !tfjsInstalled()) {
+  console.error("no TensorFlow.js in target/tfjs (scripts/setup.sh --tfjs): skipping the peer rows");
+  parts.delete("peers");
+}
 const WARM_RUNS = Number(values.runs);
 const COUNT = 16;
 const LARGE_COUNT = 64;
+const PEER_BATCHES = [1, COUNT, LARGE_COUNT];
 
 // What "16 digits" means for each model: sample them, or restore 16 damaged ones.
 const CALLS = [
@@ -74,13 +93,19 @@ function measureText(page, backend) {
         written += 1;
       }
       const rest = performance.now() - start - first;
-      return { backend: kiln.backend, first, perSecond: (written - 1) / (rest / 1000) };
+      return { backend: kiln.backend, threads: kiln.startup.threads, first, perSecond: (written - 1) / (rest / 1000) };
     },
     { backend, chars: TEXT_CHARS },
   );
 }
 
 const ms = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+
+/** The backend, and on the CPU how many threads it computes on. */
+const where = (backend, threads) => (backend === "cpu" ? `cpu, ${threads} thread${threads > 1 ? "s" : ""}` : backend);
+
+/** Milliseconds with one decimal: the peer rows compare calls of a few ms. */
+const ms1 = (v) => `${v.toFixed(1)} ms`;
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -98,19 +123,21 @@ function throughput(times, count) {
 /** An empty page of the site's origin, so the demo page's own work does not share the worker. */
 async function blankPage(browser) {
   const { page } = await openPage(browser);
-  await page.route("**/bench.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>bench</title>" }));
+  const headers = values.isolated ? ISOLATION : {};
+  await page.route("**/bench.html", (route) => route.fulfill({ contentType: "text/html", headers, body: "<!doctype html><title>bench</title>" }));
   await page.goto(`${server.url}bench.html`);
   return page;
 }
 
-const server = await serve();
+const server = await serve(undefined, { headers: values.isolated ? ISOLATION : {} });
 const rows = [];
 const textRows = [];
+const peerRows = [];
 try {
-  for (const backend of ["webgpu", "cpu"]) {
+  for (const backend of values.backend) {
     const browser = await launch({ webgpu: backend === "webgpu" });
     try {
-      for (const call of CALLS) {
+      for (const call of parts.has("models") ? CALLS : []) {
         const page = await blankPage(browser);
         // The diffusion model takes seconds (minutes on SwiftShader) per call: one warm run on
         // WebGPU, and no larger batch.
@@ -120,18 +147,33 @@ try {
         if (result.backend !== backend) throw new Error(`asked for ${backend}, got ${result.backend}`);
         const { startup, load } = result;
         rows.push(
-          `| ${backend} | ${call.label ?? call.model} | ${ms(startup.wasmMs)} | ${ms(startup.deviceMs)} | ` +
+          `| ${where(backend, startup.threads)} | ${call.label ?? call.model} | ${ms(startup.wasmMs)} | ${ms(startup.deviceMs)} | ` +
             `${ms(load.download)} + ${ms(load.load)} | ${ms(result.cold)} | ${summary(result.warm)} | ` +
             `${throughput(result.warm, COUNT)} | ${throughput(result.large, LARGE_COUNT)} |`,
         );
         console.error(rows.at(-1));
         await page.close();
       }
-      const page = await blankPage(browser);
-      const text = await measureText(page, backend);
-      textRows.push(`| ${backend} | ${ms(text.first)} | ${text.perSecond.toFixed(1)} |`);
-      console.error(textRows.at(-1));
-      await page.close();
+      if (parts.has("text")) {
+        const page = await blankPage(browser);
+        const text = await measureText(page, backend);
+        textRows.push(`| ${where(backend, text.threads)} | ${ms(text.first)} | ${text.perSecond.toFixed(1)} |`);
+        console.error(textRows.at(-1));
+        await page.close();
+      }
+      if (parts.has("peers")) {
+        const page = await blankPage(browser);
+        await addTfjs(page);
+        for (const row of await measureAgainstTfjs(page, backend, { batches: PEER_BATCHES, runs: 2 * WARM_RUNS + 1 })) {
+          const best = Math.min(row.deconv, row.depthToSpace);
+          peerRows.push(
+            `| ${where(backend, row.threads)}; tfjs-${row.tfjsBackend}${row.tfjsBackend === "wasm" ? `, ${row.tfjsThreads} thread${row.tfjsThreads > 1 ? "s" : ""}` : ""} | ${row.network} | ${row.batch} | ${ms1(row.kiln)} | ` +
+              `${ms1(row.deconv)} | ${ms1(row.depthToSpace)} | ${(best / row.kiln).toFixed(2)}× |`,
+          );
+          console.error(peerRows.at(-1));
+        }
+        await page.close();
+      }
     } finally {
       await browser.close();
     }
@@ -139,16 +181,29 @@ try {
 } finally {
   await server.close();
 }
-console.log(
-  `16 digits per call; warm: median (min–max) of ${WARM_RUNS} runs (1 for ddpm on WebGPU); ` +
-    `throughput at the median warm call; each row in a fresh page (its own wasm instance and device)\n`,
-);
-console.log(
-  `| backend | model | wasm download + instantiate | device init | weights: download + load | first call | warm call | warm, 16 | warm, ${LARGE_COUNT} |`,
-);
-console.log("|---|---|---|---|---|---|---|---|---|");
-for (const row of rows) console.log(row);
-console.log(`\ngpt writing ${TEXT_CHARS} characters after "ROMEO:" (temperature 0.8, seed 1), in a fresh page\n`);
-console.log("| backend | first character (prompt read) | characters/s after it |");
-console.log("|---|---|---|");
-for (const row of textRows) console.log(row);
+if (rows.length) {
+  console.log(
+    `16 digits per call; warm: median (min–max) of ${WARM_RUNS} runs (1 for ddpm on WebGPU); ` +
+      `throughput at the median warm call; each row in a fresh page (its own wasm instance and device)\n`,
+  );
+  console.log(
+    `| backend | model | wasm download + instantiate | device init | weights: download + load | first call | warm call | warm, 16 | warm, ${LARGE_COUNT} |`,
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const row of rows) console.log(row);
+}
+if (textRows.length) {
+  console.log(`\ngpt writing ${TEXT_CHARS} characters after "ROMEO:" (temperature 0.8, seed 1), in a fresh page\n`);
+  console.log("| backend | first character (prompt read) | characters/s after it |");
+  console.log("|---|---|---|");
+  for (const row of textRows) console.log(row);
+}
+if (peerRows.length) {
+  console.log(
+    `\nKiln against TensorFlow.js 4.22 on the same networks (random weights), same page, calls interleaved; ` +
+      `median of ${2 * WARM_RUNS + 1} rounds; each call draws the digits and reads them back to a Float32Array\n`,
+  );
+  console.log("| backend | network | batch | Kiln | tfjs ConvTranspose | tfjs conv2d + depthToSpace | Kiln's speed-up over tfjs's best |");
+  console.log("|---|---|---:|---:|---:|---:|---:|");
+  for (const row of peerRows) console.log(row);
+}
