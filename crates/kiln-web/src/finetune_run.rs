@@ -8,6 +8,7 @@ use kiln_core::train::finetune::Finetuning;
 use wasm_bindgen::prelude::*;
 
 use crate::js::{promise, read_values, set_numbers};
+use crate::pool::on_pool;
 
 #[wasm_bindgen]
 pub struct FinetuneRun {
@@ -40,7 +41,7 @@ impl FinetuneRun {
     /// Take the next gradient step. Resolves to `{ step, total, loss }` (the batch's −ELBO per
     /// digit, nats, read back without blocking), or to `null` once every step is done.
     pub fn step(&mut self) -> Promise {
-        let Some(loss) = self.run.step() else {
+        let Some(loss) = on_pool(|| self.run.step()) else {
             return Promise::resolve(&JsValue::NULL);
         };
         let (step, total) = (self.run.steps_done(), self.run.total_steps());

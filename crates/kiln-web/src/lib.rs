@@ -8,6 +8,7 @@ mod engine;
 mod finetune_run;
 mod js;
 mod loaded_model;
+mod pool;
 mod writing_run;
 
 pub use denoising_run::DenoisingRun;

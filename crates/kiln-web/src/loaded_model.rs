@@ -15,6 +15,7 @@ use crate::backend;
 use crate::denoising_run::DenoisingRun;
 use crate::finetune_run::FinetuneRun;
 use crate::js::{image_object, options, promise, read_images, read_values, to_js};
+use crate::pool::on_pool;
 use crate::writing_run::WritingRun;
 
 #[wasm_bindgen]
@@ -58,7 +59,8 @@ impl LoadedModel {
         promise(async move {
             let request =
                 SampleRequest::try_from(options::<SampleOptions>(options_object, "sample")?)?;
-            let batch = read_images(model.sample(request, &device).map_err(to_js)?).await?;
+            let images = on_pool(move || model.sample(request, &device)).map_err(to_js)?;
+            let batch = read_images(images).await?;
             image_object(&batch, &[("data", &batch)])
         })
     }
@@ -145,7 +147,7 @@ impl LoadedModel {
                 options_object,
                 "interpolate",
             )?)?;
-            let frames = model.interpolate(request, &device).map_err(to_js)?;
+            let frames = on_pool(move || model.interpolate(request, &device)).map_err(to_js)?;
             let batch = read_images(frames).await?;
             image_object(&batch, &[("data", &batch)])
         })
@@ -159,7 +161,7 @@ impl LoadedModel {
         promise(async move {
             let DenoiseOptions { noise, seed } = options(options_object, "denoise")?;
             let request = DenoiseRequest::new(pixels, noise, seed_from_f64(seed)?)?;
-            let denoised = model.denoise(&request, &device).map_err(to_js)?;
+            let denoised = on_pool(move || model.denoise(&request, &device)).map_err(to_js)?;
             let damaged = read_images(denoised.damaged).await?;
             let restored = read_images(denoised.restored).await?;
             image_object(&restored, &[("damaged", &damaged), ("restored", &restored)])
@@ -172,7 +174,7 @@ impl LoadedModel {
         let (model, device) = (self.model.clone(), self.device.clone());
         promise(async move {
             let digits = Digits::new(pixels)?;
-            let probabilities = model.classify(&digits, &device).map_err(to_js)?;
+            let probabilities = on_pool(move || model.classify(&digits, &device)).map_err(to_js)?;
             let values = read_values(probabilities, "class probabilities").await?;
             Ok(Float32Array::from(&values[..]).into())
         })

@@ -10,6 +10,7 @@ use kiln_core::text::Writing;
 use wasm_bindgen::prelude::*;
 
 use crate::js::{promise, read_values, to_js};
+use crate::pool::on_pool;
 
 #[wasm_bindgen]
 pub struct WritingRun {
@@ -49,7 +50,8 @@ impl WritingRun {
                 "the previous character is still being written: await it before asking for the next",
             ));
         }
-        let Some(logits) = self.writing.borrow_mut().next_logits(&self.device) else {
+        let (writing, device) = (&mut *self.writing.borrow_mut(), &self.device);
+        let Some(logits) = on_pool(|| writing.next_logits(device)) else {
             return Ok(Promise::resolve(&JsValue::NULL));
         };
         self.busy.set(true);

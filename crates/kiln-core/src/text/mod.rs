@@ -17,8 +17,9 @@ use std::fmt::Debug;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// A text being read by a model, which remembers what it has read.
-pub trait Reader: Debug {
+/// A text being read by a model, which remembers what it has read. `Send`, so that the threaded
+/// browser build can run its reading on a thread of its pool.
+pub trait Reader: Debug + Send {
     /// Read `tokens`, which continue the text read so far, and give the logits of the
     /// character that comes next.
     ///

@@ -35,8 +35,8 @@ pub struct StepOutput {
 }
 
 /// A reverse-process sampler: choose the timesteps, then call [`Scheduler::step`] once for each,
-/// from the noisiest.
-pub trait Scheduler {
+/// from the noisiest. `Send`, so that the threaded browser build can step on a thread of its pool.
+pub trait Scheduler: Send {
     /// Use `steps` evenly spaced timesteps out of the schedule's T (1 ≤ steps ≤ T).
     fn set_timesteps(&mut self, steps: usize) -> Result<(), ScheduleError>;
 
