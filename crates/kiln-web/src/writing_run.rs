@@ -44,7 +44,8 @@ impl WritingRun {
     /// without blocking (a GPU is read asynchronously), and one character is drawn from them,
     /// all in one call. Resolves to the character, or to `null` once the maximum length is
     /// written.
-    pub fn next(&mut self) -> Result<Promise, JsError> {
+    #[wasm_bindgen(js_name = next)]
+    pub fn next_character(&mut self) -> Result<Promise, JsError> {
         if self.busy.get() {
             return Err(JsError::new(
                 "the previous character is still being written: await it before asking for the next",

@@ -135,10 +135,10 @@ async fn a_text_model_writes_the_same_text_for_a_seed() {
         async move {
             let mut text = String::new();
             loop {
-                let next = run.next().unwrap();
+                let next = run.next_character().unwrap();
                 if text.is_empty() {
                     // Asking again before a character arrives would draw twice from its logits.
-                    let error = message(run.next().err().unwrap());
+                    let error = message(run.next_character().err().unwrap());
                     assert!(error.contains("still being written"), "{error}");
                 }
                 match JsFuture::from(next).await.unwrap().as_string() {
