@@ -10,7 +10,7 @@
 set -eu
 dir="${TRUNK_STAGING_DIR:?this runs as a Trunk hook}"
 case "${TRUNK_PROFILE:-debug}" in
-  release) profile=wasm-release ;;
+  release) profile=wasm-threads ;;
   *) profile=wasm-dev ;;
 esac
 target="${CARGO_TARGET_DIR:-target}/threads"
@@ -27,6 +27,6 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \
 # Named like Trunk names the other modules: kiln-web-threads.js, kiln-web-threads_bg.wasm.
 wasm-bindgen --target web --no-typescript --out-dir "$dir" --out-name kiln-web-threads \
   "$target/wasm32-unknown-unknown/$profile/kiln_web_threads.wasm"
-if [ "$profile" = wasm-release ]; then
+if [ "$profile" = wasm-threads ]; then
   wasm-opt -Oz "$dir/kiln-web-threads_bg.wasm" -o "$dir/kiln-web-threads_bg.wasm"
 fi
