@@ -2,7 +2,7 @@
 //
 //   import { Kiln } from "./kiln.js";
 //   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
-//   kiln.backend, kiln.startup                            // "cpu" at first, { wasmMs, deviceMs }
+//   kiln.backend, kiln.startup                            // "cpu" at first, { wasmMs, deviceMs, threads }
 //   await kiln.settled                                    // "auto" moved to WebGPU (if it can)
 //   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
