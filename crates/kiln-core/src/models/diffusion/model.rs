@@ -118,10 +118,10 @@ impl Diffusion {
         if guidance == 1.0 {
             return self.unet.forward(noisy, &vec![t; batch], labels);
         }
-        // One pass over the batch twice: with the labels, and with "no class".
+        // One pass reading each image twice: with its label, and with "no class".
         let null = Tensor::<1, Int>::full([batch], self.unet.null_class() as i64, &noisy.device());
         let both = self.unet.forward(
-            Tensor::cat(vec![noisy.clone(), noisy], 0),
+            noisy,
             &vec![t; 2 * batch],
             Tensor::cat(vec![labels, null], 0),
         );

@@ -120,19 +120,35 @@ pub struct Unet {
 }
 
 impl Unet {
-    /// The noise predicted in each image.
+    /// The noise predicted in each image, or in each of `copies` readings of each image (under
+    /// as many labels: classifier-free guidance reads every image with its label and with "no
+    /// class"). The layers before the first embedding see only the image, so they run once per
+    /// image however many copies there are.
     ///
     /// # Shapes
-    /// - noisy: `[batch, 1, 28, 28]`, scaled like the training data (x₀ in `[-1, 1]`)
-    /// - timesteps: `batch` values; labels: `[batch]`, [`Unet::null_class`] for "no class"
+    /// - noisy: `[images, 1, 28, 28]`, scaled like the training data (x₀ in `[-1, 1]`)
+    /// - timesteps: `batch = copies · images` values; labels: `[batch]`, [`Unet::null_class`]
+    ///   for "no class"; copy k of image i is entry `k · images + i`
     /// - output: `[batch, 1, 28, 28]`
+    ///
+    /// # Panics
+    /// If there are no images, or `batch` is not a multiple of their number.
     pub fn forward(
         &self,
         noisy: Tensor<4>,
         timesteps: &[usize],
         labels: Tensor<1, Int>,
     ) -> Tensor<4> {
-        let [batch, ..] = noisy.dims();
+        let [images, ..] = noisy.dims();
+        let batch = timesteps.len();
+        assert!(
+            images > 0 && batch.is_multiple_of(images),
+            "{batch} timesteps for {images} images"
+        );
+        let copies = |x: Tensor<4>| match batch / images {
+            1 => x,
+            n => Tensor::cat(vec![x; n], 0),
+        };
         let device = noisy.device();
         let time = sinusoidal_embedding(timesteps, self.embedding_dim, &device); // (B, e)
         let time = self.time_out.forward(silu(self.time_hidden.forward(time)));
@@ -142,7 +158,11 @@ impl Unet {
             .flatten::<2>(1, 2); // (B, e)
         let emb = time + class;
 
-        let h0 = self.down0.forward(self.stem.forward(noisy), &emb); // (B, c0, 28, 28)
+        let stem = self.stem.forward(noisy); // (images, c0, 28, 28)
+        let first = self.down0.before_embedding(stem.clone());
+        let h0 = self
+            .down0
+            .after_embedding(copies(stem), copies(first), &emb); // (B, c0, 28, 28)
         let h1 = self
             .down1
             .forward(self.downsample0.forward(h0.clone()), &emb); // (B, c1, 14, 14)
@@ -218,7 +238,17 @@ impl ResidualBlock {
     /// - x: `[batch, from, h, w]`; emb: `[batch, embedding_dim]`
     /// - output: `[batch, to, h, w]`
     fn forward(&self, x: Tensor<4>, emb: &Tensor<2>) -> Tensor<4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        let h = self.before_embedding(x.clone());
+        self.after_embedding(x, h, emb)
+    }
+
+    /// The first convolution, which depends on `x` alone.
+    fn before_embedding(&self, x: Tensor<4>) -> Tensor<4> {
+        self.conv1.forward(silu(self.norm1.forward(x)))
+    }
+
+    /// The rest, from `h`, the first convolution of `x`.
+    fn after_embedding(&self, x: Tensor<4>, h: Tensor<4>, emb: &Tensor<2>) -> Tensor<4> {
         let [batch, channels, ..] = h.dims();
         let shift = self
             .embedding
