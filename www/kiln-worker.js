@@ -69,7 +69,8 @@ const MODULES = {
   threads: { glue: "./kiln-web-threads.js", wasm: "kiln-web-threads_bg.wasm" },
 };
 /** Threads of the CPU module's pool, where the page lets wasm share memory (it is cross-origin
- * isolated): one per core, up to a point past which small models' work no longer splits usefully. */
+ * isolated): one per core, at most 8 (each is a Web Worker with its own stack in the shared
+ * memory; measured only on 2 cores so far, BENCHMARKS.md). */
 const THREADS = self.crossOriginIsolated ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1;
 /** "auto" moves to WebGPU this long after opening even if nothing has been asked of it yet. */
 const UPGRADE_AFTER_MS = 3000;
