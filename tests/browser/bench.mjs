@@ -11,7 +11,7 @@
 //   cross-origin isolated, so that the CPU backend (and tfjs-wasm) run on every core.
 // A benchmark, not a test: it prints Markdown tables and asserts nothing.
 import { parseArgs } from "node:util";
-import { ISOLATION, launch, openPage, serve } from "./harness.mjs";
+import { ISOLATION, launch, openBlankPage, serve } from "./harness.mjs";
 import { addTfjs, measureAgainstTfjs, tfjsInstalled } from "./tfjs-peer.mjs";
 
 const { values } = parseArgs({
@@ -126,13 +126,7 @@ function throughput(times, count) {
 }
 
 /** An empty page of the site's origin, so the demo page's own work does not share the worker. */
-async function blankPage(browser) {
-  const { page } = await openPage(browser);
-  const headers = values.isolated ? ISOLATION : {};
-  await page.route("**/bench.html", (route) => route.fulfill({ contentType: "text/html", headers, body: "<!doctype html><title>bench</title>" }));
-  await page.goto(`${server.url}bench.html`);
-  return page;
-}
+const blankPage = async (browser) => (await openBlankPage(browser, server)).page;
 
 const server = await serve(undefined, { headers: values.isolated ? ISOLATION : {} });
 const rows = [];

@@ -4,7 +4,7 @@
 // without WebAssembly SIMD, which both are built with, is told what it needs.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { ISOLATION, launch, maxAbsDiff, openDemo, openPage, serve } from "./harness.mjs";
+import { ISOLATION, launch, maxAbsDiff, openBlankPage, openDemo, openPage, serve } from "./harness.mjs";
 
 const servers = {};
 let browser;
@@ -17,15 +17,6 @@ after(async () => {
   await browser.close();
   await Promise.all(Object.values(servers).map((server) => server.close()));
 });
-
-/** An empty page of `server`'s origin, isolated when its server is. */
-async function blankPage(server) {
-  const { page, problems } = await openPage(browser);
-  const headers = server === servers.isolated ? ISOLATION : {};
-  await page.route("**/blank.html", (route) => route.fulfill({ contentType: "text/html", headers, body: "<!doctype html><title>blank</title>" }));
-  await page.goto(`${server.url}blank.html`);
-  return { page, problems };
-}
 
 /** Images drawn and text written on the CPU backend, with the thread count it ran on. */
 function draw(page) {
@@ -49,7 +40,7 @@ function draw(page) {
 test("an isolated page computes on every core and draws the same pixels and text as one thread", async () => {
   const results = {};
   for (const [name, server] of Object.entries(servers)) {
-    const { page, problems } = await blankPage(server);
+    const { page, problems } = await openBlankPage(browser, server);
     results[name] = await draw(page);
     assert.deepEqual(problems, [], name);
     await page.close();

@@ -97,6 +97,7 @@ export async function serve(root = DIST, { base = "/", headers = {}, staticHost 
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}${base}`,
+    headers,
     requests,
     responses,
     close: () => new Promise((ok) => (server.closeAllConnections(), server.close(ok))),
@@ -172,6 +173,16 @@ export async function openPage(browser) {
   });
   page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
   return { page, problems };
+}
+
+/** A page of `server`'s origin with nothing on it but what the caller runs (no demo page sharing
+ * its worker), sent with the server's headers: cross-origin isolated when the server is. */
+export async function openBlankPage(browser, server) {
+  const opened = await openPage(browser);
+  const body = "<!doctype html><title>blank</title>";
+  await opened.page.route("**/blank.html", (route) => route.fulfill({ contentType: "text/html", headers: server.headers, body }));
+  await opened.page.goto(`${server.url}blank.html`);
+  return opened;
 }
 
 /** Open the demo page and wait for the first grid (or an error). */
@@ -267,6 +278,7 @@ export function useSite() {
   let server;
   before(async () => {
     server = await serve();
+    site.server = server;
     site.url = server.url;
     site.browsers.webgpu = await launch({ webgpu: true });
     site.browsers.cpu = await launch({ webgpu: false });

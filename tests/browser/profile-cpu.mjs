@@ -6,7 +6,7 @@
 // Needs a build with wasm function names: `trunk build --dist dist-test` (wasm-opt strips them).
 // A measurement, not a test.
 import { parseArgs } from "node:util";
-import { launch, openPage, serve } from "./harness.mjs";
+import { launch, openBlankPage, serve } from "./harness.mjs";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" } } });
 const model = positionals[0] ?? "gpt";
@@ -36,9 +36,7 @@ async function work({ model }) {
 const server = await serve();
 const browser = await launch({ webgpu: false });
 try {
-  const { page } = await openPage(browser);
-  await page.route("**/profile.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>profile</title>" }));
-  await page.goto(`${server.url}profile.html`);
+  const { page } = await openBlankPage(browser, server);
   await page.evaluate(work, { model });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Profiler.enable");

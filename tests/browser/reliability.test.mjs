@@ -1,17 +1,12 @@
 // What the page survives: backends opened at once, and a worker that dies.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { litFraction, openDemo, openPage, useSite } from "./harness.mjs";
+import { litFraction, openBlankPage, openDemo, openPage, useSite } from "./harness.mjs";
 
 const site = useSite();
 
 /** A page of the site with nothing on it but what the test runs. */
-async function blankPage(browser) {
-  const opened = await openPage(browser);
-  await opened.page.route("**/blank.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>blank</title>" }));
-  await opened.page.goto(`${site.url}blank.html`);
-  return opened;
-}
+const blankPage = (browser) => openBlankPage(browser, site.server);
 
 test("WebGPU starts once, whatever mix of backends is opened at the same time", async () => {
   const { page, problems } = await blankPage(site.browsers.webgpu);
