@@ -6,7 +6,7 @@ import sys
 directory, port = sys.argv[1], int(sys.argv[2])
 
 # What a page needs to share wasm memory between workers (crossOriginIsolated): README's
-# "Threads" section lists the same headers for common static hosts.
+# "Browsers, SIMD and threads" lists the same headers for common static hosts.
 ISOLATION = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
