@@ -35,8 +35,14 @@ export function measureAgainstTfjs(page, backend, { batches, runs }) {
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
       tf.wasm.setWasmPaths(new URL("./tfjs/", location.href).href);
-      tf.wasm.setThreadsCount(kiln.startup.threads); // as many as Kiln's CPU backend uses
+      // As many threads as Kiln's CPU backend uses. tfjs-wasm's threaded build sizes its worker
+      // pool to half of `navigator.hardwareConcurrency` (at most 4) whatever `setThreadsCount`
+      // asks (tensorflow/tfjs#5446, #8513), so on two cores it would stay on one thread: the page
+      // reports twice the threads wanted while tfjs starts. Kiln's worker has its own navigator.
+      Object.defineProperty(navigator, "hardwareConcurrency", { value: 2 * kiln.startup.threads, configurable: true });
+      tf.wasm.setThreadsCount(kiln.startup.threads);
       await tf.setBackend(backend === "cpu" ? "wasm" : "webgpu");
+      delete navigator.hardwareConcurrency; // the real figure again
 
       const normal = (shape, fanIn) => tf.randomNormal(shape, 0, 1 / Math.sqrt(fanIn), "float32", 1);
       const dense = (from, to) => ({ w: normal([from, to], from), b: tf.zeros([to]) });
