@@ -68,7 +68,7 @@ impl TrainingData for Splits {
 }
 
 fn digit_batch(
-    data: &kiln_core::data::mnist::DigitDataset,
+    data: &kiln_core::data::dataset::ImageDataset,
     indices: &[usize],
     device: &Device,
 ) -> DigitBatch {

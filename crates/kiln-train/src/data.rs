@@ -4,13 +4,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use kiln_core::data::idx;
-use kiln_core::data::mnist::DigitDataset;
+use kiln_core::data::dataset::ImageDataset;
+use kiln_core::data::mnist;
 use kiln_core::limits::MAX_DATA_BYTES;
 
-/// The train and test splits of a digit data set.
+/// The train and test splits of an image data set.
 pub struct Splits {
-    pub train: DigitDataset,
-    pub test: DigitDataset,
+    pub train: ImageDataset,
+    pub test: ImageDataset,
 }
 
 /// Read `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` from `dir`.
@@ -29,12 +30,12 @@ pub fn load_mnist(dir: &Path) -> Result<Splits> {
     })
 }
 
-fn load_split(dir: &Path, prefix: &str) -> Result<DigitDataset> {
+fn load_split(dir: &Path, prefix: &str) -> Result<ImageDataset> {
     let (images_name, images_bytes) = read_either(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let (labels_name, labels_bytes) = read_either(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
     let images = idx::parse_images(&images_name, &images_bytes)?;
     let labels = idx::parse_labels(&labels_name, &labels_bytes)?;
-    DigitDataset::from_idx(&images, labels)
+    mnist::from_idx(images, labels)
         .with_context(|| format!("pairing {images_name} with {labels_name}"))
 }
 

@@ -1,7 +1,8 @@
-//! Images in: the IDX files MNIST comes in, digit datasets, batches of images, and the damage a
-//! denoising autoencoder learns to undo.
+//! Images in: labelled image data sets, the IDX files MNIST comes in, batches of images, and the
+//! damage a denoising autoencoder learns to undo.
 
 pub mod corruption;
+pub mod dataset;
 pub mod idx;
 pub mod image;
 pub mod mnist;

@@ -138,3 +138,4 @@ impl ConvDecoder {
         self.deconv2.forward(x)
     }
 }
+

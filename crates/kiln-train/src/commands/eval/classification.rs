@@ -26,7 +26,7 @@ pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> 
     for chunk in indices.chunks(BATCH) {
         let labels: Vec<usize> = chunk
             .iter()
-            .map(|&i| mnist.test.labels()[i] as usize)
+            .map(|&i| usize::from(mnist.test.labels()[i]))
             .collect();
         judged.add(classifier, mnist.test.images(chunk, &device), Some(&labels))?;
         bar.inc(chunk.len() as u64);

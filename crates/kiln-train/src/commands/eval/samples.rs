@@ -4,7 +4,8 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
-use kiln_core::data::mnist::{DigitDataset, IMAGE_SIDE, NUM_CLASSES};
+use kiln_core::data::dataset::ImageDataset;
+use kiln_core::data::mnist::{IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::io::manifest::GuidedEvaluation;
 use kiln_core::io::weights;
 use kiln_core::metrics::{
@@ -35,7 +36,7 @@ pub struct Judgement<'a> {
     pub args: &'a EvalArgs,
     pub classifier: &'a Classifier,
     pub test: &'a TestSet,
-    pub test_digits: &'a DigitDataset,
+    pub test_digits: &'a ImageDataset,
     pub device: &'a Device,
 }
 
@@ -224,7 +225,7 @@ impl Judged {
     /// The first `count` images of `data` (all of them if it has fewer).
     pub fn real(
         classifier: &Classifier,
-        data: &DigitDataset,
+        data: &ImageDataset,
         count: usize,
         device: &Device,
     ) -> Result<Self> {
