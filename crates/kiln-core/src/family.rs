@@ -9,6 +9,7 @@ use burn::tensor::Device;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::data::dataset::ImageShape;
 use crate::io::weights::{self, Precision, WeightError};
 use crate::text::{Reads, TextBatch, TextModel, TextSpec, Vocabulary};
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
@@ -35,6 +36,35 @@ pub enum Capability {
     Write,
     /// Learns from a handful of labelled images in the page.
     Finetune,
+}
+
+/// What a new model learns from, as far as its shape depends on it.
+#[derive(Debug, Clone, Copy)]
+pub enum DataShape<'a> {
+    /// Images of one shape, each of one of `classes` classes.
+    Images { shape: ImageShape, classes: usize },
+    /// A text over this vocabulary.
+    Text(&'a Vocabulary),
+}
+
+impl DataShape<'_> {
+    /// MNIST's: 28×28 grayscale digits of 10 classes.
+    pub const DIGITS: DataShape<'static> = DataShape::Images {
+        shape: ImageShape::MNIST,
+        classes: 10,
+    };
+
+    /// The images' shape and class count, for the image family `model`.
+    pub fn images(&self, model: &'static str) -> Result<(ImageShape, usize), RecipeError> {
+        match *self {
+            DataShape::Images { shape, classes } => Ok((shape, classes)),
+            DataShape::Text(_) => Err(RecipeError::WrongData {
+                model,
+                wants: "images",
+                given: "a text",
+            }),
+        }
+    }
 }
 
 /// How `kiln train` trains a family unless told otherwise.
@@ -144,11 +174,11 @@ pub trait Family: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
     const READS_TEXT: bool = false;
 
     /// A new spec for `recipe` (one of [`Family::RECIPES`]) shaped by the hyper-parameters
-    /// `given`, over the vocabulary of the training `text` for a family that reads one.
+    /// `given` and by the `data` it will learn from.
     fn configure(
         recipe: &str,
         given: &HyperParameters,
-        text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError>;
 
     /// Check the invariants `init` relies on, naming the offending values.
@@ -173,6 +203,11 @@ pub trait Family: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
 
     /// What a text model reads; `None` for models of images.
     fn text_shape(&self) -> Option<TextShape<'_>> {
+        None
+    }
+
+    /// The images an image model reads or draws; `None` for text models.
+    fn image_shape(&self) -> Option<ImageShape> {
         None
     }
 }
@@ -218,9 +253,15 @@ impl<C: TextFamily> Family for TextSpec<C> {
     fn configure(
         _recipe: &str,
         given: &HyperParameters,
-        text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError> {
-        let vocabulary = text.ok_or(RecipeError::NoText(C::RECIPE.name))?;
+        let DataShape::Text(vocabulary) = data else {
+            return Err(RecipeError::WrongData {
+                model: C::RECIPE.name,
+                wants: "a text",
+                given: "images",
+            });
+        };
         Ok(Self {
             model: C::configure(given, vocabulary.len())?,
             vocabulary: vocabulary.clone(),

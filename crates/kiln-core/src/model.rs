@@ -10,7 +10,8 @@ use thiserror::Error;
 
 use crate::capable::Capable;
 use crate::data::corruption::Corruption;
-use crate::family::{Capability, Family, Stored, TextShape, TrainingDefaults};
+use crate::data::dataset::ImageShape;
+use crate::family::{Capability, DataShape, Family, Stored, TextShape, TrainingDefaults};
 use crate::io::weights::{self, Precision, WeightError};
 use crate::limits::MAX_PARAMETERS;
 use crate::models;
@@ -19,7 +20,7 @@ use crate::request::{
     DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
 };
-use crate::text::{Generation, GenerationError, Vocabulary, VocabularyError, Writing};
+use crate::text::{Generation, GenerationError, VocabularyError, Writing};
 use crate::train::WithObjective;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 
@@ -78,8 +79,8 @@ macro_rules! registry {
                     hyper_parameters: <$spec as Family>::HYPER_PARAMETERS,
                     reads_text: <$spec as Family>::READS_TEXT,
                     training: <$spec as Family>::TRAINING,
-                    configure: |recipe, given, text| {
-                        <$spec as Family>::configure(recipe, given, text).map(ModelSpec::$variant)
+                    configure: |recipe, given, data| {
+                        <$spec as Family>::configure(recipe, given, data).map(ModelSpec::$variant)
                     },
                 }));)*
                 all
@@ -109,6 +110,13 @@ macro_rules! registry {
             pub fn text_shape(&self) -> Option<TextShape<'_>> {
                 match self {
                     $(ModelSpec::$variant(spec) => spec.text_shape(),)*
+                }
+            }
+
+            /// The images it reads or draws; `None` for a text model.
+            pub fn image_shape(&self) -> Option<ImageShape> {
+                match self {
+                    $(ModelSpec::$variant(spec) => Family::image_shape(spec),)*
                 }
             }
 
@@ -206,18 +214,18 @@ pub struct Trainable {
     /// Whether it learns from a text rather than from digits.
     pub reads_text: bool,
     pub training: TrainingDefaults,
-    configure: fn(&str, &HyperParameters, Option<&Vocabulary>) -> Result<ModelSpec, RecipeError>,
+    configure: fn(&str, &HyperParameters, DataShape) -> Result<ModelSpec, RecipeError>,
 }
 
 impl Trainable {
     /// A new spec shaped by the hyper-parameters `given` (each one of
-    /// [`Trainable::hyper_parameters`]), over the vocabulary of the training `text` if it reads one.
+    /// [`Trainable::hyper_parameters`]) and by the `data` it will learn from.
     pub fn configure(
         &self,
         given: &HyperParameters,
-        text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<ModelSpec, RecipeError> {
-        (self.configure)(self.recipe.name, given, text)
+        (self.configure)(self.recipe.name, given, data)
     }
 }
 
@@ -435,7 +443,8 @@ mod tests {
     use crate::models::hmm::HmmConfig;
     use crate::models::vae::VaeConfig;
     use crate::request::class_from_f64;
-    use crate::text::TokenChoice;
+    use crate::text::{TokenChoice, Vocabulary};
+    use crate::train::{DigitBatch, Objective};
 
     #[test]
     fn every_recipe_starts_a_valid_model_of_its_family() {
@@ -455,11 +464,15 @@ mod tests {
                 "hmm"
             ]
         );
+        let text = DataShape::Text(&vocabulary);
         for model in &trainable {
             let given = HyperParameters::default();
-            let spec = model
-                .configure(&given, model.reads_text.then_some(&vocabulary))
-                .unwrap();
+            let (data, other) = if model.reads_text {
+                (text, DataShape::DIGITS)
+            } else {
+                (DataShape::DIGITS, text)
+            };
+            let spec = model.configure(&given, data).unwrap();
             spec.validate().unwrap();
             assert_eq!(spec.text_shape().is_some(), model.reads_text);
             let name = model.recipe.name;
@@ -469,9 +482,63 @@ mod tests {
             } else {
                 assert_eq!(spec.kind(), name);
             }
-            if model.reads_text {
-                let error = model.configure(&given, None).unwrap_err();
-                assert_eq!(error, RecipeError::NoText(model.recipe.name));
+            let error = model.configure(&given, other).unwrap_err();
+            assert!(
+                matches!(error, RecipeError::WrongData { model: wrong, .. } if wrong == name),
+                "{error}"
+            );
+        }
+    }
+
+    /// Every image model trains (one loss: all of its layers) and draws at 28, 32 and 64 pixels,
+    /// in grayscale and in colour, with as many classes as its data.
+    #[test]
+    fn image_models_take_the_shape_and_classes_of_their_data() {
+        struct LossOf(Tensor<4>, Tensor<1, burn::tensor::Int>);
+        impl WithObjective for LossOf {
+            type Output = f32;
+            fn digits<M: Objective<Batch = DigitBatch>>(self, model: M) -> f32 {
+                let batch = DigitBatch {
+                    images: self.0,
+                    labels: self.1,
+                };
+                model.losses(&batch, 0).total.into_scalar::<f32>()
+            }
+            fn text<M: Objective<Batch = crate::text::TextBatch>>(self, _: M) -> f32 {
+                unreachable!("an image model")
+            }
+        }
+        let device = Device::flex();
+        for model in ModelSpec::trainable().iter().filter(|m| !m.reads_text) {
+            // Narrow layers where the family lets them be set, to keep the test quick.
+            let given = HyperParameters::new(
+                model
+                    .hyper_parameters
+                    .iter()
+                    .filter(|p| ["base-channels", "hidden"].contains(&p.name))
+                    .map(|p| (p.name.to_string(), "8".to_string())),
+            );
+            for (side, channels) in [(28, 1), (32, 3), (64, 1), (64, 3)] {
+                let shape = ImageShape { channels, side };
+                let data = DataShape::Images { shape, classes: 3 };
+                let spec = model.configure(&given, data).unwrap();
+                spec.validate().unwrap();
+                assert_eq!(spec.image_shape(), Some(shape));
+                let images = Tensor::<4>::full([2, channels, side, side], 0.5, &device);
+                let labels =
+                    Tensor::from_data(burn::tensor::TensorData::new(vec![0i32, 2], [2]), &device);
+                let name = model.recipe.name;
+                let loss = spec.init_objective(&device.clone().autodiff(), LossOf(images, labels));
+                assert!(loss.unwrap().is_finite(), "{name} at {shape}");
+                let loaded = spec.init(&device).unwrap();
+                if spec.capabilities().contains(&Capability::Sample) {
+                    let mut request = SampleRequest::new(3, 1).unwrap();
+                    if spec.capabilities().contains(&Capability::Conditional) {
+                        request = request.with_class(Some(2));
+                    }
+                    let drawn = loaded.sample(request, &device).unwrap();
+                    assert_eq!(drawn.dims(), [3, channels, side, side], "{name} at {shape}");
+                }
             }
         }
     }
@@ -514,7 +581,7 @@ mod tests {
         let hmm = recipe("hmm")
             .configure(
                 &given(&[("states", "8"), ("context", "32")]),
-                Some(&vocabulary),
+                DataShape::Text(&vocabulary),
             )
             .unwrap();
         let ModelSpec::Hmm(hmm) = hmm else {
@@ -522,7 +589,10 @@ mod tests {
         };
         assert_eq!(hmm.model, HmmConfig::new(3).with_states(8).with_context(32));
         let cvae = recipe("cvae")
-            .configure(&given(&[("latent", "4"), ("beta", "0.5")]), None)
+            .configure(
+                &given(&[("latent", "4"), ("beta", "0.5")]),
+                DataShape::DIGITS,
+            )
             .unwrap();
         assert_eq!(
             cvae,
@@ -534,7 +604,7 @@ mod tests {
             )
         );
         let error = recipe("ae")
-            .configure(&given(&[("hidden", "0")]), None)
+            .configure(&given(&[("hidden", "0")]), DataShape::DIGITS)
             .unwrap_err();
         assert!(matches!(error, RecipeError::Invalid { .. }), "{error}");
     }

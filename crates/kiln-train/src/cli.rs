@@ -62,11 +62,24 @@ pub struct TrainArgs {
     /// Which model to train.
     #[arg(value_parser = recipes())]
     pub model: String,
-    /// Directory with the four MNIST IDX files: {train,t10k}-images-idx3-ubyte and
-    /// {train,t10k}-labels-idx1-ubyte, raw or .gz. For text models: any UTF-8 text file (its
-    /// last tenth is held out for validation).
+    /// Image models: a directory with the four MNIST IDX files ({train,t10k}-images-idx3-ubyte
+    /// and {train,t10k}-labels-idx1-ubyte, raw or .gz), or a folder of PNG, JPEG or WebP
+    /// pictures: DIR/<class>/*.png (classes in name order), or the pictures directly in DIR for
+    /// one class; DIR/test/ laid out the same way is held out, else a tenth drawn with --seed.
+    /// Text models: any UTF-8 text file (its last tenth is held out for validation).
     #[arg(long)]
     pub data: PathBuf,
+    /// A folder of pictures: the side they are resized to (the shorter side) and centre-cropped
+    /// to, a multiple of 4 [default: 28].
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// A folder of pictures: 1 (grayscale) or 3 (RGB) [default: 3 if any picture has colour].
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// A folder of pictures: leave out pictures that cannot be read (and count them) rather
+    /// than stopping at the first.
+    #[arg(long)]
+    pub skip_unreadable: bool,
     /// Run directory for config, checkpoints and logs.
     #[arg(long)]
     pub out: PathBuf,

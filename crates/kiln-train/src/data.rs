@@ -1,17 +1,41 @@
-//! Reading training data from disk: MNIST-style IDX files, or a text file.
+//! Reading training data from disk: MNIST-style IDX files, a folder of pictures, or a text file.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use kiln_core::data::idx;
 use kiln_core::data::dataset::ImageDataset;
+use kiln_core::data::idx;
 use kiln_core::data::mnist;
 use kiln_core::limits::MAX_DATA_BYTES;
+
+use crate::pictures::{self, PictureOptions};
 
 /// The train and test splits of an image data set.
 pub struct Splits {
     pub train: ImageDataset,
     pub test: ImageDataset,
+}
+
+/// The first of MNIST's files, whose presence says that `dir` holds IDX files.
+const MNIST_TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+
+/// Whether `dir` holds MNIST-style IDX files rather than pictures.
+pub fn is_mnist(dir: &Path) -> bool {
+    [
+        MNIST_TRAIN_IMAGES.to_string(),
+        format!("{MNIST_TRAIN_IMAGES}.gz"),
+    ]
+    .iter()
+    .any(|name| dir.join(name).is_file())
+}
+
+/// The images under `dir`: MNIST's IDX files, or (with `pictures`) a folder of pictures, whose
+/// held-out tenth `seed` draws when it has no `test/` folder.
+pub fn load_images(dir: &Path, pictures: Option<&PictureOptions>, seed: u64) -> Result<Splits> {
+    match pictures {
+        Some(options) => pictures::load(dir, options, seed),
+        None => load_mnist(dir),
+    }
 }
 
 /// Read `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` from `dir`.

@@ -8,6 +8,7 @@ mod commands;
 mod data;
 mod device;
 mod ema;
+mod pictures;
 mod png;
 mod progress;
 mod resolve;

@@ -1,4 +1,4 @@
-//! Grayscale PNGs: sampled images out, digits to restore in.
+//! PNGs: sampled images out (grayscale or RGB), digits to restore in.
 
 use std::path::Path;
 
@@ -12,7 +12,13 @@ pub fn write_batch(batch: &ImageBatch, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for index in 0..batch.count {
         let path = dir.join(format!("{index:06}.png"));
-        save(&path, &batch.to_u8(index), batch.width, batch.height)?;
+        save(
+            &path,
+            &batch.to_u8(index),
+            batch.channels,
+            batch.width,
+            batch.height,
+        )?;
     }
     write_grid(batch, &dir.join("grid.png"))
 }
@@ -20,16 +26,21 @@ pub fn write_batch(batch: &ImageBatch, dir: &Path) -> Result<()> {
 /// All of `batch` tiled into one picture at `path`.
 pub fn write_grid(batch: &ImageBatch, path: &Path) -> Result<()> {
     let grid = batch.grid();
-    save(path, &grid.pixels, grid.width, grid.height)
+    save(path, &grid.pixels, grid.channels, grid.width, grid.height)
 }
 
-fn save(path: &Path, pixels: &[u8], width: usize, height: usize) -> Result<()> {
+fn save(path: &Path, pixels: &[u8], channels: usize, width: usize, height: usize) -> Result<()> {
+    let colour = if channels == 3 {
+        ExtendedColorType::Rgb8
+    } else {
+        ExtendedColorType::L8
+    };
     image::save_buffer_with_format(
         path,
         pixels,
         width as u32,
         height as u32,
-        ExtendedColorType::L8,
+        colour,
         ImageFormat::Png,
     )
     .with_context(|| format!("writing {}", path.display()))

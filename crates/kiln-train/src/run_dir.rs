@@ -23,6 +23,7 @@ use kiln_core::model::ModelSpec;
 use kiln_core::train::LrSchedule;
 use serde::{Deserialize, Serialize};
 
+use crate::pictures::PictureOptions;
 use crate::{atomic, png};
 
 const RUN_FILE: &str = "run.json";
@@ -39,12 +40,19 @@ pub struct RunConfig {
     pub settings: TrainSettings,
     /// The command line that started the run.
     pub command: String,
+    /// An image model's class names, in label order (`None` in runs started before Kiln read
+    /// picture folders: the digits 0–9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    /// The MNIST directory, or the text file.
+    /// The MNIST directory, the folder of pictures, or the text file.
     pub data: PathBuf,
+    /// How a folder of pictures is read (`None` for MNIST's IDX files and for text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pictures: Option<PictureOptions>,
     pub epochs: usize,
     /// Images, or windows of text, per step.
     pub batch_size: usize,
@@ -256,9 +264,11 @@ mod tests {
                 epoch_steps: None,
                 seed: 0,
                 limit: None,
+                pictures: None,
                 ema: None,
             },
             command: "kiln train vae".into(),
+            classes: None,
         }
     }
 

@@ -30,7 +30,11 @@ impl ImageShape {
 
 impl std::fmt::Display for ImageShape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let colour = if self.channels == 1 { "grayscale" } else { "RGB" };
+        let colour = if self.channels == 1 {
+            "grayscale"
+        } else {
+            "RGB"
+        };
         write!(f, "{}×{} {colour}", self.side, self.side)
     }
 }
@@ -73,7 +77,10 @@ impl ImageDataset {
         labels: Vec<u16>,
     ) -> Result<Self, DatasetError> {
         let values = pixels.len();
-        if values % shape.values() != 0 {
+        if shape.values() == 0 {
+            return Err(DatasetError::Empty);
+        }
+        if !values.is_multiple_of(shape.values()) {
             return Err(DatasetError::PartialImage { values, shape });
         }
         let images = values / shape.values();
@@ -186,7 +193,10 @@ mod tests {
         assert_eq!(values[16], 1.0);
         assert_eq!(values.iter().sum::<f32>(), 1.0);
         let labels = data.label_tensor(&[0, 1], &Device::flex());
-        assert_eq!(labels.into_data().try_into_vec::<i32>().unwrap(), vec![1, 0]);
+        assert_eq!(
+            labels.into_data().try_into_vec::<i32>().unwrap(),
+            vec![1, 0]
+        );
     }
 
     #[test]

@@ -11,23 +11,26 @@ pub const GRID_GAP: usize = 2;
 #[error("sampled tensor could not be read as f32 images: {0}")]
 pub struct ImageError(String);
 
-/// A batch of grayscale images with intensities in `[0, 1]`.
+/// A batch of grayscale or RGB images with intensities in `[0, 1]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageBatch {
     pub count: usize,
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
     pub width: usize,
     pub height: usize,
-    /// `count × height × width`, row-major.
+    /// `count × channels × height × width`, row-major (channels first, as in the tensor).
     pub pixels: Vec<f32>,
 }
 
 impl ImageBatch {
-    /// Read a `[count, 1, height, width]` tensor's data, clamping to `[0, 1]`.
+    /// Read a `[count, channels, height, width]` tensor's data (1 or 3 channels), clamping to
+    /// `[0, 1]`.
     pub fn from_data(data: TensorData) -> Result<Self, ImageError> {
         let dims = data.shape().to_vec();
-        let [count, 1, height, width] = dims[..] else {
+        let [count, channels @ (1 | 3), height, width] = dims[..] else {
             return Err(ImageError(format!(
-                "expected [count, 1, h, w], got {dims:?}"
+                "expected [count, 1 or 3 channels, h, w], got {dims:?}"
             )));
         };
         let pixels = data
@@ -38,18 +41,21 @@ impl ImageBatch {
             .collect();
         Ok(Self {
             count,
+            channels,
             width,
             height,
             pixels,
         })
     }
 
-    /// Image `index` as 8-bit grayscale.
+    /// Image `index` as 8-bit grayscale or RGB, the channels of each pixel together (as image
+    /// files and canvases store them).
     pub fn to_u8(&self, index: usize) -> Vec<u8> {
-        let len = self.width * self.height;
-        self.pixels[index * len..(index + 1) * len]
-            .iter()
-            .map(|&p| to_byte(p))
+        let plane = self.width * self.height;
+        let image =
+            &self.pixels[index * self.channels * plane..(index + 1) * self.channels * plane];
+        (0..plane)
+            .flat_map(|pixel| (0..self.channels).map(move |c| to_byte(image[c * plane + pixel])))
             .collect()
     }
 
@@ -59,18 +65,20 @@ impl ImageBatch {
         let rows = self.count.div_ceil(columns);
         let width = columns * self.width + (columns - 1) * GRID_GAP;
         let height = rows * self.height + rows.saturating_sub(1) * GRID_GAP;
-        let mut pixels = vec![0u8; width * height];
+        let row_len = self.width * self.channels;
+        let mut pixels = vec![0u8; width * height * self.channels];
         for index in 0..self.count {
             let (x0, y0) = (
                 (index % columns) * (self.width + GRID_GAP),
                 (index / columns) * (self.height + GRID_GAP),
             );
-            for (y, row) in self.to_u8(index).chunks(self.width).enumerate() {
-                let start = (y0 + y) * width + x0;
-                pixels[start..start + self.width].copy_from_slice(row);
+            for (y, row) in self.to_u8(index).chunks(row_len).enumerate() {
+                let start = ((y0 + y) * width + x0) * self.channels;
+                pixels[start..start + row_len].copy_from_slice(row);
             }
         }
         Grid {
+            channels: self.channels,
             width,
             height,
             pixels,
@@ -78,9 +86,10 @@ impl ImageBatch {
     }
 }
 
-/// An 8-bit grayscale picture.
+/// An 8-bit grayscale or RGB picture, the channels of each pixel together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grid {
+    pub channels: usize,
     pub width: usize,
     pub height: usize,
     pub pixels: Vec<u8>,
@@ -112,8 +121,24 @@ mod tests {
     }
 
     #[test]
+    fn colour_images_keep_each_pixels_channels_together() {
+        // Two 1×2 RGB images: image 1 is red then blue.
+        let mut values = vec![0.0f32; 12];
+        values[6] = 1.0; // image 1, red, first pixel
+        values[11] = 1.0; // image 1, blue, second pixel
+        let batch = ImageBatch::from_data(TensorData::new(values, [2, 3, 1, 2])).unwrap();
+        assert_eq!(batch.to_u8(1), vec![255, 0, 0, 0, 0, 255]);
+        let grid = batch.grid();
+        // 2 columns × 1 row of 2-pixel cells with a 2-pixel gap: 6 pixels of 3 bytes.
+        assert_eq!((grid.channels, grid.width, grid.height), (3, 6, 1));
+        assert_eq!(&grid.pixels[12..], &[255, 0, 0, 0, 0, 255]);
+    }
+
+    #[test]
     fn rejects_wrong_rank() {
         let data = TensorData::new(vec![0.0f32; 4], [2, 2]);
         assert!(ImageBatch::from_data(data).is_err());
+        let two_channels = TensorData::new(vec![0.0f32; 4], [1, 2, 1, 2]);
+        assert!(ImageBatch::from_data(two_channels).is_err());
     }
 }

@@ -61,6 +61,9 @@ pub struct ManifestEntry {
     /// Architecture kind and its config.
     #[serde(flatten)]
     pub spec: ModelSpec,
+    /// An image model's class names, in label order (`None`: the digits 0–9, or no classes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
     /// What the model can do: derived from the spec whenever a manifest is read or written,
     /// so that JavaScript reads it instead of knowing the kinds.
     #[serde(default)]
@@ -204,6 +207,7 @@ mod tests {
         ManifestEntry {
             name: name.into(),
             spec: ModelSpec::Vae(VaeConfig::new()),
+            classes: None,
             capabilities: Vec::new(),
             file: format!("{name}.bpk"),
             sha256: "00".repeat(32),

@@ -9,11 +9,11 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
 use crate::data::corruption::Corruption;
-use crate::family::{Capability, Family};
+use crate::data::dataset::ImageShape;
+use crate::family::{Capability, DataShape, Family};
 use crate::limits::{MAX_WIDTH, check_sizes};
 use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig};
 use crate::models::vae::bernoulli_nll;
-use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 
@@ -164,15 +164,25 @@ impl Family for AutoencoderConfig {
     fn configure(
         _recipe: &str,
         given: &HyperParameters,
-        _text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError> {
-        let mut ae = AutoencoderConfig::new();
+        let (shape, _) = data.images("ae")?;
+        let mut ae = AutoencoderConfig::new()
+            .with_image_size(shape.side)
+            .with_channels(shape.channels);
         given.count("hidden", &mut ae.hidden)?;
         Ok(ae)
     }
 
     fn validate(&self) -> Result<(), String> {
         AutoencoderConfig::validate(self)
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Some(ImageShape {
+            channels: self.channels,
+            side: self.image_size,
+        })
     }
 
     fn capabilities(&self) -> Vec<Capability> {

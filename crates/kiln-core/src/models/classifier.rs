@@ -1,7 +1,7 @@
-//! A small CNN that recognises digits. Kiln trains it itself to judge its generative models: its
-//! class probabilities give conditional accuracy and the Inception Score, its penultimate
-//! features the Fréchet distance (the usual practice on MNIST, where Inception-v3 features do not
-//! fit 28×28 digits).
+//! A small CNN that recognises digits, or the classes of any image data set. Kiln trains it
+//! itself to judge its generative models: its class probabilities give conditional accuracy and
+//! the Inception Score, its penultimate features the Fréchet distance (the usual practice on
+//! MNIST, where Inception-v3 features do not fit 28×28 digits).
 
 use burn::config::Config;
 use burn::module::Module;
@@ -12,11 +12,11 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::data::dataset::ImageShape;
 use crate::data::mnist::NUM_CLASSES;
-use crate::family::{Capability, Family};
-use crate::limits::{MAX_WIDTH, check_sizes};
+use crate::family::{Capability, DataShape, Family};
+use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
 use crate::models::layers::DOWNSAMPLING;
-use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
 use crate::train::{DigitBatch, Losses, Objective, WithObjective};
 
@@ -32,6 +32,13 @@ pub struct ClassifierConfig {
     /// Width of the penultimate layer: the feature vector the metrics use.
     #[config(default = 128)]
     pub features: usize,
+    /// Image channels; `None` (specs written before Kiln read colour pictures): 1.
+    #[config(default = "None")]
+    pub channels: Option<usize>,
+    /// Classes it tells apart; `None` (specs written before Kiln read picture folders): the
+    /// ten digits.
+    #[config(default = "None")]
+    pub num_classes: Option<usize>,
 }
 
 impl ClassifierConfig {
@@ -43,9 +50,20 @@ impl ClassifierConfig {
             ));
         }
         check_sizes(&[
+            ("image_size", self.image_size, MAX_IMAGE_SIDE),
+            ("channels", self.input_channels(), MAX_WIDTH),
             ("base_channels", self.base_channels, MAX_WIDTH),
             ("features", self.features, MAX_WIDTH),
+            ("num_classes", self.classes(), MAX_SYMBOLS),
         ])
+    }
+
+    pub fn input_channels(&self) -> usize {
+        self.channels.unwrap_or(1)
+    }
+
+    pub fn classes(&self) -> usize {
+        self.num_classes.unwrap_or(NUM_CLASSES)
     }
 
     /// # Panics
@@ -63,11 +81,11 @@ impl ClassifierConfig {
         };
         let side = self.image_size / DOWNSAMPLING;
         Classifier {
-            conv1: conv(1, c1),
+            conv1: conv(self.input_channels(), c1),
             conv2: conv(c1, c2),
             pool: MaxPool2dConfig::new([2, 2]).init(),
             features: LinearConfig::new(c2 * side * side, self.features).init(device),
-            logits: LinearConfig::new(self.features, NUM_CLASSES).init(device),
+            logits: LinearConfig::new(self.features, self.classes()).init(device),
         }
     }
 }
@@ -86,7 +104,7 @@ impl Classifier {
     /// The penultimate activations.
     ///
     /// # Shapes
-    /// - images: `[batch, 1, side, side]` in `[0, 1]`
+    /// - images: `[batch, channels, side, side]` in `[0, 1]`
     /// - output: `[batch, features]`
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.pool.forward(relu(self.conv1.forward(images))); // (B, c1, side/2, side/2)
@@ -95,7 +113,7 @@ impl Classifier {
     }
 
     /// # Shapes
-    /// - images: `[batch, 1, side, side]`; output: `[batch, 10]`
+    /// - images: `[batch, channels, side, side]`; output: `[batch, classes]`
     pub fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         self.logits.forward(self.features(images))
     }
@@ -104,7 +122,7 @@ impl Classifier {
     /// metrics judge generated digits by.
     ///
     /// # Shapes
-    /// - images: `[batch, 1, side, side]`; output: `[batch, features]`, `[batch, 10]`
+    /// - images: `[batch, channels, side, side]`; output: `[batch, features]`, `[batch, classes]`
     pub fn features_and_probabilities(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         let features = self.features(images);
         let probabilities = softmax(self.logits.forward(features.clone()), 1);
@@ -114,7 +132,7 @@ impl Classifier {
     /// Mean cross-entropy and error rate of a labelled batch.
     ///
     /// # Shapes
-    /// - images: `[batch, 1, side, side]`; labels: `[batch]`; outputs: `[1]`
+    /// - images: `[batch, channels, side, side]`; labels: `[batch]`; outputs: `[1]`
     pub fn loss(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> ClassifierLoss {
         let logits = self.logits(images);
         let cross_entropy = CrossEntropyLossConfig::new()
@@ -149,13 +167,24 @@ impl Family for ClassifierConfig {
     fn configure(
         _recipe: &str,
         _given: &HyperParameters,
-        _text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError> {
-        Ok(ClassifierConfig::new())
+        let (shape, classes) = data.images("classifier")?;
+        Ok(ClassifierConfig::new()
+            .with_image_size(shape.side)
+            .with_channels(Some(shape.channels))
+            .with_num_classes(Some(classes)))
     }
 
     fn validate(&self) -> Result<(), String> {
         ClassifierConfig::validate(self)
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Some(ImageShape {
+            channels: self.input_channels(),
+            side: self.image_size,
+        })
     }
 
     fn capabilities(&self) -> Vec<Capability> {

@@ -13,13 +13,12 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::data::mnist::IMAGE_SIDE;
-use crate::family::{Capability, Family, TrainingDefaults};
+use crate::data::dataset::ImageShape;
+use crate::family::{Capability, DataShape, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
-use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
-use crate::models::layers::{doubling_deconv, halving_conv, multiple_of};
+use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
+use crate::models::layers::{DOWNSAMPLING, doubling_deconv, halving_conv, multiple_of};
 use crate::noise;
-use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
@@ -30,8 +29,6 @@ const LEAKY_SLOPE: f64 = 0.2;
 /// Groups of the generator's group norms (stateless, unlike batch norm, so sampling is the same
 /// function on every backend).
 const NORM_GROUPS: usize = 8;
-/// The generator starts from a 7×7 map and doubles it twice to 28×28.
-const START_SIDE: usize = IMAGE_SIDE / 4;
 
 /// Where a [`Gan`]'s weight file keeps the generator's tensors (its field name), so that
 /// sampling loads them from the whole GAN's file as from the generator's own.
@@ -43,7 +40,8 @@ pub struct GanConfig {
     /// Dimension of the noise z.
     #[config(default = 64)]
     pub latent_dim: usize,
-    /// Channels of the 14×14 stage; the 7×7 stage has twice as many. A multiple of 8.
+    /// Channels of the half-size stage; the quarter-size stage (7×7 for 28×28 images) has twice
+    /// as many. A multiple of 8.
     #[config(default = 32)]
     pub base_channels: usize,
     /// Size of the class embedding given to the generator.
@@ -52,9 +50,13 @@ pub struct GanConfig {
     /// Width of the discriminator's last hidden layer.
     #[config(default = 256)]
     pub hidden: usize,
-    /// Digit classes.
+    /// Classes it draws.
     #[config(default = 10)]
     pub num_classes: usize,
+    /// The images it draws; `None` (specs written before Kiln read picture folders): 28×28
+    /// grayscale.
+    #[config(default = "None")]
+    pub image: Option<ImageShape>,
     /// Target for real images in the discriminator loss (one-sided label smoothing); 1 disables it.
     #[config(default = 0.9)]
     pub real_label: f64,
@@ -68,8 +70,11 @@ impl GanConfig {
             ("class_embedding", self.class_embedding, MAX_WIDTH),
             ("hidden", self.hidden, MAX_WIDTH),
             ("num_classes", self.num_classes, MAX_SYMBOLS),
+            ("image side", self.image_shape().side, MAX_IMAGE_SIDE),
+            ("image channels", self.image_shape().channels, MAX_WIDTH),
         ])?;
         multiple_of("base_channels", self.base_channels, NORM_GROUPS)?;
+        multiple_of("image side", self.image_shape().side, DOWNSAMPLING)?;
         if !(0.5..=1.0).contains(&self.real_label) {
             return Err(format!(
                 "real_label {} must be from 0.5 to 1",
@@ -88,7 +93,7 @@ impl GanConfig {
         Gan {
             generator: self.init_generator(device),
             discriminator: Discriminator {
-                conv1: halving_conv(1, c1, device),
+                conv1: halving_conv(self.image_shape().channels, c1, device),
                 conv2: halving_conv(c1, c2, device),
                 hidden: LinearConfig::new(self.feature_len(), self.hidden).init(device),
                 score: LinearConfig::new(self.hidden, 1).init(device),
@@ -115,17 +120,27 @@ impl GanConfig {
             norm0: GroupNormConfig::new(NORM_GROUPS, c2).init(device),
             deconv1: doubling_deconv(c2, c1, device),
             norm1: GroupNormConfig::new(NORM_GROUPS, c1).init(device),
-            deconv2: doubling_deconv(c1, 1, device),
+            deconv2: doubling_deconv(c1, self.image_shape().channels, device),
             latent_dim: self.latent_dim,
             num_classes: self.num_classes,
             feature_channels: c2,
+            feature_side: self.feature_side(),
         }
     }
 
-    /// Values in the 7×7 feature map between the generator's projection and its first deconv
-    /// (and between the discriminator's convs and its dense layer).
+    pub fn image_shape(&self) -> ImageShape {
+        self.image.unwrap_or(ImageShape::MNIST)
+    }
+
+    /// Side of the generator's first feature map, doubled twice to the image's.
+    fn feature_side(&self) -> usize {
+        self.image_shape().side / DOWNSAMPLING
+    }
+
+    /// Values in the first feature map between the generator's projection and its first
+    /// deconv (and between the discriminator's convs and its dense layer).
     fn feature_len(&self) -> usize {
-        2 * self.base_channels * START_SIDE * START_SIDE
+        2 * self.base_channels * self.feature_side().pow(2)
     }
 }
 
@@ -141,6 +156,7 @@ pub struct Generator {
     latent_dim: usize,
     num_classes: usize,
     feature_channels: usize,
+    feature_side: usize,
 }
 
 impl Generator {
@@ -148,7 +164,7 @@ impl Generator {
     ///
     /// # Shapes
     /// - latents: `[batch, latent]`; labels: `[batch]`
-    /// - output: `[batch, 1, 28, 28]`
+    /// - output: `[batch, channels, side, side]`
     pub fn forward(&self, latents: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<4> {
         let [batch, _] = latents.dims();
         let embedded = self
@@ -157,11 +173,12 @@ impl Generator {
             .flatten::<2>(1, 2); // (B, class_embedding)
         let x = self
             .project
-            .forward(Tensor::cat(vec![latents, embedded], 1)); // (B, c2·7·7)
-        let x = x.reshape([batch, self.feature_channels, START_SIDE, START_SIDE]); // (B, c2, 7, 7)
+            .forward(Tensor::cat(vec![latents, embedded], 1)); // (B, c2·s·s)
+        let s = self.feature_side;
+        let x = x.reshape([batch, self.feature_channels, s, s]); // (B, c2, side/4, side/4)
         let x = relu(self.norm0.forward(x));
-        let x = relu(self.norm1.forward(self.deconv1.forward(x))); // (B, c1, 14, 14)
-        sigmoid(self.deconv2.forward(x)) // (B, 1, 28, 28)
+        let x = relu(self.norm1.forward(self.deconv1.forward(x))); // (B, c1, side/2, side/2)
+        sigmoid(self.deconv2.forward(x)) // (B, channels, side, side)
     }
 
     /// Draw `count` images with latents from `seed`: all of `class`, or image i of class
@@ -319,13 +336,20 @@ impl Family for GanConfig {
     fn configure(
         _recipe: &str,
         _given: &HyperParameters,
-        _text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError> {
-        Ok(GanConfig::new())
+        let (shape, classes) = data.images("gan")?;
+        Ok(GanConfig::new()
+            .with_image(Some(shape))
+            .with_num_classes(classes))
     }
 
     fn validate(&self) -> Result<(), String> {
         GanConfig::validate(self)
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Some(GanConfig::image_shape(self))
     }
 
     fn capabilities(&self) -> Vec<Capability> {

@@ -14,13 +14,12 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::data::mnist::NUM_CLASSES;
-use crate::family::{Capability, Family};
+use crate::data::dataset::ImageShape;
+use crate::family::{Capability, DataShape, Family};
 use crate::interpolation::slerp_path;
 use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
 use crate::models::layers::{ConvDecoder, ConvEncoder, ConvStackConfig};
 use crate::noise;
-use crate::text::Vocabulary;
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
@@ -417,11 +416,14 @@ impl Family for VaeConfig {
     fn configure(
         recipe: &str,
         given: &HyperParameters,
-        _text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError> {
-        let mut vae = VaeConfig::new();
+        let (shape, classes) = data.images(if recipe == "cvae" { "cvae" } else { "vae" })?;
+        let mut vae = VaeConfig::new()
+            .with_image_size(shape.side)
+            .with_channels(shape.channels);
         if recipe == "cvae" {
-            vae.num_classes = Some(NUM_CLASSES);
+            vae.num_classes = Some(classes);
         }
         given.number("beta", &mut vae.beta)?;
         given.count("latent", &mut vae.latent_dim)?;
@@ -431,6 +433,13 @@ impl Family for VaeConfig {
 
     fn validate(&self) -> Result<(), String> {
         VaeConfig::validate(self)
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Some(ImageShape {
+            channels: self.channels,
+            side: self.image_size,
+        })
     }
 
     fn capabilities(&self) -> Vec<Capability> {

@@ -33,8 +33,12 @@ pub enum RecipeError {
         value: String,
         expected: &'static str,
     },
-    #[error("a {0} model learns from a text, and none was given")]
-    NoText(&'static str),
+    #[error("a {model} model learns from {wants}, not from {given}")]
+    WrongData {
+        model: &'static str,
+        wants: &'static str,
+        given: &'static str,
+    },
 }
 
 /// The hyper-parameters given for a new run, by name, as written; each family reads the ones

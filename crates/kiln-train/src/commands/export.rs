@@ -33,6 +33,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
             let bytes = resolve::resolve(model, &manifest_path)?.weights;
             let source = Source {
                 spec: entry.spec.clone(),
+                classes: entry.classes.clone(),
                 weights: bytes,
                 provenance: entry.provenance.clone(),
             };
@@ -54,6 +55,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         name: name.clone(),
         capabilities: source.spec.capabilities(),
         spec: source.spec,
+        classes: source.classes,
         file,
         sha256: weights::sha256_hex(&bytes),
         size: bytes.len() as u64,
@@ -75,6 +77,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
 /// What `kiln export` publishes: an architecture, its weights and how they were trained.
 struct Source {
     spec: ModelSpec,
+    classes: Option<Vec<String>>,
     weights: Vec<u8>,
     provenance: Provenance,
 }
@@ -118,6 +121,7 @@ fn from_run(path: &std::path::Path) -> Result<Source> {
     Ok(Source {
         weights: run.latest_weights()?,
         spec: config.spec,
+        classes: config.classes,
         provenance,
     })
 }
@@ -125,10 +129,17 @@ fn from_run(path: &std::path::Path) -> Result<Source> {
 /// What the model learnt from (the path itself is in the command).
 fn describe_data(config: &RunConfig, train_examples: usize) -> String {
     let data = &config.settings.data;
-    if config.spec.text_shape().is_none() {
-        return format!("MNIST ({train_examples} training images)");
-    }
     let name = data.file_name().unwrap_or(data.as_os_str());
+    if let Some(shape) = config.spec.image_shape() {
+        if config.settings.pictures.is_none() {
+            return format!("MNIST ({train_examples} training images)");
+        }
+        let classes = config.classes.as_ref().map_or(0, Vec::len);
+        return format!(
+            "the pictures in {} ({train_examples} training images, {shape}, {classes} classes)",
+            name.to_string_lossy()
+        );
+    }
     format!(
         "{} ({train_examples} training characters; the last tenth held out)",
         name.to_string_lossy()

@@ -1,9 +1,13 @@
 //! `kiln train`: start or resume a run.
 
 use std::num::NonZeroUsize;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Bytes, Device};
+use kiln_core::data::dataset::ImageShape;
+use kiln_core::data::mnist;
+use kiln_core::family::DataShape;
 use kiln_core::io::weights;
 use kiln_core::model::{ModelSpec, Trainable};
 use kiln_core::text::{Corpus, TextBatch, Vocabulary};
@@ -14,6 +18,7 @@ use crate::cli::{ScheduleKind, TrainArgs};
 use crate::command_line::command_line;
 use crate::data::{self, Splits};
 use crate::ema::WeightAverage;
+use crate::pictures::PictureOptions;
 use crate::run_dir::{Checkpoint, RunConfig, RunDir, TrainSettings, TrainState};
 use crate::trainer::{self, Session};
 
@@ -25,18 +30,33 @@ const COSINE_FINAL_RATIO: f64 = 0.1;
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let run = RunDir::new(&args.out);
-    let config = if args.resume {
-        resumed_config(&run, &args)?
+    let stored = if args.resume {
+        Some(stored_config(&run)?)
     } else {
         ensure!(
             !run.exists(),
             "{} already holds a run: pass --resume to continue it, or choose another --out",
             run.path().display()
         );
-        new_config(&args)?
+        None
     };
-    // Read the data and start the device before creating anything on disk.
-    let data = load_data(&config)?;
+    let model = trainable(&args.model)?;
+    check_flags(&args, &model)?;
+    // Read the data (which shapes the model) and start the device before creating anything on
+    // disk. A resumed run reads its pictures as it did when it started.
+    let pictures = match &stored {
+        Some(config) => config.settings.pictures,
+        None => picture_options(&args, &model)?,
+    };
+    let seed = stored
+        .as_ref()
+        .map_or(args.seed.unwrap_or(0), |c| c.settings.seed);
+    let source = Source::read(&args.data, &model, pictures.as_ref(), seed)?;
+    let config = match stored {
+        Some(stored) => resumed_config(&run, stored, &args, &model, &source)?,
+        None => new_config(&args, &model, &source)?,
+    };
+    let data = source.into_training_set(&config)?;
     let device = args.device.device()?;
     if !args.resume {
         run.create(&config)?;
@@ -84,27 +104,70 @@ enum TrainingSet {
     Text(TextData),
 }
 
-fn load_data(config: &RunConfig) -> Result<TrainingSet> {
-    let settings = &config.settings;
-    if let Some(shape) = config.spec.text_shape() {
-        let text = data::read_text(&settings.data)?;
-        let corpus = Corpus::new(&text, shape.vocabulary.clone(), shape.context)
-            .with_context(|| format!("reading {} as training text", settings.data.display()))?;
-        let epoch_steps = settings
-            .epoch_steps
-            .or(config.spec.training_defaults().epoch_steps)
-            .context("a text run needs a number of steps per epoch")?;
-        return Ok(TrainingSet::Text(TextData {
-            corpus,
-            context: shape.context,
-            epoch_steps,
-        }));
+/// The data as read, before the spec that its shape decides exists.
+enum Source {
+    Images(Splits),
+    Text {
+        text: String,
+        vocabulary: Vocabulary,
+    },
+}
+
+impl Source {
+    fn read(
+        path: &Path,
+        model: &Trainable,
+        pictures: Option<&PictureOptions>,
+        seed: u64,
+    ) -> Result<Self> {
+        if !model.reads_text {
+            return Ok(Source::Images(data::load_images(path, pictures, seed)?));
+        }
+        let text = data::read_text(path)?;
+        let vocabulary = Vocabulary::from_text(&text)
+            .with_context(|| format!("reading {} as training text", path.display()))?;
+        Ok(Source::Text { text, vocabulary })
     }
-    let mut digits = data::load_mnist(&settings.data)?;
-    if let Some(limit) = settings.limit {
-        digits.train.truncate(limit);
+
+    fn shape(&self) -> DataShape<'_> {
+        match self {
+            Source::Images(splits) => DataShape::Images {
+                shape: splits.train.shape(),
+                classes: splits.train.classes().len(),
+            },
+            Source::Text { vocabulary, .. } => DataShape::Text(vocabulary),
+        }
     }
-    Ok(TrainingSet::Digits(digits))
+
+    /// The batches `config`'s run trains on: a text read with the spec's vocabulary and
+    /// context, or the images (the first `--limit` of them).
+    fn into_training_set(self, config: &RunConfig) -> Result<TrainingSet> {
+        let settings = &config.settings;
+        match (self, config.spec.text_shape()) {
+            (Source::Text { text, .. }, Some(shape)) => {
+                let corpus = Corpus::new(&text, shape.vocabulary.clone(), shape.context)
+                    .with_context(|| {
+                        format!("reading {} as training text", settings.data.display())
+                    })?;
+                let epoch_steps = settings
+                    .epoch_steps
+                    .or(config.spec.training_defaults().epoch_steps)
+                    .context("a text run needs a number of steps per epoch")?;
+                Ok(TrainingSet::Text(TextData {
+                    corpus,
+                    context: shape.context,
+                    epoch_steps,
+                }))
+            }
+            (Source::Images(mut splits), None) => {
+                if let Some(limit) = settings.limit {
+                    splits.train.truncate(limit);
+                }
+                Ok(TrainingSet::Digits(splits))
+            }
+            _ => bail!("the data read does not match the kind of model being trained"),
+        }
+    }
 }
 
 /// Train a model (fresh, or from the checkpoint's weights, optimizer state and moving average)
@@ -208,17 +271,44 @@ fn check_flags(args: &TrainArgs, model: &Trainable) -> Result<()> {
     }
     if args.limit.is_some() && model.reads_text {
         bail!(
-            "--limit applies only to digit models (train a text model on a shorter text instead)"
+            "--limit applies only to image models (train a text model on a shorter text instead)"
         );
+    }
+    if model.reads_text && picture_flags(args) {
+        bail!("--image-size, --channels and --skip-unreadable apply only to image models");
     }
     Ok(())
 }
 
-fn new_config(args: &TrainArgs) -> Result<RunConfig> {
-    let model = trainable(&args.model)?;
-    check_flags(args, &model)?;
-    let vocabulary = model.reads_text.then(|| vocabulary(args)).transpose()?;
-    let spec = model.configure(&args.hyper_parameters, vocabulary.as_ref())?;
+/// Whether any of the flags that say how to read a folder of pictures is given.
+fn picture_flags(args: &TrainArgs) -> bool {
+    args.image_size.is_some() || args.channels.is_some() || args.skip_unreadable
+}
+
+/// How the flags ask for `--data` to be read: as a folder of pictures, or (`None`) as MNIST's
+/// IDX files or a text.
+fn picture_options(args: &TrainArgs, model: &Trainable) -> Result<Option<PictureOptions>> {
+    if model.reads_text {
+        return Ok(None);
+    }
+    if data::is_mnist(&args.data) {
+        ensure!(
+            !picture_flags(args),
+            "--image-size, --channels and --skip-unreadable apply to folders of pictures; {} \
+             holds MNIST IDX files (28×28 grayscale)",
+            args.data.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(PictureOptions {
+        side: args.image_size.unwrap_or(ImageShape::MNIST.side),
+        channels: args.channels,
+        skip_unreadable: args.skip_unreadable,
+    }))
+}
+
+fn new_config(args: &TrainArgs, model: &Trainable, source: &Source) -> Result<RunConfig> {
+    let spec = model.configure(&args.hyper_parameters, source.shape())?;
     spec.validate()?;
     let defaults = spec.training_defaults();
     let learning_rate = args.lr.unwrap_or(defaults.learning_rate);
@@ -236,6 +326,7 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
     let lr_schedule = lr_schedule(args, defaults.schedule)?;
     let settings = TrainSettings {
         data: args.data.clone(),
+        pictures: picture_options(args, model)?,
         epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
         batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
         learning_rate,
@@ -248,10 +339,15 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
         ema,
     };
     settings.validate()?;
+    let classes = match source {
+        Source::Images(splits) => Some(splits.train.classes().to_vec()),
+        Source::Text { .. } => None,
+    };
     Ok(RunConfig {
         spec,
         settings,
         command: command_line(),
+        classes,
     })
 }
 
@@ -279,24 +375,46 @@ fn lr_schedule(args: &TrainArgs, default: LrSchedule) -> Result<LrSchedule> {
     })
 }
 
-/// The vocabulary of the --data text.
-fn vocabulary(args: &TrainArgs) -> Result<Vocabulary> {
-    let text = data::read_text(&args.data)?;
-    Vocabulary::from_text(&text)
-        .with_context(|| format!("reading {} as training text", args.data.display()))
-}
-
-/// The stored config, with only `--epochs`, `--ema` (and `--data`, which may have moved)
-/// overridable.
-fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
+/// The config of the run in `run`, to resume.
+fn stored_config(run: &RunDir) -> Result<RunConfig> {
     if !run.exists() {
         bail!(
             "nothing to resume: {} holds no run (drop --resume to start one)",
             run.path().display()
         );
     }
-    let mut config = run.config()?;
-    let fixed = new_config(args)?;
+    run.config()
+}
+
+/// The stored config, with only `--epochs`, `--ema` (and `--data`, which may have moved)
+/// overridable, once the data read from `source` has been checked to be of the run's shape.
+fn resumed_config(
+    run: &RunDir,
+    mut config: RunConfig,
+    args: &TrainArgs,
+    model: &Trainable,
+    source: &Source,
+) -> Result<RunConfig> {
+    if let Source::Images(splits) = source {
+        let classes = config.classes.clone().unwrap_or_else(mnist::digit_classes);
+        let (shape, found) = (splits.train.shape(), splits.train.classes());
+        ensure!(
+            config.spec.image_shape() == Some(shape) && classes == found,
+            "{} now gives {shape} images of {} classes ({}), but the run in {} learns from {} \
+             images of {} classes ({})",
+            args.data.display(),
+            found.len(),
+            found.join(", "),
+            run.path().display(),
+            config
+                .spec
+                .image_shape()
+                .map_or_else(|| "no".into(), |shape| shape.to_string()),
+            classes.len(),
+            classes.join(", ")
+        );
+    }
+    let fixed = new_config(args, model, source)?;
     let stored = &config.settings;
     let conflicts: Vec<&str> = [
         (
@@ -326,6 +444,10 @@ fn resumed_config(run: &RunDir, args: &TrainArgs) -> Result<RunConfig> {
             "the model's shape or schedule",
         ),
         (fixed.spec.kind() != config.spec.kind(), "the model kind"),
+        (
+            picture_flags(args) && fixed.settings.pictures != stored.pictures,
+            "--image-size, --channels or --skip-unreadable",
+        ),
     ]
     .into_iter()
     .filter_map(|(differs, flag)| differs.then_some(flag))

@@ -102,7 +102,11 @@ pub const TINY_MODELS: [(&str, &str, &[&str]); 5] = [
     ("classifier", "tiny-classifier", &[]),
     ("cvae", "tiny-cvae", &[]),
     ("gan", "tiny-gan", &[]),
-    ("ddpm", "tiny-ddpm", &["--channels", "8", "--limit", "64"]),
+    (
+        "ddpm",
+        "tiny-ddpm",
+        &["--base-channels", "8", "--limit", "64"],
+    ),
 ];
 
 /// The folder the tiny models are exported to, trained once per test run.

@@ -334,8 +334,8 @@ fn each_model_refuses_what_it_cannot_do() {
             "--beta applies only to `kiln train vae`",
         ),
         (
-            [&train("gan")[..], &["--channels", "8"]].concat(),
-            "--channels applies only to `kiln train ddpm`",
+            [&train("gan")[..], &["--base-channels", "8"]].concat(),
+            "--base-channels applies only to `kiln train ddpm`",
         ),
         (sample("tiny-ae"), "ae models cannot draw digits"),
         (

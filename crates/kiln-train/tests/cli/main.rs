@@ -5,4 +5,5 @@ mod bad_data;
 mod digits;
 mod fixture;
 mod image_models;
+mod pictures;
 mod text;

@@ -4,8 +4,9 @@ use burn::tensor::Device;
 
 use super::model::{Diffusion, DiffusionConfig};
 use super::sampling::{DEFAULT_STEPS, Denoising, SamplingOptions};
-use crate::family::{Capability, Family, TrainingDefaults};
-use crate::text::Vocabulary;
+use super::unet::UnetConfig;
+use crate::data::dataset::ImageShape;
+use crate::family::{Capability, DataShape, Family, TrainingDefaults};
 use crate::train::recipe::{HyperParameter, HyperParameters, Recipe, RecipeError};
 use crate::train::{
     DigitBatch, Losses, Objective, PREVIEW_COUNT, PREVIEW_SEED, Preview, WithObjective,
@@ -19,23 +20,32 @@ impl Family for DiffusionConfig {
         about: "Class-conditional diffusion model (DDPM with a UNet and classifier-free guidance).",
     }];
     const HYPER_PARAMETERS: &'static [HyperParameter] = &[HyperParameter {
-        name: "channels",
-        about: "channels of the UNet's 28×28 stage, a multiple of 8 (the deeper stages have 2× \
-                and 4× as many) [default: 16]",
+        name: "base-channels",
+        about: "channels of the UNet's full-size stage, a multiple of 8 (the deeper stages have \
+                2× and 4× as many) [default: 16]",
     }];
 
     fn configure(
         _recipe: &str,
         given: &HyperParameters,
-        _text: Option<&Vocabulary>,
+        data: DataShape,
     ) -> Result<Self, RecipeError> {
-        let mut ddpm = DiffusionConfig::new();
-        given.count("channels", &mut ddpm.unet.base_channels)?;
+        let (shape, classes) = data.images("ddpm")?;
+        let mut ddpm = DiffusionConfig::new().with_unet(
+            UnetConfig::new()
+                .with_image(Some(shape))
+                .with_num_classes(classes),
+        );
+        given.count("base-channels", &mut ddpm.unet.base_channels)?;
         Ok(ddpm)
     }
 
     fn validate(&self) -> Result<(), String> {
         DiffusionConfig::validate(self)
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Some(self.unet.image_shape())
     }
 
     fn capabilities(&self) -> Vec<Capability> {

@@ -1,4 +1,4 @@
-//! Drawing digits from a trained [`Diffusion`] model one reverse step at a time, so a caller
+//! Drawing images from a trained [`Diffusion`] model one reverse step at a time, so a caller
 //! can show progress, animate x_t and x̂₀, and stop early.
 
 use std::fmt;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Diffusion, to_intensities};
 use super::{DdimScheduler, DdpmScheduler, ScheduleError, Scheduler};
-use crate::data::mnist::IMAGE_SIDE;
+use crate::data::dataset::ImageShape;
 use crate::noise;
 
 /// Reverse steps when the caller does not say: DDIM at 20 steps is already as good as 1,000
@@ -90,9 +90,9 @@ impl Default for SamplingOptions {
 /// What one reverse step shows, as intensities in `[0, 1]`.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// x at the timestep just reached. Shape `[count, 1, 28, 28]`.
+    /// x at the timestep just reached. Shape `[count, channels, side, side]`.
     pub sample: Tensor<4>,
-    /// The step's estimate of the clean digits x̂₀. Shape `[count, 1, 28, 28]`.
+    /// The step's estimate of the clean images x̂₀. Shape `[count, channels, side, side]`.
     pub predicted: Tensor<4>,
 }
 
@@ -123,6 +123,7 @@ impl Denoising {
         device: &Device,
     ) -> Result<Self, ScheduleError> {
         let num_classes = diffusion.unet.num_classes();
+        let ImageShape { channels, side } = diffusion.unet.image_shape();
         assert!(class.is_none_or(|c| c < num_classes), "class out of range");
         let mut scheduler = options.sampler.scheduler(&diffusion);
         scheduler.set_timesteps(options.steps)?;
@@ -131,7 +132,7 @@ impl Denoising {
             .collect();
         Ok(Self {
             labels: Tensor::from_data(TensorData::new(labels, [count]), device),
-            sample: noise::standard_normal(seed, [count, 1, IMAGE_SIDE, IMAGE_SIDE], device),
+            sample: noise::standard_normal(seed, [count, channels, side, side], device),
             diffusion,
             scheduler,
             guidance: options.guidance,
@@ -180,7 +181,7 @@ impl Denoising {
     /// Run the remaining steps; the finished digits in `[0, 1]`.
     ///
     /// # Shapes
-    /// - output: `[count, 1, 28, 28]`
+    /// - output: `[count, channels, side, side]`
     pub fn finish(mut self) -> Tensor<4> {
         while self.step().is_some() {}
         to_intensities(self.sample)

@@ -1,6 +1,6 @@
 //! The ε-prediction network: a small UNet (Ronneberger et al. 2015, in the form of Ho et al.
-//! 2020) over 28×28 → 14×14 → 7×7 and back, told the timestep by a sinusoidal embedding and the
-//! digit class by a learned one.
+//! 2020) over three scales (28×28 → 14×14 → 7×7 for digits) and back, told the timestep by a
+//! sinusoidal embedding and the class by a learned one.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -12,8 +12,9 @@ use burn::nn::{
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
-use crate::models::layers::{doubling_deconv, multiple_of};
+use crate::data::dataset::ImageShape;
+use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
+use crate::models::layers::{DOWNSAMPLING, doubling_deconv, multiple_of};
 
 /// Groups of every group norm; channel counts are multiples of it.
 const NORM_GROUPS: usize = 8;
@@ -25,12 +26,17 @@ const MAX_PERIOD: f64 = 10_000.0;
 /// Shape of the [`Unet`].
 #[derive(Config, Debug, PartialEq)]
 pub struct UnetConfig {
-    /// Channels at 28×28; 14×14 has twice and 7×7 four times as many. A multiple of 8.
+    /// Channels at full size; half size has twice and quarter size four times as many. A
+    /// multiple of 8.
     #[config(default = 16)]
     pub base_channels: usize,
-    /// Digit classes; one more embedding stands for "no class" (classifier-free guidance).
+    /// Classes; one more embedding stands for "no class" (classifier-free guidance).
     #[config(default = 10)]
     pub num_classes: usize,
+    /// The images it denoises; `None` (specs written before Kiln read picture folders): 28×28
+    /// grayscale.
+    #[config(default = "None")]
+    pub image: Option<ImageShape>,
     /// Self-attention between the 7×7 positions in the middle of the network.
     #[config(default = true)]
     pub attention: bool,
@@ -41,8 +47,15 @@ impl UnetConfig {
         check_sizes(&[
             ("base_channels", self.base_channels, MAX_WIDTH),
             ("num_classes", self.num_classes, MAX_SYMBOLS),
+            ("image side", self.image_shape().side, MAX_IMAGE_SIDE),
+            ("image channels", self.image_shape().channels, MAX_WIDTH),
         ])?;
-        multiple_of("base_channels", self.base_channels, NORM_GROUPS)
+        multiple_of("base_channels", self.base_channels, NORM_GROUPS)?;
+        multiple_of("image side", self.image_shape().side, DOWNSAMPLING)
+    }
+
+    pub fn image_shape(&self) -> ImageShape {
+        self.image.unwrap_or(ImageShape::MNIST)
     }
 
     /// Width of the timestep-and-class embedding.
@@ -63,7 +76,7 @@ impl UnetConfig {
             time_hidden: LinearConfig::new(e, e).init(device),
             time_out: LinearConfig::new(e, e).init(device),
             class_embedding: EmbeddingConfig::new(self.num_classes + 1, e).init(device),
-            stem: conv3(1, c0, 1, device),
+            stem: conv3(self.image_shape().channels, c0, 1, device),
             down0: block(c0, c0),
             downsample0: conv3(c0, c0, 2, device),
             down1: block(c0, c1),
@@ -78,9 +91,11 @@ impl UnetConfig {
             upsample1: doubling_deconv(c1, c0, device),
             up0: block(2 * c0, c0),
             out_norm: GroupNormConfig::new(NORM_GROUPS, c0).init(device),
-            out: conv3(c0, 1, 1, device),
+            out: conv3(c0, self.image_shape().channels, 1, device),
             embedding_dim: e,
             num_classes: self.num_classes,
+            image_channels: self.image_shape().channels,
+            image_side: self.image_shape().side,
         }
     }
 }
@@ -117,6 +132,8 @@ pub struct Unet {
     out: Conv2d,
     embedding_dim: usize,
     num_classes: usize,
+    image_channels: usize,
+    image_side: usize,
 }
 
 impl Unet {
@@ -126,10 +143,11 @@ impl Unet {
     /// image however many copies there are.
     ///
     /// # Shapes
-    /// - noisy: `[images, 1, 28, 28]`, scaled like the training data (x₀ in `[-1, 1]`)
+    /// - noisy: `[images, channels, side, side]`, scaled like the training data (x₀ in `[-1, 1]`)
     /// - timesteps: `batch = copies · images` values; labels: `[batch]`, [`Unet::null_class`]
     ///   for "no class"; copy k of image i is entry `k · images + i`
-    /// - output: `[batch, 1, 28, 28]`
+    /// - output: `[batch, channels, side, side]`; the comments below give the sides of 28×28
+    ///   digits
     ///
     /// # Panics
     /// If there are no images, or `batch` is not a multiple of their number.
@@ -179,11 +197,18 @@ impl Unet {
         let x = self.up1.forward(Tensor::cat(vec![x, h1], 1), &emb); // (B, c1, 14, 14)
         let x = self.upsample1.forward(x); // (B, c0, 28, 28)
         let x = self.up0.forward(Tensor::cat(vec![x, h0], 1), &emb); // (B, c0, 28, 28)
-        self.out.forward(silu(self.out_norm.forward(x))) // (B, 1, 28, 28)
+        self.out.forward(silu(self.out_norm.forward(x))) // (B, channels, 28, 28)
     }
 
     pub fn num_classes(&self) -> usize {
         self.num_classes
+    }
+
+    pub fn image_shape(&self) -> ImageShape {
+        ImageShape {
+            channels: self.image_channels,
+            side: self.image_side,
+        }
     }
 
     /// The label that means "no class": the unconditional half of classifier-free guidance.

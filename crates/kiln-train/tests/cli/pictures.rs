@@ -1,0 +1,142 @@
+//! A folder of colour pictures, end to end: every image model trains on it at 32×32 RGB with its
+//! class names, draws colour PNGs, exports, and resumes only on data of the same shape.
+
+use std::path::Path;
+
+use image::{Rgb, RgbImage};
+
+use crate::fixture::*;
+
+/// The classes the test draws, in the order `kiln` must find them.
+const CLASSES: [&str; 3] = ["disc", "square", "triangle"];
+
+/// `count` 40×36 pictures into `folder` of shape `class` (0–2): a red disc, a green square or a
+/// blue triangle on a gray ground, of a size and place that vary with the index.
+fn draw(folder: &Path, class: usize, count: u32) {
+    std::fs::create_dir_all(folder).unwrap();
+    for index in 0..count {
+        let (cx, cy, r) = (
+            14.0 + index as f32,
+            16.0 + (index % 3) as f32,
+            6.0 + (index % 4) as f32,
+        );
+        let picture = RgbImage::from_fn(40, 36, |x, y| {
+            let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+            let inside = match class {
+                0 => dx * dx + dy * dy <= r * r,
+                1 => dx.abs() <= r && dy.abs() <= r,
+                _ => dy <= r && dy >= -r && dx.abs() <= (dy + r) / 2.0,
+            };
+            let mut colour = [60, 60, 60];
+            if inside {
+                colour = [[230, 40, 40], [40, 200, 60], [50, 70, 230]][class];
+            }
+            Rgb(colour)
+        });
+        picture
+            .save(folder.join(format!("{index:02}.png")))
+            .unwrap();
+    }
+}
+
+/// Ten pictures of each class in `dir`, and two more in `dir/test`.
+fn shapes(dir: &Path) {
+    for (class, name) in CLASSES.iter().enumerate() {
+        draw(&dir.join(name), class, 10);
+        draw(&dir.join("test").join(name), class, 2);
+    }
+}
+
+#[test]
+fn every_image_model_learns_colour_pictures_with_their_classes() {
+    let env = Env::new();
+    let data = env.root.join("shapes");
+    shapes(&data);
+    let data = data.display().to_string();
+    let models: [(&str, &[&str]); 6] = [
+        ("vae", &["--hidden", "8"]),
+        ("cvae", &["--hidden", "8"]),
+        ("ae", &["--hidden", "8"]),
+        ("classifier", &[]),
+        ("gan", &[]),
+        ("ddpm", &["--base-channels", "8"]),
+    ];
+    for (model, flags) in models {
+        let run = env.path(&format!("run-{model}"));
+        let mut args = vec![
+            "train",
+            model,
+            "--data",
+            &data,
+            "--out",
+            &run,
+            "--epochs",
+            "1",
+            "--batch",
+            "10",
+            "--image-size",
+            "32",
+        ];
+        args.extend(flags);
+        ok(&args);
+        let config = read_json(&format!("{run}/run.json"));
+        assert_eq!(config["classes"], serde_json::json!(CLASSES), "{model}");
+        if model == "classifier" || model == "ae" {
+            continue;
+        }
+        let out = env.path(&format!("samples-{model}"));
+        ok(&[
+            "sample", "--model", &run, "--count", "4", "--out", &out, "--steps", "2",
+        ]
+        .into_iter()
+        .filter(|arg| model == "ddpm" || !["--steps", "2"].contains(arg))
+        .collect::<Vec<_>>());
+        let grid = image::open(format!("{out}/grid.png")).unwrap();
+        assert_eq!(grid.color(), image::ColorType::Rgb8, "{model}");
+        let first = image::open(format!("{out}/000000.png")).unwrap();
+        assert_eq!((first.width(), first.height()), (32, 32), "{model}");
+    }
+
+    let pretrained = env.path("pretrained");
+    ok(&[
+        "export",
+        "--run",
+        &env.path("run-cvae"),
+        "--to",
+        &pretrained,
+        "--name",
+        "shapes",
+    ]);
+    let manifest = read_json(&format!("{pretrained}/manifest.json"));
+    let entry = &manifest["models"][0];
+    assert_eq!(entry["classes"], serde_json::json!(CLASSES));
+    let dataset = entry["provenance"]["dataset"].as_str().unwrap();
+    assert!(
+        dataset.contains("30 training images, 32×32 RGB, 3 classes"),
+        "{dataset}"
+    );
+
+    // A resumed run reads its pictures as it started, and only pictures of its shape.
+    let run = env.path("run-cvae");
+    let resume = |extra: &[&'static str]| {
+        let mut args = vec![
+            "train", "cvae", "--data", &data, "--out", &run, "--resume", "--epochs", "2",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let error = fails(&resume(&["--image-size", "28"]));
+    assert!(
+        error.contains("--image-size, --channels or --skip-unreadable differ"),
+        "{error}"
+    );
+    let extra = Path::new(&data).join("ellipse");
+    draw(&extra, 0, 2);
+    let error = fails(&resume(&[]));
+    assert!(
+        error.contains("4 classes (disc, ellipse, square, triangle)"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(extra).unwrap();
+    ok(&resume(&[]));
+}
