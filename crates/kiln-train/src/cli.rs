@@ -80,6 +80,10 @@ pub struct TrainArgs {
     /// than stopping at the first.
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// MNIST-style IDX files: the names of their classes, in label order, separated by commas
+    /// (e.g. Fashion-MNIST's) [default: 0 to 9].
+    #[arg(long, value_delimiter = ',')]
+    pub class_names: Option<Vec<String>>,
     /// Run directory for config, checkpoints and logs.
     #[arg(long)]
     pub out: PathBuf,
@@ -370,13 +374,23 @@ pub struct EvalArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub device: Backend,
-    /// The classifier that judges the samples: a name in the manifest, a run directory or a file.
-    #[arg(long, default_value = "classifier")]
+    /// The classifier that judges the samples: a name in the manifest, a run directory or a file
+    /// (train one on your own data with `kiln train classifier`).
+    #[arg(long, alias = "judge", default_value = "classifier")]
     pub classifier: String,
-    /// Directory with the MNIST IDX files: the test set is the reference for FID, precision and
-    /// recall, the training set a reference row.
+    /// The data the model learnt from: a directory with MNIST-style IDX files, or a folder of
+    /// pictures (read at the judge's size and channels). Its test set is the reference for FID,
+    /// precision and recall, its training set a reference row.
     #[arg(long)]
     pub data: PathBuf,
+    /// A folder of pictures without a test/ folder: the seed its held-out tenth was drawn with
+    /// (the `--seed` the model was trained with).
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// What the reference row calls --data ("NAME train (real images)") [default: MNIST for IDX
+    /// files, the folder's name for pictures].
+    #[arg(long)]
+    pub data_name: Option<String>,
     /// How many images to draw.
     #[arg(long, default_value_t = 10_000)]
     pub count: usize,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use kiln_core::data::dataset::ImageDataset;
 use kiln_core::data::idx;
 use kiln_core::data::mnist;
@@ -29,13 +29,37 @@ pub fn is_mnist(dir: &Path) -> bool {
     .any(|name| dir.join(name).is_file())
 }
 
-/// The images under `dir`: MNIST's IDX files, or (with `pictures`) a folder of pictures, whose
-/// held-out tenth `seed` draws when it has no `test/` folder.
-pub fn load_images(dir: &Path, pictures: Option<&PictureOptions>, seed: u64) -> Result<Splits> {
-    match pictures {
-        Some(options) => pictures::load(dir, options, seed),
-        None => load_mnist(dir),
-    }
+/// The images under `dir`: MNIST's IDX files, with their classes named `class_names` if given,
+/// or (with `pictures`) a folder of pictures, whose held-out tenth `seed` draws when it has no
+/// `test/` folder.
+pub fn load_images(
+    dir: &Path,
+    pictures: Option<&PictureOptions>,
+    class_names: Option<&[String]>,
+    seed: u64,
+) -> Result<Splits> {
+    let Some(options) = pictures else {
+        let splits = load_mnist(dir)?;
+        let Some(names) = class_names else {
+            return Ok(splits);
+        };
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        ensure!(
+            distinct.len() == names.len() && !distinct.contains(&String::new()),
+            "--class-names must name each class once, without empty names: got {names:?}"
+        );
+        let name = |data: ImageDataset| data.with_class_names(names).context("--class-names");
+        return Ok(Splits {
+            train: name(splits.train)?,
+            test: name(splits.test)?,
+        });
+    };
+    ensure!(
+        class_names.is_none(),
+        "--class-names names the classes of MNIST-style IDX files; a folder of pictures names \
+         them after its subfolders"
+    );
+    pictures::load(dir, options, seed)
 }
 
 /// Read `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` from `dir`.

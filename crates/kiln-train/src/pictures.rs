@@ -86,8 +86,8 @@ pub fn load(dir: &Path, options: &PictureOptions, seed: u64) -> Result<Splits> {
         );
     }
     let mut reader = Reader::new(options, train_files.len() + test_files.len());
-    let train_pictures = reader.read_all(train_files)?;
-    let test_pictures = reader.read_all(test_files)?;
+    let train_pictures = reader.read_all(shuffled(train_files, seed))?;
+    let test_pictures = reader.read_all(shuffled(test_files, seed))?;
     reader.finish();
     let colour = train_pictures
         .iter()
@@ -274,6 +274,17 @@ fn hold_out_tenth(files: Vec<(PathBuf, u16)>, seed: u64, dir: &Path) -> Result<F
         .partition(|(_, held)| *held);
     let strip = |pairs: Vec<((PathBuf, u16), bool)>| pairs.into_iter().map(|(file, _)| file);
     Ok((strip(train).collect(), strip(test).collect()))
+}
+
+/// `files` in an order drawn with `seed`, so that the first images of a split (what `kiln eval`
+/// compares with) are a sample of every class rather than the first class folder.
+fn shuffled(files: Vec<(PathBuf, u16)>, seed: u64) -> Vec<(PathBuf, u16)> {
+    let order = noise::permutation(files.len(), &mut noise::rng(seed));
+    let mut files: Vec<Option<(PathBuf, u16)>> = files.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|index| files[index].take())
+        .collect()
 }
 
 /// One picture at the data set's side, as 8-bit RGB.

@@ -53,6 +53,9 @@ pub struct TrainSettings {
     /// How a folder of pictures is read (`None` for MNIST's IDX files and for text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pictures: Option<PictureOptions>,
+    /// The names given to the classes of MNIST-style IDX files (`--class-names`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
     pub epochs: usize,
     /// Images, or windows of text, per step.
     pub batch_size: usize,
@@ -265,6 +268,7 @@ mod tests {
                 seed: 0,
                 limit: None,
                 pictures: None,
+                class_names: None,
                 ema: None,
             },
             command: "kiln train vae".into(),

@@ -55,6 +55,8 @@ pub enum DatasetError {
     },
     #[error("the data set is empty")]
     Empty,
+    #[error("{given} class names for {classes} classes")]
+    ClassNames { given: usize, classes: usize },
 }
 
 /// Images with intensities stored as bytes (255 is 1.0), channels first, and a class each.
@@ -137,6 +139,18 @@ impl ImageDataset {
     pub fn image_bytes(&self, index: usize) -> &[u8] {
         let len = self.shape.values();
         &self.pixels[index * len..(index + 1) * len]
+    }
+
+    /// The same images with their classes named `names`, one name per class.
+    pub fn with_class_names(mut self, names: &[String]) -> Result<Self, DatasetError> {
+        if names.len() != self.classes.len() {
+            return Err(DatasetError::ClassNames {
+                given: names.len(),
+                classes: self.classes.len(),
+            });
+        }
+        self.classes = names.to_vec();
+        Ok(self)
     }
 
     /// Keep only the first `count` examples (for quick runs on a subset).
@@ -227,6 +241,19 @@ mod tests {
             }
         );
         assert_eq!(new(0, vec![]), DatasetError::Empty);
+        let data = ImageDataset::new(RGB_4, names(2), vec![0; 48], vec![1]).unwrap();
+        let named = data
+            .clone()
+            .with_class_names(&["cat".into(), "dog".into()])
+            .unwrap();
+        assert_eq!(named.classes(), ["cat", "dog"]);
+        assert_eq!(
+            data.with_class_names(&["cat".into()]).unwrap_err(),
+            DatasetError::ClassNames {
+                given: 1,
+                classes: 2
+            }
+        );
         assert_eq!(RGB_4.to_string(), "4×4 RGB");
     }
 }

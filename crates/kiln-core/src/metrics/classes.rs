@@ -21,6 +21,11 @@ impl ClassTally {
         }
     }
 
+    /// The classes it counts.
+    pub fn classes(&self) -> usize {
+        self.predicted.len()
+    }
+
     /// Count one batch of predictions, with the classes asked for when the model is conditional.
     ///
     /// # Panics

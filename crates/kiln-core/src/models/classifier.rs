@@ -86,6 +86,8 @@ impl ClassifierConfig {
             pool: MaxPool2dConfig::new([2, 2]).init(),
             features: LinearConfig::new(c2 * side * side, self.features).init(device),
             logits: LinearConfig::new(self.features, self.classes()).init(device),
+            input: [self.input_channels(), self.image_size],
+            num_classes: self.classes(),
         }
     }
 }
@@ -98,9 +100,23 @@ pub struct Classifier {
     pool: MaxPool2d,
     features: Linear,
     logits: Linear,
+    /// `[channels, side]` of its images.
+    input: [usize; 2],
+    num_classes: usize,
 }
 
 impl Classifier {
+    /// The images it reads.
+    pub fn image_shape(&self) -> ImageShape {
+        let [channels, side] = self.input;
+        ImageShape { channels, side }
+    }
+
+    /// The classes it tells apart.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
     /// The penultimate activations.
     ///
     /// # Shapes

@@ -138,4 +138,3 @@ impl ConvDecoder {
         self.deconv2.forward(x)
     }
 }
-

@@ -44,14 +44,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
     check_flags(&args, &model)?;
     // Read the data (which shapes the model) and start the device before creating anything on
     // disk. A resumed run reads its pictures as it did when it started.
-    let pictures = match &stored {
-        Some(config) => config.settings.pictures,
-        None => picture_options(&args, &model)?,
+    let (pictures, class_names) = match &stored {
+        Some(config) => (
+            config.settings.pictures,
+            config.settings.class_names.clone(),
+        ),
+        None => (picture_options(&args, &model)?, args.class_names.clone()),
     };
-    let seed = stored
-        .as_ref()
-        .map_or(args.seed.unwrap_or(0), |c| c.settings.seed);
-    let source = Source::read(&args.data, &model, pictures.as_ref(), seed)?;
+    let reading = Reading {
+        pictures: pictures.as_ref(),
+        class_names: class_names.as_deref(),
+        seed: stored
+            .as_ref()
+            .map_or(args.seed.unwrap_or(0), |c| c.settings.seed),
+    };
+    let source = Source::read(&args.data, &model, &reading)?;
     let config = match stored {
         Some(stored) => resumed_config(&run, stored, &args, &model, &source)?,
         None => new_config(&args, &model, &source)?,
@@ -104,6 +111,14 @@ enum TrainingSet {
     Text(TextData),
 }
 
+/// How the images of `--data` are read.
+struct Reading<'a> {
+    pictures: Option<&'a PictureOptions>,
+    class_names: Option<&'a [String]>,
+    /// Draws a folder's held-out tenth.
+    seed: u64,
+}
+
 /// The data as read, before the spec that its shape decides exists.
 enum Source {
     Images(Splits),
@@ -114,14 +129,11 @@ enum Source {
 }
 
 impl Source {
-    fn read(
-        path: &Path,
-        model: &Trainable,
-        pictures: Option<&PictureOptions>,
-        seed: u64,
-    ) -> Result<Self> {
+    fn read(path: &Path, model: &Trainable, reading: &Reading) -> Result<Self> {
         if !model.reads_text {
-            return Ok(Source::Images(data::load_images(path, pictures, seed)?));
+            let splits =
+                data::load_images(path, reading.pictures, reading.class_names, reading.seed)?;
+            return Ok(Source::Images(splits));
         }
         let text = data::read_text(path)?;
         let vocabulary = Vocabulary::from_text(&text)
@@ -274,8 +286,11 @@ fn check_flags(args: &TrainArgs, model: &Trainable) -> Result<()> {
             "--limit applies only to image models (train a text model on a shorter text instead)"
         );
     }
-    if model.reads_text && picture_flags(args) {
-        bail!("--image-size, --channels and --skip-unreadable apply only to image models");
+    if model.reads_text && (picture_flags(args) || args.class_names.is_some()) {
+        bail!(
+            "--image-size, --channels, --skip-unreadable and --class-names apply only to image \
+             models"
+        );
     }
     Ok(())
 }
@@ -327,6 +342,7 @@ fn new_config(args: &TrainArgs, model: &Trainable, source: &Source) -> Result<Ru
     let settings = TrainSettings {
         data: args.data.clone(),
         pictures: picture_options(args, model)?,
+        class_names: args.class_names.clone(),
         epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
         batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
         learning_rate,
@@ -447,6 +463,10 @@ fn resumed_config(
         (
             picture_flags(args) && fixed.settings.pictures != stored.pictures,
             "--image-size, --channels or --skip-unreadable",
+        ),
+        (
+            args.class_names.is_some() && fixed.settings.class_names != stored.class_names,
+            "--class-names",
         ),
     ]
     .into_iter()

@@ -48,9 +48,11 @@ fn classes_are_sorted_folders_and_test_holds_out() {
             side: 8
         }
     );
-    // Sorted paths: hat/c.PNG, hat/deeper/b.png, shoe/a.png.
-    assert_eq!(splits.train.labels(), [0, 0, 1]);
-    assert_eq!(levels(&splits.train), [10, 20, 30]);
+    let mut labelled: Vec<(u8, u16)> = (0..3)
+        .map(|i| (splits.train.image_bytes(i)[0], splits.train.labels()[i]))
+        .collect();
+    labelled.sort();
+    assert_eq!(labelled, [(10, 1), (20, 0), (30, 0)]);
     assert_eq!(splits.test.labels(), [1]);
     assert_eq!(levels(&splits.test), [40]);
 }

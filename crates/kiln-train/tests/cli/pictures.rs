@@ -97,6 +97,41 @@ fn every_image_model_learns_colour_pictures_with_their_classes() {
         assert_eq!((first.width(), first.height()), (32, 32), "{model}");
     }
 
+    // Judged by the classifier trained on the same pictures, against their held-out ones.
+    let report = stdout_of(&[
+        "eval",
+        "--model",
+        &env.path("run-cvae"),
+        "--judge",
+        &env.path("run-classifier"),
+        "--data",
+        &data,
+        "--count",
+        "30",
+        "--importance-samples",
+        "2",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let figures = &report["evaluation"]["metrics"];
+    assert!(figures["conditional_accuracy"].is_number(), "{report}");
+    assert!(
+        report["references"]["shapes train (real images)"]["fid"].is_number(),
+        "{report}"
+    );
+    let mnist_judge = fails(&[
+        "eval",
+        "--model",
+        &env.path("run-cvae"),
+        "--judge",
+        &env.path("run-ae"),
+        "--data",
+        &data,
+        "--count",
+        "30",
+    ]);
+    assert!(mnist_judge.contains("is not a classifier"), "{mnist_judge}");
+
     let pretrained = env.path("pretrained");
     ok(&[
         "export",

@@ -1,15 +1,15 @@
-//! A classifier's figures: the share of the test digits it labels correctly.
+//! A classifier's figures: the share of the test images it labels correctly.
 
 use anyhow::{Context, Result, bail};
 
 use super::figures::ClassificationFigures;
 use super::samples::Judged;
-use super::{BATCH, measured, record_as};
+use super::{BATCH, load_data, measured, record_as};
 use crate::cli::EvalArgs;
+use crate::progress;
 use crate::resolve::Resolved;
-use crate::{data, progress};
 
-/// A classifier's figures: the share of the first `--count` test digits it labels correctly.
+/// A classifier's figures: the share of the first `--count` test images it labels correctly.
 pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> Result<()> {
     let device = args.device.device()?;
     let model = resolved
@@ -19,27 +19,31 @@ pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> 
     let Some(classifier) = model.capable().recogniser() else {
         bail!("{name} is not a classifier");
     };
-    let mnist = data::load_mnist(&args.data)?;
-    let indices: Vec<usize> = (0..args.count.min(mnist.test.len())).collect();
+    let test = load_data(args, classifier.image_shape())?.test;
+    let indices: Vec<usize> = (0..args.count.min(test.len())).collect();
     let bar = progress::bar(indices.len() as u64, format!("classifying with {name}"));
-    let mut judged = Judged::new();
+    let mut judged = Judged::new(classifier.num_classes());
     for chunk in indices.chunks(BATCH) {
         let labels: Vec<usize> = chunk
             .iter()
-            .map(|&i| usize::from(mnist.test.labels()[i]))
+            .map(|&i| usize::from(test.labels()[i]))
             .collect();
-        judged.add(classifier, mnist.test.images(chunk, &device), Some(&labels))?;
+        judged.add(classifier, test.images(chunk, &device), Some(&labels))?;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
     let accuracy = judged
         .tally
         .conditional_accuracy()
-        .context("no test digits to classify")?;
+        .context("no test images to classify")?;
+    let reference = format!(
+        "the test images of {} and their labels",
+        args.data.display()
+    );
     let evaluation = measured(
         args,
         indices.len(),
-        "MNIST test digits and their labels",
+        &reference,
         &ClassificationFigures {
             test_accuracy: accuracy,
         },
@@ -48,7 +52,7 @@ pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> 
         println!("{}", serde_json::to_string_pretty(&evaluation)?);
     } else {
         println!(
-            "{name}: {:.2} % of {} test digits labelled correctly",
+            "{name}: {:.2} % of {} test images labelled correctly",
             100.0 * accuracy,
             evaluation.count
         );

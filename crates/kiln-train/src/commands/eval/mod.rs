@@ -1,7 +1,8 @@
-//! `kiln eval`: draw images from a generative model and judge them with the digit classifier,
-//! against the MNIST test set (Fréchet distance, precision and recall) and on their own
-//! (Inception Score, class accuracy and coverage), beside two reference rows that bracket the
-//! numbers: real training digits (as good as it gets) and uniform noise (as bad). A denoising
+//! `kiln eval`: draw images from a generative model and judge them with a classifier trained on
+//! the same data (`--judge`; the digit classifier by default), against the data's test set
+//! (Fréchet distance, precision and recall) and on their own (Inception Score, class accuracy
+//! and coverage), beside two reference rows that bracket the numbers: real training images (as
+//! good as it gets) and uniform noise (as bad). A denoising
 //! autoencoder is judged instead by how well it restores noisy test digits (MSE, PSNR), a
 //! classifier by its accuracy on the test digits, and a text model by its bits per character on
 //! held-out text ([`text`]).
@@ -18,6 +19,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
 use burn::tensor::Tensor;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::family::Capability;
 use kiln_core::io::manifest::{Evaluation, Manifest, ManifestEntry};
 use kiln_core::limits::MAX_BATCH;
@@ -33,6 +35,8 @@ use table::{markdown_table, print_table, rewrite_table};
 
 use crate::cli::EvalArgs;
 use crate::command_line::command_line;
+use crate::data::Splits;
+use crate::pictures::PictureOptions;
 use crate::{atomic, data, resolve};
 
 /// Images per call of the classifier or a model: a multiple of 10, so every batch asks a
@@ -77,30 +81,43 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let device = args.device.device()?;
     let (classifier, judge) = load_classifier(&args, &device)?;
-    let mnist = data::load_mnist(&args.data)?;
+    for (name, resolved) in &models {
+        let shape = classifier.image_shape();
+        ensure!(
+            resolved.spec.image_shape() == Some(shape),
+            "{name} draws {} images, but its judge {} reads {shape} images: pass the classifier \
+             trained on the same data with --judge",
+            resolved
+                .spec
+                .image_shape()
+                .map_or_else(|| "no".into(), |shape| shape.to_string()),
+            args.classifier
+        );
+    }
+    let splits = load_data(&args, classifier.image_shape())?;
     let test = TestSet::new(Judged::real(
         &classifier,
-        &mnist.test,
-        mnist.test.len(),
+        &splits.test,
+        splits.test.len(),
         &device,
     )?);
     let references = [
         (
-            "MNIST train (real digits)",
-            Judged::real(&classifier, &mnist.train, args.count, &device)?,
+            real_row(&args),
+            Judged::real(&classifier, &splits.train, args.count, &device)?,
         ),
         (
-            "uniform noise",
+            "uniform noise".to_owned(),
             Judged::noise(&classifier, args.count, args.seed, &device)?,
         ),
     ]
-    .map(|(name, set)| (name.to_owned(), set.figures(&test, args.count)));
+    .map(|(name, set)| (name, set.figures(&test, args.count)));
 
     let judgement = Judgement {
         args: &args,
         classifier: &classifier,
         test: &test,
-        test_digits: &mnist.test,
+        test_digits: &splits.test,
         device: &device,
     };
     if !args.guidance_sweep.is_empty() {
@@ -144,6 +161,36 @@ pub fn run(args: EvalArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `--data` as a model of `shape` reads it: MNIST-style IDX files, or a folder of pictures
+/// resized to that shape (its held-out tenth drawn with `--split-seed`).
+fn load_data(args: &EvalArgs, shape: ImageShape) -> Result<Splits> {
+    let pictures = (!data::is_mnist(&args.data)).then_some(PictureOptions {
+        side: shape.side,
+        channels: Some(shape.channels),
+        skip_unreadable: false,
+    });
+    let splits = data::load_images(&args.data, pictures.as_ref(), None, args.split_seed)?;
+    ensure!(
+        splits.train.shape() == shape,
+        "{} holds {} images, but the model judged reads {shape} images",
+        args.data.display(),
+        splits.train.shape()
+    );
+    Ok(splits)
+}
+
+/// The name of the reference row of the real training images in `--data`.
+fn real_row(args: &EvalArgs) -> String {
+    match (&args.data_name, data::is_mnist(&args.data)) {
+        (Some(name), _) => format!("{name} train (real images)"),
+        (None, true) => "MNIST train (real digits)".to_owned(),
+        (None, false) => {
+            let folder = args.data.file_name().unwrap_or_default().to_string_lossy();
+            format!("{folder} train (real images)")
+        }
+    }
 }
 
 /// An [`Evaluation`] of `count` images (or characters) measured now by this command.

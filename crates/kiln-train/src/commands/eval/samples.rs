@@ -1,11 +1,10 @@
-//! Judging drawn images with the digit classifier, against the MNIST test set (Fréchet
-//! distance, precision and recall) and on their own (Inception Score, class accuracy and
-//! coverage); and a VAE's likelihood bounds on the test digits.
+//! Judging drawn images with a classifier, against the data's test set (Fréchet distance,
+//! precision and recall) and on their own (Inception Score, class accuracy and coverage); and a
+//! VAE's likelihood bounds on the test images.
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
-use kiln_core::data::dataset::ImageDataset;
-use kiln_core::data::mnist::{IMAGE_SIDE, NUM_CLASSES};
+use kiln_core::data::dataset::{ImageDataset, ImageShape};
 use kiln_core::io::manifest::GuidedEvaluation;
 use kiln_core::io::weights;
 use kiln_core::metrics::{
@@ -31,7 +30,7 @@ const CLASSIFIER_OUTPUTS: &str = "the classifier's outputs";
 /// Decoder passes per batch of the likelihood bound (digits × draws): bounds memory.
 const LIKELIHOOD_DRAWS_PER_BATCH: usize = 2_000;
 
-/// What judges a model's samples: the classifier and the MNIST test set it is compared with.
+/// What judges a model's samples: the classifier and the test set it is compared with.
 pub struct Judgement<'a> {
     pub args: &'a EvalArgs,
     pub classifier: &'a Classifier,
@@ -41,11 +40,22 @@ pub struct Judgement<'a> {
 }
 
 impl Judgement<'_> {
+    /// The model `resolved`, if the classifier tells apart every class it draws.
     pub fn load(&self, name: &str, resolved: &Resolved) -> Result<Model> {
-        resolved
+        let model = resolved
             .spec
             .load(&resolved.weights, self.device)
-            .with_context(|| format!("loading {name}"))
+            .with_context(|| format!("loading {name}"))?;
+        let (drawn, told) = (
+            model.num_classes().unwrap_or(0),
+            self.classifier.num_classes(),
+        );
+        ensure!(
+            drawn <= told,
+            "{name} draws {drawn} classes, but its judge {} tells only {told} apart",
+            self.args.classifier
+        );
+        Ok(model)
     }
 
     /// Draw `--count` images from the model (a diffusion model with `diffusion`'s sampler
@@ -59,7 +69,7 @@ impl Judgement<'_> {
     ) -> Result<(SampleFigures, ClassTally)> {
         let (args, device) = (self.args, self.device);
         let bar = progress::bar(args.count as u64, format!("judging {name}"));
-        let mut generated = Judged::new();
+        let mut generated = Judged::new(self.classifier.num_classes());
         for (batch, seed) in (args.seed..).enumerate() {
             let count = BATCH
                 .min(args.count - generated.tally.total())
@@ -213,12 +223,13 @@ pub struct Judged {
 }
 
 impl Judged {
-    pub fn new() -> Self {
+    /// Nothing yet, to be judged by a classifier of `classes` classes.
+    pub fn new(classes: usize) -> Self {
         Self {
             features: Vec::new(),
             probabilities: Vec::new(),
             feature_size: 0,
-            tally: ClassTally::new(NUM_CLASSES),
+            tally: ClassTally::new(classes),
         }
     }
 
@@ -229,7 +240,7 @@ impl Judged {
         count: usize,
         device: &Device,
     ) -> Result<Self> {
-        let mut judged = Self::new();
+        let mut judged = Self::new(classifier.num_classes());
         let indices: Vec<usize> = (0..count.min(data.len())).collect();
         for chunk in indices.chunks(BATCH) {
             judged.add(classifier, data.images(chunk, device), None)?;
@@ -237,17 +248,20 @@ impl Judged {
         Ok(judged)
     }
 
-    /// `count` images of pixels drawn uniformly from [0, 1) with `seed`.
+    /// `count` images of pixels drawn uniformly from [0, 1) with `seed`, of the shape the
+    /// classifier reads.
     pub fn noise(
         classifier: &Classifier,
         count: usize,
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
-        const PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
-        let mut judged = Self::new();
-        for values in noise::uniform_values(seed, count * PIXELS).chunks(BATCH * PIXELS) {
-            let shape = [values.len() / PIXELS, 1, IMAGE_SIDE, IMAGE_SIDE];
+        let ImageShape { channels, side } = classifier.image_shape();
+        let values_per_image = channels * side * side;
+        let mut judged = Self::new(classifier.num_classes());
+        let values = noise::uniform_values(seed, count * values_per_image);
+        for values in values.chunks(BATCH * values_per_image) {
+            let shape = [values.len() / values_per_image, channels, side, side];
             let images = Tensor::from_data(TensorData::new(values.to_vec(), shape), device);
             judged.add(classifier, images, None)?;
         }
@@ -265,11 +279,10 @@ impl Judged {
         self.features
             .extend(host_values(features, CLASSIFIER_OUTPUTS)?);
         let probabilities = host_values(probabilities, CLASSIFIER_OUTPUTS)?;
+        let classes = self.tally.classes();
         let predicted: Vec<usize> = probabilities
-            .chunks_exact(NUM_CLASSES)
-            .map(|row| {
-                (0..NUM_CLASSES).fold(0, |best, c| if row[c] > row[best] { c } else { best })
-            })
+            .chunks_exact(classes)
+            .map(|row| (0..classes).fold(0, |best, c| if row[c] > row[best] { c } else { best }))
             .collect();
         self.tally.add(&predicted, requested);
         self.probabilities.extend(probabilities);
@@ -284,7 +297,8 @@ impl Judged {
             &FeatureStatistics::from_rows(&self.features, dim),
             &test.statistics,
         );
-        let inception = inception_score(&self.probabilities, NUM_CLASSES, INCEPTION_SCORE_SPLITS);
+        let classes = self.tally.classes();
+        let inception = inception_score(&self.probabilities, classes, INCEPTION_SCORE_SPLITS);
         let test = &test.judged.features;
         let real = &test[..count.min(test.len() / dim) * dim];
         let manifold = precision_recall(real, &self.features, dim, MANIFOLD_NEIGHBOURS);
