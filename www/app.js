@@ -102,9 +102,10 @@ async function metricsSection(kiln) {
   const body = $("metrics").tBodies[0];
   const addRow = (name, m, className) => {
     const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
+    const alike = Number.isFinite(m.intra_class_ms_ssim) ? m.intra_class_ms_ssim.toFixed(3) : "–";
     const row = body.insertRow();
     row.className = className;
-    for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3)]) {
+    for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3), alike]) {
       row.insertCell().textContent = text;
     }
   };

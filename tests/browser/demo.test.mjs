@@ -44,9 +44,10 @@ for (const name of ["webgpu", "cpu"]) {
       await page.waitForFunction(() => document.getElementById("metrics-status").textContent.includes("images per model"));
       const table = await page.locator("#metrics tbody tr").evaluateAll((rows) => rows.map((row) => [...row.cells].map((c) => c.textContent)));
       assert.deepEqual(table.map((row) => row[0]), ["vae", "cvae", "gan", "ddpm", "MNIST train (real digits)", "uniform noise"]);
-      for (const [, accuracy, fid] of table) {
+      for (const [, accuracy, fid, , , , alike] of table) {
         assert.match(accuracy, /^(–|\d+\.\d %)$/);
         assert.ok(Number(fid) > 0, `FID ${fid}`);
+        assert.match(alike, /^0\.\d{3}$/);
       }
       // Noise scores far worse than every model and than real digits. (A model may beat 1,000 real
       // digits: the guided diffusion model, drawing each class equally often, does.)

@@ -22,7 +22,7 @@ pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> 
     let test = load_data(args, classifier.image_shape())?.test;
     let indices: Vec<usize> = (0..args.count.min(test.len())).collect();
     let bar = progress::bar(indices.len() as u64, format!("classifying with {name}"));
-    let mut judged = Judged::new(classifier.num_classes());
+    let mut judged = Judged::new(classifier);
     for chunk in indices.chunks(BATCH) {
         let labels: Vec<usize> = chunk
             .iter()

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Figures;
 
-/// What the judging classifier makes of a set of images, against the MNIST test set.
+/// What the judging classifier makes of a set of images, against the test set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleFigures {
     /// Fréchet distance of the classifier's features.
@@ -19,6 +19,10 @@ pub struct SampleFigures {
     /// The share recognised as the digit asked for (class-conditional models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditional_accuracy: Option<f64>,
+    /// Mean MS-SSIM between pairs of images of one class (Odena et al.'s diversity measure;
+    /// lower is more diverse): classes as asked for, else as the judge sees them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intra_class_ms_ssim: Option<f64>,
     /// A VAE's bounds on the test digits' likelihood.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub likelihood: Option<Likelihood>,
@@ -67,7 +71,7 @@ pub fn to_metrics(figures: &impl Serialize) -> Figures {
 
 impl SampleFigures {
     /// The cells of a table row, in the columns of [`COLUMNS`].
-    pub fn cells(&self) -> [String; 6] {
+    pub fn cells(&self) -> [String; 7] {
         [
             self.conditional_accuracy
                 .map_or("–".to_owned(), |a| format!("{:.1} %", 100.0 * a)),
@@ -79,18 +83,21 @@ impl SampleFigures {
             format!("{:.3}", self.precision),
             format!("{:.3}", self.recall),
             format!("{:.3}", self.class_entropy),
+            self.intra_class_ms_ssim
+                .map_or("–".to_owned(), |s| format!("{s:.3}")),
         ]
     }
 }
 
 /// The heads of the columns of [`SampleFigures::cells`].
-pub const COLUMNS: [&str; 6] = [
+pub const COLUMNS: [&str; 7] = [
     "the digit asked for",
     "FID ↓",
     "IS ↑",
     "precision",
     "recall",
     "class entropy",
+    "MS-SSIM in a class",
 ];
 
 impl Likelihood {
@@ -117,6 +124,7 @@ mod tests {
             recall: 0.7,
             class_entropy: 1.0,
             conditional_accuracy: Some(0.986),
+            intra_class_ms_ssim: Some(0.12),
             likelihood: Some(Likelihood {
                 test_negative_elbo_nats: 91.7,
                 test_nll_bound_nats: 87.8,
@@ -127,9 +135,11 @@ mod tests {
         assert_eq!(metrics["fid"], 30.1);
         assert_eq!(metrics["conditional_accuracy"], 0.986);
         assert_eq!(metrics["test_nll_bound_nats"], 87.8);
-        assert_eq!(metrics.len(), 10);
+        assert_eq!(metrics["intra_class_ms_ssim"], 0.12);
+        assert_eq!(metrics.len(), 11);
         let plain = SampleFigures {
             conditional_accuracy: None,
+            intra_class_ms_ssim: None,
             likelihood: None,
             ..figures
         };

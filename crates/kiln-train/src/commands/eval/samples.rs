@@ -8,8 +8,8 @@ use kiln_core::data::dataset::{ImageDataset, ImageShape};
 use kiln_core::io::manifest::GuidedEvaluation;
 use kiln_core::io::weights;
 use kiln_core::metrics::{
-    ClassTally, FeatureStatistics, INCEPTION_SCORE_SPLITS, MANIFOLD_NEIGHBOURS, frechet_distance,
-    inception_score, precision_recall,
+    ClassSamples, ClassTally, FeatureStatistics, INCEPTION_SCORE_SPLITS, MANIFOLD_NEIGHBOURS,
+    frechet_distance, inception_score, precision_recall,
 };
 use kiln_core::model::Model;
 use kiln_core::models::classifier::Classifier;
@@ -69,7 +69,7 @@ impl Judgement<'_> {
     ) -> Result<(SampleFigures, ClassTally)> {
         let (args, device) = (self.args, self.device);
         let bar = progress::bar(args.count as u64, format!("judging {name}"));
-        let mut generated = Judged::new(self.classifier.num_classes());
+        let mut generated = Judged::new(self.classifier);
         for (batch, seed) in (args.seed..).enumerate() {
             let count = BATCH
                 .min(args.count - generated.tally.total())
@@ -214,22 +214,25 @@ impl TestSet {
 }
 
 /// What the classifier makes of a set of images: features, class probabilities and the
-/// predicted classes.
+/// predicted classes; and the first images of each class, to see how alike they are.
 pub struct Judged {
     features: Vec<f32>,
     probabilities: Vec<f32>,
     feature_size: usize,
     pub tally: ClassTally,
+    samples: ClassSamples,
 }
 
 impl Judged {
-    /// Nothing yet, to be judged by a classifier of `classes` classes.
-    pub fn new(classes: usize) -> Self {
+    /// Nothing yet, to be judged by `classifier`.
+    pub fn new(classifier: &Classifier) -> Self {
+        let classes = classifier.num_classes();
         Self {
             features: Vec::new(),
             probabilities: Vec::new(),
             feature_size: 0,
             tally: ClassTally::new(classes),
+            samples: ClassSamples::new(classifier.image_shape(), classes),
         }
     }
 
@@ -240,10 +243,11 @@ impl Judged {
         count: usize,
         device: &Device,
     ) -> Result<Self> {
-        let mut judged = Self::new(classifier.num_classes());
+        let mut judged = Self::new(classifier);
         let indices: Vec<usize> = (0..count.min(data.len())).collect();
         for chunk in indices.chunks(BATCH) {
-            judged.add(classifier, data.images(chunk, device), None)?;
+            let labels: Vec<usize> = chunk.iter().map(|&i| data.labels()[i].into()).collect();
+            judged.add_of(classifier, data.images(chunk, device), None, Some(&labels))?;
         }
         Ok(judged)
     }
@@ -258,7 +262,7 @@ impl Judged {
     ) -> Result<Self> {
         let ImageShape { channels, side } = classifier.image_shape();
         let values_per_image = channels * side * side;
-        let mut judged = Self::new(classifier.num_classes());
+        let mut judged = Self::new(classifier);
         let values = noise::uniform_values(seed, count * values_per_image);
         for values in values.chunks(BATCH * values_per_image) {
             let shape = [values.len() / values_per_image, channels, side, side];
@@ -268,24 +272,40 @@ impl Judged {
         Ok(judged)
     }
 
+    /// Judge `images`, drawn as the classes `requested` (a conditional model's).
     pub fn add(
         &mut self,
         classifier: &Classifier,
         images: Tensor<4>,
         requested: Option<&[usize]>,
     ) -> Result<()> {
+        self.add_of(classifier, images, requested, None)
+    }
+
+    /// Judge `images`, keeping the first of each class (their true `classes` if known, else
+    /// those asked for, else those the classifier sees) to compare them.
+    fn add_of(
+        &mut self,
+        classifier: &Classifier,
+        images: Tensor<4>,
+        requested: Option<&[usize]>,
+        classes: Option<&[usize]>,
+    ) -> Result<()> {
+        let pixels = host_values(images.clone(), "the images judged")?;
         let (features, probabilities) = classifier.features_and_probabilities(images);
         self.feature_size = features.dims()[1];
         self.features
             .extend(host_values(features, CLASSIFIER_OUTPUTS)?);
         let probabilities = host_values(probabilities, CLASSIFIER_OUTPUTS)?;
-        let classes = self.tally.classes();
+        let told = self.tally.classes();
         let predicted: Vec<usize> = probabilities
-            .chunks_exact(classes)
-            .map(|row| (0..classes).fold(0, |best, c| if row[c] > row[best] { c } else { best }))
+            .chunks_exact(told)
+            .map(|row| (0..told).fold(0, |best, c| if row[c] > row[best] { c } else { best }))
             .collect();
         self.tally.add(&predicted, requested);
         self.probabilities.extend(probabilities);
+        let classes = classes.or(requested).unwrap_or(&predicted);
+        self.samples.add(&pixels, classes);
         Ok(())
     }
 
@@ -310,6 +330,7 @@ impl Judged {
             recall: manifold.recall,
             class_entropy: self.tally.normalized_entropy(),
             conditional_accuracy: self.tally.conditional_accuracy(),
+            intra_class_ms_ssim: self.samples.mean_intra_class_ms_ssim(),
             likelihood: None,
         }
     }

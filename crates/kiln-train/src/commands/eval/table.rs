@@ -52,10 +52,19 @@ pub fn print_row(row: &str, figures: &SampleFigures) {
     println!("  {}", terminal_row(row, figures.cells()));
 }
 
-fn terminal_row(row: &str, cells: [String; 6]) -> String {
-    let [accuracy, fid, inception, precision, recall, entropy] = cells;
+fn terminal_row(row: &str, cells: [String; 7]) -> String {
+    let [
+        accuracy,
+        fid,
+        inception,
+        precision,
+        recall,
+        entropy,
+        ms_ssim,
+    ] = cells;
     format!(
-        "{row:<28} {accuracy:>19} {fid:>7} {inception:>13} {precision:>9} {recall:>7} {entropy:>13}"
+        "{row:<28} {accuracy:>19} {fid:>7} {inception:>13} {precision:>9} {recall:>7} {entropy:>13} \
+         {ms_ssim:>18}"
     )
 }
 
@@ -68,7 +77,7 @@ pub fn markdown_table(
 ) -> String {
     let mut lines = vec![
         format!("| model | {} |", COLUMNS.join(" | ")),
-        "|---|---:|---:|---:|---:|---:|---:|".to_owned(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|".to_owned(),
     ];
     let rows = models
         .iter()
