@@ -1,8 +1,9 @@
 // Drawing Kiln's image batches onto canvases, and playing latent walks (the demo page and the
 // widgets).
 
-/** Tile `count` grayscale images (`data`: count × height × width in [0, 1]) onto `canvas`. */
-export function drawImages(canvas, { count, width, height }, data) {
+/** Tile `count` grayscale or RGB images (`data`: count × channels × height × width in [0, 1],
+ * channels first; `channels` 1 when absent) onto `canvas`. */
+export function drawImages(canvas, { count, width, height, channels = 1 }, data) {
   const columns = Math.ceil(Math.sqrt(count));
   const rows = Math.ceil(count / columns);
   const cell = document.createElement("canvas");
@@ -13,11 +14,13 @@ export function drawImages(canvas, { count, width, height }, data) {
   for (let i = 0; i < count; i++) {
     const x0 = (i % columns) * width;
     const y0 = Math.floor(i / columns) * height;
+    const plane = width * height;
+    const image = i * channels * plane;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
-        const v = Math.round(255 * data[i * width * height + y * width + x]);
-        const o = 4 * ((y0 + y) * cell.width + x0 + x);
-        pixels.data.set([v, v, v, 255], o);
+        const at = (c) => Math.round(255 * data[image + c * plane + y * width + x]);
+        const [r, g, b] = channels === 3 ? [at(0), at(1), at(2)] : [at(0), at(0), at(0)];
+        pixels.data.set([r, g, b, 255], 4 * ((y0 + y) * cell.width + x0 + x));
       }
     }
   }
@@ -32,7 +35,7 @@ export function drawImages(canvas, { count, width, height }, data) {
 /** Play a latent walk's `frames` (`{ count, width, height, data }`) on `canvas`, there and back,
  * at `fps` frames per second. Returns the function that stops it. */
 export function playWalk(canvas, frames, fps) {
-  const size = frames.width * frames.height;
+  const size = (frames.channels ?? 1) * frames.width * frames.height;
   const period = Math.max(1, 2 * frames.count - 2);
   let tick = 0;
   const show = () => {

@@ -51,11 +51,11 @@ const asString = (text) => text ?? undefined;
 /** A number attribute, `fallback` when absent. */
 const numberOr = (fallback) => (text) => (text === null ? fallback : Number(text));
 const asNumber = numberOr(undefined);
-/** A digit 0–9 among an element's CSS classes, or undefined. */
-const classDigit = (classes) => {
-  const token = classes?.split(/\s+/).find((name) => /^[0-9]$/.test(name));
-  return token === undefined ? undefined : Number(token);
-};
+/** A class attribute: an index ("7" → 7) or a class name ("sneaker"); undefined when absent. */
+const asClass = (text) => (text === null ? undefined : /^\d+$/.test(text) ? Number(text) : text);
+/** The first of an element's CSS classes that names one of `model`'s classes, or undefined. */
+const classAmongTokens = (widget, model) =>
+  widget.getAttribute("class")?.split(/\s+/).find((token) => model.classes.includes(token));
 
 /**
  * What the widgets share: the shadow DOM frame, lazy start, one model at a time (swapped when
@@ -267,9 +267,10 @@ function button(label, onClick) {
 
 /**
  * `<kiln-sampler model="vae|cvae|gan|ddpm" count seed class steps sampler guidance backend>`: a
- * grid of digits. The digit comes from `digit="7"` or from a digit among the element's
- * `class` tokens (`class="7"`, as CSS classes are otherwise free). Diffusion models animate
- * their denoising step by step.
+ * grid of images. The class comes from `digit="7"` (an index or a class name), or from the
+ * first of the element's `class` tokens that names one of the model's classes (`class="7"`,
+ * `class="sneaker"`: CSS classes are otherwise free). Diffusion models animate their
+ * denoising step by step.
  */
 export class KilnSampler extends KilnWidget {
   static attributes = {
@@ -277,9 +278,9 @@ export class KilnSampler extends KilnWidget {
     backend: ["backend", (text) => text ?? "auto"],
     count: ["count", numberOr(16)],
     seed: ["seed", numberOr(0)],
-    // The digit: `digit="7"`, else a digit among the CSS classes (`class="7"`).
-    digit: ["digit", (text, widget) => (text === null ? classDigit(widget.getAttribute("class")) : Number(text))],
-    class: [null, classDigit],
+    // The class: `digit="7"` or `digit="sneaker"`; else one among the CSS classes, in draw().
+    digit: ["digit", asClass],
+    class: [null],
     steps: ["steps", asNumber],
     sampler: ["sampler", asString],
     guidance: ["guidance", asNumber],
@@ -293,7 +294,7 @@ export class KilnSampler extends KilnWidget {
 
   async draw(model, signal) {
     if (model.capabilities.includes("write")) throw new Error(`${model.name} writes text: use <kiln-text model="${model.name}">`);
-    const options = { count: this.count, seed: this.seed, class: this.digit };
+    const options = { count: this.count, seed: this.seed, class: this.digit ?? classAmongTokens(this, model) };
     const started = performance.now();
     if (model.capabilities.includes("diffuse")) {
       Object.assign(options, { steps: this.steps, sampler: this.sampler, guidance: this.guidance, signal });
@@ -387,7 +388,7 @@ export class KilnWalk extends KilnWidget {
     from: ["from", numberOr(0)],
     to: ["to", numberOr(1)],
     steps: ["steps", numberOr(24)],
-    digit: ["digit", asNumber],
+    digit: ["digit", asClass],
     fps: ["fps", numberOr(12)],
   };
   #canvas;

@@ -205,6 +205,8 @@ export class KilnModel {
     // What it can do, from Kiln itself: "sample", "conditional", "diffuse", "interpolate",
     // "denoise", "classify", "write", "finetune".
     this.capabilities = capabilities;
+    // The names of the classes it draws or tells apart, in label order (the digits' are "0"–"9").
+    this.classes = entry.classes ?? (capabilities.some((c) => c === "conditional" || c === "classify") ? DIGITS : []);
     this.config = entry.config;
     this.provenance = entry.provenance;
     this.evaluation = entry.evaluation; // quality figures from `kiln eval --record`, if any
@@ -231,10 +233,12 @@ export class KilnModel {
   }
 
   /**
-   * Draw images. Resolves to `{ count, width, height, data }` with `data` a Float32Array of
-   * `count × height × width` intensities in [0, 1]. The same seed gives the same images on
-   * every backend. Class-conditional models (e.g. "cvae") take `class` (0–9) to draw one
-   * digit; without it, image i is digit i mod 10.
+   * Draw images. Resolves to `{ count, width, height, channels, data }` with `data` a
+   * Float32Array of `count × channels × height × width` intensities in [0, 1] (channels first:
+   * 1 for grayscale, 3 for RGB). The same seed gives the same images on every backend.
+   * Class-conditional models (e.g. "cvae") take `class`, an index into `model.classes` (0–9 for
+   * digits) or one of its names ("7", "sneaker"), to draw one class; without it, image i is of
+   * class i mod the number of classes.
    *
    * Diffusion models ("ddpm") also take `sampler` ("ddim", the default, or "ddpm"), `steps`
    * (1 to the model's T, default 20) and `guidance` (classifier-free guidance weight 0–10,
@@ -257,7 +261,7 @@ export class KilnModel {
     }
     checkCallback(onProgress);
     signal?.throwIfAborted();
-    const args = { model: await this.#model(), options: { count, seed, class: checkClass(digit, limits), sampler, steps, guidance } };
+    const args = { model: await this.#model(), options: { count, seed, class: classIndex(digit, this.classes, limits), sampler, steps, guidance } };
     if (!this.capabilities.includes("diffuse")) {
       if (onProgress) throw new TypeError(`onProgress applies only to diffusion models such as ddpm, not ${this.kind}`);
       return worker.call("sample", args);
@@ -276,7 +280,7 @@ export class KilnModel {
     checkInteger("from", from, 0, limits.maxSeed);
     checkInteger("to", to, 0, limits.maxSeed);
     checkInteger("steps", steps, 2, limits.maxInterpolationSteps);
-    const options = { from, to, steps, class: checkClass(digit, limits) };
+    const options = { from, to, steps, class: classIndex(digit, this.classes, limits) };
     return worker.call("interpolate", { model: await this.#model(), options });
   }
 
@@ -514,13 +518,24 @@ function storageError(error) {
   return new Error(`the browser's storage failed: ${error?.message ?? error}`, { cause: error });
 }
 
-/** A digit class is absent (undefined or null: any digit) or one of the classes Kiln draws;
- * whether the model takes one is the model's own check. Returns the class or undefined. */
-function checkClass(digit, limits) {
-  if (digit === undefined || digit === null) return undefined;
-  checkInteger("class", digit, 0, limits.classes - 1);
-  return digit;
+/** The digits' class names. */
+const DIGITS = Array.from({ length: 10 }, (_, digit) => String(digit));
+
+/** A class is absent (undefined or null: any class), an index into `classes` or one of their
+ * names: its index. Whether the model takes one is the model's own check. */
+function classIndex(value, classes, limits) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string" && classes.length > 0) {
+    const index = classes.indexOf(value);
+    if (index < 0) {
+      throw new RangeError(`class must be one of ${classes.map((name) => JSON.stringify(name)).join(", ")}, got ${JSON.stringify(value)}`);
+    }
+    return index;
+  }
+  checkInteger("class", value, 0, (classes.length || limits.classes) - 1);
+  return value;
 }
+
 
 /** A progress callback is absent or a function. */
 function checkCallback(onProgress) {

@@ -53,7 +53,8 @@ pub(crate) async fn read_values<const D: usize>(
         .map_err(|e| JsError::new(&format!("reading {what}: {e:?}")))
 }
 
-/// `{ count, width, height }` of `shape`, plus each named batch's pixels as a `Float32Array`.
+/// `{ count, width, height, channels }` of `shape`, plus each named batch's pixels (channels
+/// first) as a `Float32Array`.
 pub(crate) fn image_object(
     shape: &ImageBatch,
     arrays: &[(&str, &ImageBatch)],
@@ -65,6 +66,7 @@ pub(crate) fn image_object(
             ("count", shape.count as f64),
             ("width", shape.width as f64),
             ("height", shape.height as f64),
+            ("channels", shape.channels as f64),
         ],
     )?;
     for (name, batch) in arrays {

@@ -24,6 +24,7 @@ pub fn write_images(batch: &ImageBatch, output: &ImagesOut) -> Result<()> {
     if output.json {
         let json = serde_json::json!({
             "count": batch.count,
+            "channels": batch.channels,
             "width": batch.width,
             "height": batch.height,
             "data": batch.pixels,
