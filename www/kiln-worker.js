@@ -338,7 +338,7 @@ const commands = {
     const model = nextModel++;
     models.set(model, { choice, backend, entry, bytes, loaded, tuned: false });
     await settle(model); // "auto" may have moved to WebGPU while it loaded
-    return { result: { model, capabilities: loaded.capabilities } };
+    return { result: { model, capabilities: loaded.capabilities, imageShape: loaded.imageShape } };
   },
 
   async sample({ model, options }) {

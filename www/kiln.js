@@ -32,6 +32,8 @@ const WORKER_URL = new URL("./kiln-worker.js", import.meta.url);
 const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
 const BACKENDS = ["auto", "webgpu", "cpu"];
 const PIXELS_PER_DIGIT = 28 * 28;
+/** The images of the digit models (and of a model that reads none). */
+const DIGIT_SHAPE = { channels: 1, side: 28 };
 // The smallest module that uses WebAssembly SIMD (an i8x16.popcnt), as wasm-feature-detect tests it.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
@@ -194,7 +196,7 @@ export class KilnModel {
   #entry;
   #manifestNames;
   #limits; // the bounds Kiln checks every call against, from Rust: { maxCount, maxSeed, … }
-  constructor(entry, { model: handle, capabilities }, place, limits, manifestNames) {
+  constructor(entry, { model: handle, capabilities, imageShape }, place, limits, manifestNames) {
     this.#place = place;
     this.#life = worker.life;
     this.#entry = entry;
@@ -207,6 +209,8 @@ export class KilnModel {
     this.capabilities = capabilities;
     // The names of the classes it draws or tells apart, in label order (the digits' are "0"–"9").
     this.classes = entry.classes ?? (capabilities.some((c) => c === "conditional" || c === "classify") ? DIGITS : []);
+    // The images it reads or draws, `{ channels, side }` (undefined for a text model).
+    this.imageShape = imageShape;
     this.config = entry.config;
     this.provenance = entry.provenance;
     this.evaluation = entry.evaluation; // quality figures from `kiln eval --record`, if any
@@ -285,14 +289,14 @@ export class KilnModel {
   }
 
   /**
-   * Add Gaussian noise of standard deviation `noise` (0–1) to digits and restore them (for
-   * denoising autoencoders). `data` holds `count × 28 × 28` intensities in [0, 1] (a
-   * Float32Array or an array of numbers). Resolves to `{ count, width, height, damaged,
-   * restored }`, two Float32Arrays of the same layout; the same seed gives the same noise on
-   * every backend.
+   * Add Gaussian noise of standard deviation `noise` (0–1) to images and restore them (for
+   * denoising autoencoders). `data` holds images of the model's `imageShape`, `count × channels
+   * × side × side` intensities in [0, 1] (`count × 28 × 28` for digits; a Float32Array or an
+   * array of numbers). Resolves to `{ count, width, height, channels, damaged, restored }`, two
+   * Float32Arrays of the same layout; the same seed gives the same noise on every backend.
    */
   async denoise({ data, noise = 0.4, seed = 0 } = {}) {
-    const pixels = Float32Array.from(checkDigits(data));
+    const pixels = Float32Array.from(checkImages(data, this.imageShape));
     const { maxNoise, maxSeed } = this.#limits;
     if (typeof noise !== "number" || !(noise >= 0 && noise <= maxNoise)) {
       throw new RangeError(`noise must be a number from 0 to ${maxNoise}, got ${typeof noise === "string" ? JSON.stringify(noise) : String(noise)}`);
@@ -302,17 +306,19 @@ export class KilnModel {
   }
 
   /**
-   * Which digit each image shows (classifiers such as "classifier"). `data` holds `count × 28 ×
-   * 28` intensities in [0, 1], normalised like MNIST. Resolves to `{ count, labels,
-   * probabilities }`: the likeliest digit of each image, and a Float32Array of `count × 10`
-   * probabilities (row i: how likely image i is a 0, 1, …, 9).
+   * Which class each image shows (classifiers such as "classifier"). `data` holds images of
+   * the model's `imageShape` (`count × 28 × 28` intensities in [0, 1] for digits, normalised
+   * like MNIST). Resolves to `{ count, labels, probabilities }`: the likeliest class of each
+   * image (an index into `classes`), and a Float32Array of `count × classes.length`
+   * probabilities (row i: how likely image i is of each class).
    */
   async classify({ data } = {}) {
-    const pixels = Float32Array.from(checkDigits(data));
+    const pixels = Float32Array.from(checkImages(data, this.imageShape));
     const { probabilities } = await worker.call("classify", { model: await this.#model(), data: pixels }, [pixels.buffer]);
-    const count = probabilities.length / 10;
+    const classes = this.classes.length;
+    const count = probabilities.length / classes;
     const labels = Array.from({ length: count }, (_, i) => {
-      const row = probabilities.subarray(10 * i, 10 * i + 10);
+      const row = probabilities.subarray(classes * i, classes * (i + 1));
       return row.indexOf(Math.max(...row));
     });
     return { count, labels, probabilities };
@@ -337,7 +343,7 @@ export class KilnModel {
     const labels = examples.map(({ data: digit, label } = {}, i) => {
       if (label === undefined || label === null) throw new TypeError(`example ${i} has no label`);
       checkInteger(`example ${i}'s label`, label, 0, limits.classes - 1);
-      const pixels = checkDigits(digit);
+      const pixels = checkImages(digit);
       if (pixels.length !== PIXELS_PER_DIGIT) {
         throw new TypeError(`example ${i} must be one 28×28 digit (${PIXELS_PER_DIGIT} intensities), got ${pixels.length}`);
       }
@@ -542,12 +548,15 @@ function checkCallback(onProgress) {
   if (onProgress !== undefined && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
 }
 
-/** `data` if it is a non-empty whole number of 28×28 digits, else a TypeError saying why. */
-function checkDigits(data) {
+/** `data` if it is a non-empty whole number of images of `shape` (28×28 digits by default),
+ * else a TypeError saying why. */
+function checkImages(data, { channels, side } = DIGIT_SHAPE) {
+  const values = channels * side * side;
   const isArrayLike = Array.isArray(data) || ArrayBuffer.isView(data);
-  if (!isArrayLike || data.length === 0 || data.length % PIXELS_PER_DIGIT !== 0) {
+  if (!isArrayLike || data.length === 0 || data.length % values !== 0) {
     const got = isArrayLike ? `${data.length} values` : JSON.stringify(data) ?? String(data);
-    throw new TypeError(`data must hold 28×28 digits (a multiple of ${PIXELS_PER_DIGIT} intensities), got ${got}`);
+    const what = channels === 1 && side === 28 ? "28×28 digits" : `${side}×${side} ${channels === 3 ? "RGB" : "grayscale"} images`;
+    throw new TypeError(`data must hold ${what} (a multiple of ${values} intensities), got ${got}`);
   }
   return data;
 }

@@ -56,6 +56,9 @@ test("a colour model of one's own pictures: trained natively, drawn by name in t
   const run = join(work, "run");
   runKiln(["train", "cvae", "--data", shapes, "--image-size", "16", "--hidden", "8", "--epochs", "2", "--batch", "12", "--out", run]);
   runKiln(["export", "--run", run, "--to", join(site, "pretrained"), "--name", "shapes"]);
+  const judge = join(work, "judge");
+  runKiln(["train", "classifier", "--data", shapes, "--image-size", "16", "--epochs", "2", "--batch", "12", "--out", judge]);
+  runKiln(["export", "--run", judge, "--to", join(site, "pretrained"), "--name", "shapes-judge"]);
   const native = JSON.parse(
     readFileSync(join(runKiln(["sample", "--model", join(site, "pretrained/shapes.bpk"), "--count", "3", "--seed", "5", "--class", "1", "--out", "{out}", "--json"]), "samples.json"), "utf8"),
   );
@@ -71,7 +74,28 @@ test("a colour model of one's own pictures: trained natively, drawn by name in t
       const byName = await model.sample({ count: 3, seed: 5, class: "square" });
       const byIndex = await model.sample({ count: 3, seed: 5, class: 1 });
       const refused = await model.sample({ class: "hexagon" }).then(() => "drawn", (error) => error.message);
-      return { classes: model.classes, byName: { ...byName, data: Array.from(byName.data) }, byIndex: Array.from(byIndex.data), refused };
+      const judge = await (await Kiln.open({ backend: "cpu" })).model("shapes-judge");
+      const judged = await judge.classify({ data: byName.data });
+      const failure = async (call) => {
+        try {
+          await call();
+          return "done";
+        } catch (error) {
+          return error.message;
+        }
+      };
+      const wrongSize = await failure(() => judge.classify({ data: [0, 0, 0, 0, 0] }));
+      const finetune = await failure(() => model.finetune({ examples: [{ data: new Float32Array(784), label: 0 }], steps: 1 }));
+      return {
+        classes: model.classes,
+        imageShape: model.imageShape,
+        byName: { ...byName, data: Array.from(byName.data) },
+        byIndex: Array.from(byIndex.data),
+        refused,
+        judged: { count: judged.count, labels: judged.labels, probabilities: judged.probabilities.length },
+        wrongSize,
+        finetune,
+      };
     });
     assert.deepEqual(drawn.classes, CLASSES);
     const { count, channels, width, height, data } = drawn.byName;
@@ -79,6 +103,13 @@ test("a colour model of one's own pictures: trained natively, drawn by name in t
     assert.deepEqual(data, drawn.byIndex, "a class by name is the class by index");
     assert.ok(maxAbsDiff(data, native.data) < 1e-4, `page vs native: ${maxAbsDiff(data, native.data)}`);
     assert.equal(drawn.refused, 'class must be one of "disc", "square", "triangle", got "hexagon"');
+    assert.deepEqual(drawn.imageShape, { channels: 3, side: 16 });
+    // A classifier of the same pictures reads them: three classes per image.
+    assert.equal(drawn.judged.count, 3);
+    assert.equal(drawn.judged.probabilities, 9);
+    assert.ok(drawn.judged.labels.every((label) => [0, 1, 2].includes(label)), drawn.judged.labels);
+    assert.equal(drawn.wrongSize, "data must hold 16×16 RGB images (a multiple of 768 intensities), got 5 values");
+    assert.equal(drawn.finetune, "fine-tuning in the page takes 28×28 grayscale digits, and shapes draws 16×16 RGB images");
 
     // A widget takes the class among its CSS classes, by name, and draws in colour.
     const coloured = await page.evaluate(async () => {

@@ -17,7 +17,7 @@ use crate::limits::MAX_PARAMETERS;
 use crate::models;
 use crate::models::diffusion::{Denoising, ScheduleError};
 use crate::request::{
-    DenoiseRequest, Digits, InterpolateRequest, RequestError, SampleRequest, TextRequest,
+    DenoiseRequest, Images, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
 };
 use crate::text::{Generation, GenerationError, VocabularyError, Writing};
@@ -43,6 +43,12 @@ pub enum ModelError {
         kind: &'static str,
         operation: &'static str,
         hint: &'static str,
+    },
+    #[error("this {kind} model reads {reads} images, and was given {given} ones")]
+    ImageShape {
+        kind: &'static str,
+        reads: ImageShape,
+        given: ImageShape,
     },
 }
 
@@ -392,7 +398,7 @@ impl Model {
         ))
     }
 
-    /// Add Gaussian noise to the request's digits and restore them.
+    /// Add Gaussian noise to the request's images and restore them.
     pub fn denoise(
         &self,
         request: &DenoiseRequest,
@@ -401,7 +407,8 @@ impl Model {
         let Some(ae) = self.capable().restorer() else {
             return Err(self.unsupported("denoise", "use a denoising autoencoder such as ae"));
         };
-        let clean = request.digits.to_tensor(device);
+        self.check_shape(ae.image_shape(), &request.images)?;
+        let clean = request.images.to_tensor(device);
         let damaged = Corruption::Fixed {
             noise_std: request.noise_std,
         }
@@ -412,15 +419,27 @@ impl Model {
         })
     }
 
-    /// How likely each digit is to be a 0, 1, …, 9 (classifiers).
+    /// How likely each image is to be of each class (classifiers).
     ///
     /// # Shapes
-    /// - output: `[count, 10]`, each row summing to 1
-    pub fn classify(&self, digits: &Digits, device: &Device) -> Result<Tensor<2>, ModelError> {
+    /// - output: `[count, classes]`, each row summing to 1
+    pub fn classify(&self, images: &Images, device: &Device) -> Result<Tensor<2>, ModelError> {
         let Some(classifier) = self.capable().recogniser() else {
             return Err(self.unsupported("classify", "use a classifier such as classifier"));
         };
-        Ok(softmax(classifier.logits(digits.to_tensor(device)), 1))
+        self.check_shape(classifier.image_shape(), images)?;
+        Ok(softmax(classifier.logits(images.to_tensor(device)), 1))
+    }
+
+    fn check_shape(&self, reads: ImageShape, images: &Images) -> Result<(), ModelError> {
+        if images.shape() == reads {
+            return Ok(());
+        }
+        Err(ModelError::ImageShape {
+            kind: self.kind(),
+            reads,
+            given: images.shape(),
+        })
     }
 
     fn unsupported(&self, operation: &'static str, hint: &'static str) -> ModelError {
@@ -646,19 +665,36 @@ mod tests {
             "{err}"
         );
         let vae = ModelSpec::Vae(VaeConfig::new()).init(&device).unwrap();
-        let request = DenoiseRequest::new(vec![0.0; IMAGE_PIXELS], 0.5, 1).unwrap();
+        let digits = ImageShape::MNIST;
+        let request = DenoiseRequest::new(vec![0.0; IMAGE_PIXELS], digits, 0.5, 1).unwrap();
         assert!(vae.denoise(&request, &device).is_err());
         assert_eq!(
             ae.denoise(&request, &device).unwrap().restored.dims(),
             [1, 1, 28, 28]
         );
-        assert!(ae.classify(&request.digits, &device).is_err());
+        assert!(ae.classify(&request.images, &device).is_err());
         let classifier = ModelSpec::Classifier(ClassifierConfig::new())
             .init(&device)
             .unwrap();
-        let probabilities = classifier.classify(&request.digits, &device).unwrap();
+        let probabilities = classifier.classify(&request.images, &device).unwrap();
         let total = probabilities.sum().into_scalar::<f32>();
         assert!((total - 1.0).abs() < 1e-5, "{total}");
+        // Images of another shape are refused, not fed to layers they do not fit.
+        let rgb = ImageShape {
+            channels: 3,
+            side: 28,
+        };
+        let colour = Images::new(vec![0.0; 3 * IMAGE_PIXELS], rgb).unwrap();
+        let err = classifier
+            .classify(&colour, &device)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "this classifier model reads 28×28 grayscale images, and was given 28×28 RGB ones"
+        );
+        let request = DenoiseRequest::new(vec![0.0; 3 * IMAGE_PIXELS], rgb, 0.5, 1).unwrap();
+        assert!(ae.denoise(&request, &device).is_err());
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::mnist::IMAGE_PIXELS;
 use kiln_core::io::manifest::Manifest;
 use kiln_core::io::weights;
-use kiln_core::request::{DenoiseRequest, DiffusionRequest, Digits, SampleRequest, TextRequest};
+use kiln_core::request::{DenoiseRequest, DiffusionRequest, Images, SampleRequest, TextRequest};
 use kiln_core::text::TokenChoice;
 
 /// What every shipped weight file may weigh together: a first visit downloads some of them and
@@ -74,13 +75,13 @@ fn every_pretrained_model_verifies_and_loads() {
         let two = || vec![0.5; 2 * IMAGE_PIXELS];
         if capable.recogniser().is_some() {
             let p = model
-                .classify(&Digits::new(two()).unwrap(), &device)
+                .classify(&Images::new(two(), ImageShape::MNIST).unwrap(), &device)
                 .unwrap();
             assert_eq!(p.dims(), [2, 10], "{}", entry.name);
             continue;
         }
         let dims = if capable.restorer().is_some() {
-            let request = DenoiseRequest::new(two(), 0.3, 0).unwrap();
+            let request = DenoiseRequest::new(two(), ImageShape::MNIST, 0.3, 0).unwrap();
             model.denoise(&request, &device).unwrap().restored.dims()
         } else {
             // Two reverse steps are enough to check a diffusion model runs.

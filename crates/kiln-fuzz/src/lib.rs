@@ -7,6 +7,7 @@
 pub mod smoke;
 
 use burn::tensor::Device;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::idx;
 use kiln_core::io::manifest::Manifest;
 use kiln_core::io::weights;
@@ -74,7 +75,8 @@ pub fn request(data: &[u8]) {
     }
     let pixels = || vec![0.5; 784];
     if let Ok(DenoiseOptions { noise, seed }) = serde_json::from_value(value.clone()) {
-        let _ = seed_from_f64(seed).map(|seed| DenoiseRequest::new(pixels(), noise, seed));
+        let _ = seed_from_f64(seed)
+            .map(|seed| DenoiseRequest::new(pixels(), ImageShape::MNIST, noise, seed));
     }
     if let Ok(options) = serde_json::from_value::<FinetuneOptions>(value) {
         let _ = FinetuneRequest::new(pixels(), options);

@@ -1,11 +1,11 @@
-//! PNGs: sampled images out (grayscale or RGB), digits to restore in.
+//! PNGs: sampled images out (grayscale or RGB), images to restore in.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
 use image::{ExtendedColorType, ImageFormat};
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::image::ImageBatch;
-use kiln_core::data::mnist::IMAGE_SIDE;
 
 /// Write `000000.png…` and `grid.png` into `dir`.
 pub fn write_batch(batch: &ImageBatch, dir: &Path) -> Result<()> {
@@ -46,18 +46,29 @@ fn save(path: &Path, pixels: &[u8], channels: usize, width: usize, height: usize
     .with_context(|| format!("writing {}", path.display()))
 }
 
-/// A 28×28 digit as intensities in `[0, 1]`; colour images are converted to grayscale.
-pub fn read_digit(path: &Path) -> Result<Vec<f32>> {
-    let image = image::open(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .into_luma8();
-    let side = IMAGE_SIDE as u32;
+/// An image of `shape` as intensities in `[0, 1]`, channels first; colour pictures become
+/// grayscale for a grayscale model, and grayscale ones RGB for a colour one.
+pub fn read_image(path: &Path, shape: ImageShape) -> Result<Vec<f32>> {
+    let image = image::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let side = shape.side as u32;
     ensure!(
-        image.dimensions() == (side, side),
-        "{} is {}×{} pixels; digits must be {side}×{side} (white on black, as in MNIST)",
+        (image.width(), image.height()) == (side, side),
+        "{} is {}×{} pixels; the model reads {shape} images{}",
         path.display(),
         image.width(),
-        image.height()
+        image.height(),
+        if shape == ImageShape::MNIST {
+            " (digits white on black, as in MNIST)"
+        } else {
+            ""
+        }
     );
-    Ok(image.pixels().map(|p| f32::from(p.0[0]) / 255.0).collect())
+    let to_unit = |byte: &u8| f32::from(*byte) / 255.0;
+    if shape.channels == 1 {
+        return Ok(image.into_luma8().as_raw().iter().map(to_unit).collect());
+    }
+    let rgb = image.into_rgb8();
+    Ok((0..3)
+        .flat_map(|channel| rgb.as_raw().iter().skip(channel).step_by(3).map(to_unit))
+        .collect())
 }

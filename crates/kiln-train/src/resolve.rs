@@ -13,13 +13,19 @@ use crate::run_dir::RunDir;
 
 /// The model `args` names, loaded onto the device it asks for.
 pub fn load(args: &ModelArgs) -> Result<(Model, Device)> {
+    let (model, _, device) = load_with_spec(args)?;
+    Ok((model, device))
+}
+
+/// [`load`], with the model's spec.
+pub fn load_with_spec(args: &ModelArgs) -> Result<(Model, ModelSpec, Device)> {
     let resolved = resolve(&args.model, &args.manifest)?;
     let device = args.device.device()?;
     let model = resolved
         .spec
         .load(&resolved.weights, &device)
         .with_context(|| format!("loading {}", args.model))?;
-    Ok((model, device))
+    Ok((model, resolved.spec, device))
 }
 
 /// A model ready to load.

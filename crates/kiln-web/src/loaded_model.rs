@@ -3,9 +3,10 @@
 
 use burn::tensor::Device;
 use js_sys::Float32Array;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::model::{Model, ModelSpec};
 use kiln_core::request::{
-    DenoiseOptions, DenoiseRequest, Digits, FinetuneOptions, FinetuneRequest, InterpolateOptions,
+    DenoiseOptions, DenoiseRequest, FinetuneOptions, FinetuneRequest, Images, InterpolateOptions,
     InterpolateRequest, SampleOptions, SampleRequest, TextOptions, TextRequest, seed_from_f64,
 };
 use kiln_core::train::finetune::Finetuning;
@@ -27,6 +28,11 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
+    /// The images it reads; a text model has none, and refuses image calls itself.
+    fn shape(&self) -> ImageShape {
+        self.spec.image_shape().unwrap_or(ImageShape::MNIST)
+    }
+
     pub fn new(name: String, spec: ModelSpec, model: Model, device: Device) -> Self {
         Self {
             name,
@@ -42,6 +48,12 @@ impl LoadedModel {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.name.clone()
+    }
+
+    /// The images it reads or draws, `{ channels, side }`; undefined for a text model.
+    #[wasm_bindgen(getter, js_name = imageShape)]
+    pub fn image_shape(&self) -> Result<JsValue, JsError> {
+        serde_wasm_bindgen::to_value(&self.spec.image_shape()).map_err(to_js)
     }
 
     /// What the model can do: "sample", "conditional", "diffuse", "interpolate", "denoise",
@@ -96,6 +108,14 @@ impl LoadedModel {
                 self.model.kind()
             )));
         };
+        // Its augmentations shift and slant digits: it learns from 28×28 grayscale ones.
+        if self.shape() != ImageShape::MNIST {
+            return Err(to_js(format!(
+                "fine-tuning in the page takes 28×28 grayscale digits, and {} draws {} images",
+                self.name,
+                self.shape()
+            )));
+        }
         let request = FinetuneRequest::new(
             pixels,
             options::<FinetuneOptions>(options_object, "finetune")?,
@@ -153,14 +173,15 @@ impl LoadedModel {
         })
     }
 
-    /// Add Gaussian noise (`{ noise, seed }`: its standard deviation, seeded) to 28×28 digits
-    /// given as `count × 784` intensities in [0, 1], and restore them. Resolves to
-    /// `{ count, width, height, damaged, restored }` with two `Float32Array`s.
+    /// Add Gaussian noise (`{ noise, seed }`: its standard deviation, seeded) to images of the
+    /// model's shape (`count × channels × side × side` intensities in [0, 1]), and restore
+    /// them. Resolves to `{ count, width, height, channels, damaged, restored }` with two
+    /// `Float32Array`s.
     pub fn denoise(&self, pixels: Vec<f32>, options_object: JsValue) -> js_sys::Promise {
-        let (model, device) = (self.model.clone(), self.device.clone());
+        let (model, device, shape) = (self.model.clone(), self.device.clone(), self.shape());
         promise(async move {
             let DenoiseOptions { noise, seed } = options(options_object, "denoise")?;
-            let request = DenoiseRequest::new(pixels, noise, seed_from_f64(seed)?)?;
+            let request = DenoiseRequest::new(pixels, shape, noise, seed_from_f64(seed)?)?;
             let denoised = on_pool(move || model.denoise(&request, &device)).map_err(to_js)?;
             let damaged = read_images(denoised.damaged).await?;
             let restored = read_images(denoised.restored).await?;
@@ -168,13 +189,14 @@ impl LoadedModel {
         })
     }
 
-    /// How likely each of `pixels`' digits (`count × 784` intensities in [0, 1]) is to be a
-    /// 0, 1, …, 9 (classifiers). Resolves to a `Float32Array` of `count × 10` probabilities.
+    /// How likely each of `pixels`' images (of the model's shape, intensities in [0, 1]) is to
+    /// be of each class (classifiers). Resolves to a `Float32Array` of `count × classes`
+    /// probabilities.
     pub fn classify(&self, pixels: Vec<f32>) -> js_sys::Promise {
-        let (model, device) = (self.model.clone(), self.device.clone());
+        let (model, device, shape) = (self.model.clone(), self.device.clone(), self.shape());
         promise(async move {
-            let digits = Digits::new(pixels)?;
-            let probabilities = on_pool(move || model.classify(&digits, &device)).map_err(to_js)?;
+            let images = Images::new(pixels, shape)?;
+            let probabilities = on_pool(move || model.classify(&images, &device)).map_err(to_js)?;
             let values = read_values(probabilities, "class probabilities").await?;
             Ok(Float32Array::from(&values[..]).into())
         })

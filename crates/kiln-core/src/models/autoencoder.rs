@@ -92,6 +92,7 @@ impl AutoencoderConfig {
             code: LinearConfig::new(self.hidden, self.code_dim).init(device),
             decoder: stack.init_decoder(self.code_dim, device),
             corruption: self.training_corruption(),
+            input: [self.channels, self.image_size],
         }
     }
 }
@@ -104,6 +105,8 @@ pub struct DenoisingAutoencoder {
     decoder: ConvDecoder,
     #[module(skip)]
     corruption: Corruption,
+    /// `[channels, side]` of its images.
+    input: [usize; 2],
 }
 
 /// Per-image loss terms of a batch.
@@ -117,6 +120,12 @@ pub struct AutoencoderLoss {
 }
 
 impl DenoisingAutoencoder {
+    /// The images it restores.
+    pub fn image_shape(&self) -> ImageShape {
+        let [channels, side] = self.input;
+        ImageShape { channels, side }
+    }
+
     /// Bernoulli logits of the clean images.
     ///
     /// # Shapes

@@ -11,7 +11,7 @@ pub use options::{
     SampleOptions, TextOptions,
 };
 
-use crate::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::dataset::ImageShape;
 use crate::models::diffusion::{MAX_GUIDANCE, SamplerKind, SamplingOptions};
 use crate::text::{GenerationError, TokenChoice};
 use crate::train::finetune::MAX_STEPS as MAX_FINETUNE_STEPS;
@@ -313,50 +313,57 @@ impl TextRequest {
     }
 }
 
-/// A checked request to damage digits with Gaussian noise and restore them.
+/// A checked request to damage images with Gaussian noise and restore them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenoiseRequest {
-    pub digits: Digits,
+    pub images: Images,
     pub noise_std: f64,
     pub seed: u64,
 }
 
 impl DenoiseRequest {
-    /// `pixels`: clean digits, `count × 28 × 28` intensities in `[0, 1]`.
-    pub fn new(pixels: Vec<f32>, noise_std: f64, seed: u64) -> Result<Self, RequestError> {
-        let digits = Digits::new(pixels)?;
+    /// `pixels`: clean images of `shape` (the model's), intensities in `[0, 1]`.
+    pub fn new(
+        pixels: Vec<f32>,
+        shape: ImageShape,
+        noise_std: f64,
+        seed: u64,
+    ) -> Result<Self, RequestError> {
+        let images = Images::new(pixels, shape)?;
         if !(0.0..=MAX_NOISE_STD).contains(&noise_std) {
             return Err(RequestError::Noise(noise_std.to_string()));
         }
         Ok(Self {
-            digits,
+            images,
             noise_std,
             seed: check_seed(seed)?,
         })
     }
 
     pub fn count(&self) -> usize {
-        self.digits.count()
+        self.images.count()
     }
 }
 
-/// Checked 28×28 digits given by a caller (to denoise or to classify): 1 to
-/// [`MAX_SAMPLE_COUNT`] of them, intensities in `[0, 1]`.
+/// Checked images given by a caller (to denoise or to classify), of the shape the model reads:
+/// 1 to [`MAX_SAMPLE_COUNT`] of them, intensities in `[0, 1]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Digits {
+pub struct Images {
     pixels: Vec<f32>,
+    shape: ImageShape,
 }
 
-impl Digits {
-    /// `pixels`: `count × 28 × 28` intensities, row by row.
-    pub fn new(pixels: Vec<f32>) -> Result<Self, RequestError> {
-        if pixels.is_empty() || !pixels.len().is_multiple_of(IMAGE_PIXELS) {
+impl Images {
+    /// `pixels`: `count × channels × side × side` intensities, channels first, row by row.
+    pub fn new(pixels: Vec<f32>, shape: ImageShape) -> Result<Self, RequestError> {
+        let values = shape.values();
+        if values == 0 || pixels.is_empty() || !pixels.len().is_multiple_of(values) {
             return Err(RequestError::Images(format!(
-                "images must be 28×28: expected a multiple of {IMAGE_PIXELS} values, got {}",
+                "images must be {shape}: expected a multiple of {values} values, got {}",
                 pixels.len()
             )));
         }
-        let count = pixels.len() / IMAGE_PIXELS;
+        let count = pixels.len() / values;
         if count > MAX_SAMPLE_COUNT {
             return Err(RequestError::Count(count.to_string()));
         }
@@ -365,17 +372,22 @@ impl Digits {
                 "pixel values must be from 0 to 1, got {bad}"
             )));
         }
-        Ok(Self { pixels })
+        Ok(Self { pixels, shape })
     }
 
     pub fn count(&self) -> usize {
-        self.pixels.len() / IMAGE_PIXELS
+        self.pixels.len() / self.shape.values()
+    }
+
+    pub fn shape(&self) -> ImageShape {
+        self.shape
     }
 
     /// # Shapes
-    /// - output: `[count, 1, 28, 28]`
+    /// - output: `[count, channels, side, side]`
     pub fn to_tensor(&self, device: &Device) -> Tensor<4> {
-        let shape = [self.count(), 1, IMAGE_SIDE, IMAGE_SIDE];
+        let ImageShape { channels, side } = self.shape;
+        let shape = [self.count(), channels, side, side];
         Tensor::from_data(TensorData::new(self.pixels.clone(), shape), device)
     }
 }
@@ -430,8 +442,26 @@ mod tests {
 
     #[test]
     fn denoise_requests_are_checked() {
-        let ok = |pixels: Vec<f32>, noise, seed| DenoiseRequest::new(pixels, noise, seed);
+        const IMAGE_PIXELS: usize = 784;
+        let digits = ImageShape::MNIST;
+        let ok = |pixels: Vec<f32>, noise, seed| DenoiseRequest::new(pixels, digits, noise, seed);
         assert_eq!(ok(vec![0.5; 2 * IMAGE_PIXELS], 0.3, 4).unwrap().count(), 2);
+        let wrong = ok(vec![0.5; 100], 0.3, 0).unwrap_err().to_string();
+        assert!(
+            wrong.contains(
+                "images must be 28×28 grayscale: expected a multiple of 784 values, got 100"
+            ),
+            "{wrong}"
+        );
+        let rgb = ImageShape {
+            channels: 3,
+            side: 4,
+        };
+        let colour = DenoiseRequest::new(vec![0.5; 96], rgb, 0.3, 0).unwrap();
+        assert_eq!(
+            colour.images.to_tensor(&Device::flex()).dims(),
+            [2, 3, 4, 4]
+        );
         for (pixels, noise, seed) in [
             (vec![], 0.3, 0),
             (vec![0.5; 100], 0.3, 0),

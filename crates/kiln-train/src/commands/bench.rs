@@ -9,6 +9,7 @@ use anyhow::{Result, ensure};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::ValueEnum;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::mnist::{IMAGE_SIDE, NUM_CLASSES};
 use kiln_core::limits::MAX_BATCH;
 use kiln_core::model::Model;
@@ -107,7 +108,7 @@ fn infer(model: &Model, batch: usize, device: &Device) -> Result<()> {
     let capable = model.capable();
     if capable.restorer().is_some() {
         let digits = noise::uniform_values(0, batch * PIXELS);
-        let request = DenoiseRequest::new(digits, 0.4, 0)?;
+        let request = DenoiseRequest::new(digits, ImageShape::MNIST, 0.4, 0)?;
         model.denoise(&request, device)?.restored.into_data();
     } else if let Some(classifier) = capable.recogniser() {
         let images = noise_images(batch, device);

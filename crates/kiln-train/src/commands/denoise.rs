@@ -1,6 +1,7 @@
 //! `kiln denoise`: damage digit images with noise and restore them.
 
 use anyhow::Result;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::image::ImageBatch;
 use kiln_core::request::DenoiseRequest;
 
@@ -8,12 +9,13 @@ use crate::cli::DenoiseArgs;
 use crate::{atomic, png, resolve};
 
 pub fn run(args: DenoiseArgs) -> Result<()> {
+    let (model, spec, device) = resolve::load_with_spec(&args.model)?;
+    let shape = spec.image_shape().unwrap_or(ImageShape::MNIST);
     let mut pixels = Vec::new();
     for path in &args.images {
-        pixels.extend(png::read_digit(path)?);
+        pixels.extend(png::read_image(path, shape)?);
     }
-    let request = DenoiseRequest::new(pixels, args.noise, args.seed)?;
-    let (model, device) = resolve::load(&args.model)?;
+    let request = DenoiseRequest::new(pixels, shape, args.noise, args.seed)?;
     let denoised = model.denoise(&request, &device)?;
     let damaged = ImageBatch::from_data(denoised.damaged.into_data())?;
     let restored = ImageBatch::from_data(denoised.restored.into_data())?;

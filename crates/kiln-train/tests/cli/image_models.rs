@@ -101,7 +101,7 @@ fn the_autoencoder_restores_pngs_and_is_judged_on_noisy_digits() {
         &out,
     ]);
     assert!(
-        err.contains("wide.png is 30×28 pixels; digits must be 28×28"),
+        err.contains("wide.png is 30×28 pixels; the model reads 28×28 grayscale images"),
         "{err}"
     );
     let err = fails(&[

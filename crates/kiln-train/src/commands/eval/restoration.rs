@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 use burn::tensor::Tensor;
-use kiln_core::data::mnist::IMAGE_SIDE;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::metrics::psnr;
 use kiln_core::request::DenoiseRequest;
 
 use super::figures::RestorationFigures;
-use super::{BATCH, host_values, measured, record_as, total};
+use super::{BATCH, host_values, load_data, measured, record_as, total};
 use crate::cli::EvalArgs;
 use crate::resolve::Resolved;
 use crate::{data, progress};
@@ -25,26 +25,33 @@ pub fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Res
         .spec
         .load(&resolved.weights, &device)
         .with_context(|| format!("loading {name}"))?;
-    let mnist = data::load_mnist(&args.data)?;
-    let indices: Vec<usize> = (0..args.count.min(mnist.test.len())).collect();
+    let shape = resolved.spec.image_shape().unwrap_or(ImageShape::MNIST);
+    let test = load_data(args, shape)?.test;
+    let indices: Vec<usize> = (0..args.count.min(test.len())).collect();
     let bar = progress::bar(indices.len() as u64, format!("restoring with {name}"));
     let (mut damaged, mut restored) = (0.0, 0.0);
     for (batch, chunk) in indices.chunks(BATCH).enumerate() {
-        let clean = mnist.test.images(chunk, &device);
-        let pixels = host_values(clean.clone(), "test digits")?;
-        let request = DenoiseRequest::new(pixels, RESTORATION_NOISE, args.seed + batch as u64)?;
+        let clean = test.images(chunk, &device);
+        let pixels = host_values(clean.clone(), "test images")?;
+        let seed = args.seed + batch as u64;
+        let request = DenoiseRequest::new(pixels, shape, RESTORATION_NOISE, seed)?;
         let out = model.denoise(&request, &device)?;
         damaged += squared_error(out.damaged, clean.clone())?;
         restored += squared_error(out.restored, clean)?;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let pixels = (indices.len() * IMAGE_SIDE * IMAGE_SIDE) as f64;
-    let (damaged, restored) = (damaged / pixels, restored / pixels);
+    let values = (indices.len() * shape.values()) as f64;
+    let (damaged, restored) = (damaged / values, restored / values);
+    let images = if data::is_mnist(&args.data) {
+        "MNIST test digits".to_owned()
+    } else {
+        format!("the test images of {}", args.data.display())
+    };
     let evaluation = measured(
         args,
         indices.len(),
-        &format!("MNIST test digits with Gaussian noise σ = {RESTORATION_NOISE}"),
+        &format!("{images} with Gaussian noise σ = {RESTORATION_NOISE}"),
         &RestorationFigures {
             noise_std: RESTORATION_NOISE,
             damaged_mse: damaged,
