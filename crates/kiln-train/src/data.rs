@@ -10,11 +10,7 @@ use kiln_core::limits::MAX_DATA_BYTES;
 
 use crate::pictures::{self, PictureOptions};
 
-/// The train and test splits of an image data set.
-pub struct Splits {
-    pub train: ImageDataset,
-    pub test: ImageDataset,
-}
+pub use kiln_core::data::dataset::Splits;
 
 /// The first of MNIST's files, whose presence says that `dir` holds IDX files.
 const MNIST_TRAIN_IMAGES: &str = "train-images-idx3-ubyte";

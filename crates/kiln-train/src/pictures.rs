@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use image::imageops::FilterType;
 use image::{ImageReader, Limits};
-use kiln_core::data::dataset::{ImageDataset, ImageShape};
+use kiln_core::data::dataset::{ImageDataset, ImageShape, Splits};
 use kiln_core::limits::{MAX_DATA_BYTES, MAX_IMAGE_SIDE, check_sizes};
 use kiln_core::noise;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Splits;
 use crate::progress;
 
 /// The extensions read as pictures (any case); other files are left out and counted.

@@ -183,6 +183,12 @@ impl ImageDataset {
     }
 }
 
+/// The training and held-out images of a data set.
+pub struct Splits {
+    pub train: ImageDataset,
+    pub test: ImageDataset,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
