@@ -56,26 +56,11 @@ impl PictureOptions {
 pub fn load(dir: &Path, options: &PictureOptions, seed: u64) -> Result<Splits> {
     options.validate()?;
     let train = list(dir, true)?;
-    let (train_files, test_files) = if dir.join(TEST_FOLDER).is_dir() {
-        let test = list(&dir.join(TEST_FOLDER), false)?;
-        let files = test
-            .files
-            .into_iter()
-            .map(|(path, label)| {
-                let name = &test.classes[usize::from(label)];
-                match train.classes.iter().position(|class| class == name) {
-                    Some(index) => Ok((path, index as u16)),
-                    None => bail!(
-                        "{} has class {name:?}, which {} does not have",
-                        dir.join(TEST_FOLDER).display(),
-                        dir.display()
-                    ),
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        (train.files, files)
+    let test_dir = dir.join(TEST_FOLDER);
+    let held_out = if test_dir.is_dir() {
+        Some(held_out_files(&test_dir, &train, dir)?)
     } else {
-        hold_out_tenth(train.files, seed, dir)?
+        None
     };
     if train.ignored > 0 {
         eprintln!(
@@ -84,6 +69,11 @@ pub fn load(dir: &Path, options: &PictureOptions, seed: u64) -> Result<Splits> {
             dir.display()
         );
     }
+    let Listing { classes, files, .. } = train;
+    let (train_files, test_files) = match held_out {
+        Some(test_files) => (files, test_files),
+        None => hold_out_tenth(files, seed, dir)?,
+    };
     let mut reader = Reader::new(options, train_files.len() + test_files.len());
     let train_pictures = reader.read_all(shuffled(train_files, seed))?;
     let test_pictures = reader.read_all(shuffled(test_files, seed))?;
@@ -102,7 +92,7 @@ pub fn load(dir: &Path, options: &PictureOptions, seed: u64) -> Result<Splits> {
         for picture in pictures {
             picture.append_to(&mut pixels, shape.channels);
         }
-        ImageDataset::new(shape, train.classes.clone(), pixels, labels)
+        ImageDataset::new(shape, classes.clone(), pixels, labels)
             .with_context(|| format!("the {split} pictures of {}", dir.display()))
     };
     Ok(Splits {
@@ -117,6 +107,37 @@ struct Listing {
     files: Vec<(PathBuf, u16)>,
     /// Files that are not pictures.
     ignored: usize,
+    /// Whether the pictures lie in the folder itself (one class named after it).
+    loose: bool,
+}
+
+/// The pictures of `test_dir`, labelled with the classes of `train`, the listing of `dir`.
+fn held_out_files(test_dir: &Path, train: &Listing, dir: &Path) -> Result<Vec<(PathBuf, u16)>> {
+    let test = list(test_dir, false)?;
+    ensure!(
+        test.loose == train.loose,
+        "{} must be laid out like {}: both with class folders, or both with the pictures \
+         directly in them",
+        test_dir.display(),
+        dir.display()
+    );
+    if train.loose {
+        return Ok(test.files); // one class each
+    }
+    test.files
+        .into_iter()
+        .map(|(path, label)| {
+            let name = &test.classes[usize::from(label)];
+            match train.classes.iter().position(|class| class == name) {
+                Some(index) => Ok((path, index as u16)),
+                None => bail!(
+                    "{} has class {name:?}, which {} does not have",
+                    test_dir.display(),
+                    dir.display()
+                ),
+            }
+        })
+        .collect()
 }
 
 /// The classes under `dir` (its folders, sorted; `test/` left out at the top) and their
@@ -164,6 +185,7 @@ fn list(dir: &Path, top: bool) -> Result<Listing> {
                 classes: vec![class],
                 files,
                 ignored,
+                loose: true,
             });
         }
         (false, true) => {}
@@ -179,6 +201,7 @@ fn list(dir: &Path, top: bool) -> Result<Listing> {
         classes: Vec::new(),
         files: Vec::new(),
         ignored,
+        loose: false,
     };
     for (label, folder) in folders.iter().enumerate() {
         let before = listing.files.len();

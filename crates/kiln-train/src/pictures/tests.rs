@@ -83,6 +83,24 @@ fn loose_pictures_are_one_class_with_a_seeded_tenth_held_out() {
 }
 
 #[test]
+fn loose_pictures_take_a_loose_test_folder() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join("sprites");
+    gray(&root, "a.png", 8, 10);
+    gray(&root, "b.png", 8, 20);
+    gray(&root, "test/c.png", 8, 30);
+    let splits = load(&root, &OPTIONS, 0).unwrap();
+    assert_eq!(splits.test.classes(), ["sprites"]);
+    assert_eq!(
+        (levels(&splits.train), levels(&splits.test)),
+        (vec![10, 20], vec![30])
+    );
+    gray(&root, "test/hat/d.png", 8, 40);
+    std::fs::remove_file(root.join("test/c.png")).unwrap();
+    assert!(error(&root, &OPTIONS).contains("must be laid out like"));
+}
+
+#[test]
 fn pictures_are_resized_and_centre_cropped() {
     let dir = TempDir::new().unwrap();
     // 40×20: a red band, a green middle and a blue band; the centre crop keeps the green.
