@@ -47,6 +47,14 @@ fn shapes(dir: &Path) {
     }
 }
 
+/// `kiln eval` of `model` by `judge` on 30 images of `data`, and `extra` flags.
+fn eval_args<'a>(model: &'a str, judge: &'a str, data: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["eval", "--model", model, "--judge", judge, "--data", data];
+    args.extend_from_slice(&["--count", "30", "--importance-samples", "2"]);
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn every_image_model_learns_colour_pictures_with_their_classes() {
     let env = Env::new();
@@ -98,20 +106,12 @@ fn every_image_model_learns_colour_pictures_with_their_classes() {
     }
 
     // Judged by the classifier trained on the same pictures, against their held-out ones.
-    let report = stdout_of(&[
-        "eval",
-        "--model",
-        &env.path("run-cvae"),
-        "--judge",
-        &env.path("run-classifier"),
-        "--data",
-        &data,
-        "--count",
-        "30",
-        "--importance-samples",
-        "2",
-        "--json",
-    ]);
+    let (cvae, classifier, ae) = (
+        env.path("run-cvae"),
+        env.path("run-classifier"),
+        env.path("run-ae"),
+    );
+    let report = stdout_of(&eval_args(&cvae, &classifier, &data, &["--json"]));
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let figures = &report["evaluation"]["metrics"];
     assert!(figures["conditional_accuracy"].is_number(), "{report}");
@@ -119,18 +119,8 @@ fn every_image_model_learns_colour_pictures_with_their_classes() {
         report["references"]["shapes train (real images)"]["fid"].is_number(),
         "{report}"
     );
-    let mnist_judge = fails(&[
-        "eval",
-        "--model",
-        &env.path("run-cvae"),
-        "--judge",
-        &env.path("run-ae"),
-        "--data",
-        &data,
-        "--count",
-        "30",
-    ]);
-    assert!(mnist_judge.contains("is not a classifier"), "{mnist_judge}");
+    let not_a_judge = fails(&eval_args(&cvae, &ae, &data, &[]));
+    assert!(not_a_judge.contains("is not a classifier"), "{not_a_judge}");
 
     let pretrained = env.path("pretrained");
     ok(&[
