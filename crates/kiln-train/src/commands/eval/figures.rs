@@ -16,7 +16,7 @@ pub struct SampleFigures {
     pub recall: f64,
     /// Entropy of the predicted classes over log 10: 1 when every digit is as frequent.
     pub class_entropy: f64,
-    /// The share recognised as the digit asked for (class-conditional models).
+    /// The share recognised as the class asked for (class-conditional models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditional_accuracy: Option<f64>,
     /// Mean MS-SSIM between pairs of images of one class (Odena et al.'s diversity measure;
@@ -91,7 +91,7 @@ impl SampleFigures {
 
 /// The heads of the columns of [`SampleFigures::cells`].
 pub const COLUMNS: [&str; 7] = [
-    "the digit asked for",
+    "the class asked for",
     "FID ↓",
     "IS ↑",
     "precision",

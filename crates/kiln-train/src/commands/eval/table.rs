@@ -31,7 +31,7 @@ pub fn print_table(
         print_row(reference, figures);
     }
     if let Some(likelihood) = &figures.likelihood {
-        println!("  test digits: {}", likelihood.describe());
+        println!("  test images: {}", likelihood.describe());
     }
     let shares: Vec<String> = tally
         .histogram()
