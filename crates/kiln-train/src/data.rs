@@ -1,6 +1,6 @@
 //! Reading training data from disk: MNIST-style IDX files, a folder of pictures, or a text file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use kiln_core::data::dataset::ImageDataset;
@@ -17,12 +17,7 @@ const MNIST_TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 
 /// Whether `dir` holds MNIST-style IDX files rather than pictures.
 pub fn is_mnist(dir: &Path) -> bool {
-    [
-        MNIST_TRAIN_IMAGES.to_string(),
-        format!("{MNIST_TRAIN_IMAGES}.gz"),
-    ]
-    .iter()
-    .any(|name| dir.join(name).is_file())
+    raw_or_gz(dir, MNIST_TRAIN_IMAGES).is_some()
 }
 
 /// The images under `dir`: MNIST's IDX files, with their classes named `class_names` if given,
@@ -59,7 +54,7 @@ pub fn load_images(
 }
 
 /// Read `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` from `dir`.
-pub fn load_mnist(dir: &Path) -> Result<Splits> {
+fn load_mnist(dir: &Path) -> Result<Splits> {
     if !dir.is_dir() {
         bail!(
             "data directory {} does not exist; point --data at a folder with the four MNIST IDX files \
@@ -85,12 +80,17 @@ fn load_split(dir: &Path, prefix: &str) -> Result<ImageDataset> {
 
 /// Read `name` or `name.gz`, whichever exists.
 fn read_either(dir: &Path, name: &str) -> Result<(String, Vec<u8>)> {
-    for candidate in [dir.join(name), dir.join(format!("{name}.gz"))] {
-        if candidate.is_file() {
-            return Ok((candidate.display().to_string(), read_bounded(&candidate)?));
-        }
-    }
-    bail!("{} has neither {name} nor {name}.gz", dir.display())
+    let Some(path) = raw_or_gz(dir, name) else {
+        bail!("{} has neither {name} nor {name}.gz", dir.display())
+    };
+    Ok((path.display().to_string(), read_bounded(&path)?))
+}
+
+/// `dir/name` or `dir/name.gz`, whichever is a file.
+fn raw_or_gz(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))]
+        .into_iter()
+        .find(|candidate| candidate.is_file())
 }
 
 /// The bytes of a data file, if it is within [`MAX_DATA_BYTES`].

@@ -44,12 +44,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     check_flags(&args, &model)?;
     // Read the data (which shapes the model) and start the device before creating anything on
     // disk. A resumed run reads its pictures as it did when it started.
+    let requested = picture_options(&args, &model)?;
     let (pictures, class_names) = match &stored {
         Some(config) => (
             config.settings.pictures,
             config.settings.class_names.clone(),
         ),
-        None => (picture_options(&args, &model)?, args.class_names.clone()),
+        None => (requested, args.class_names.clone()),
     };
     let reading = Reading {
         pictures: pictures.as_ref(),
@@ -60,8 +61,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let source = Source::read(&args.data, &model, &reading)?;
     let config = match stored {
-        Some(stored) => resumed_config(&run, stored, &args, &model, &source)?,
-        None => new_config(&args, &model, &source)?,
+        Some(stored) => resumed_config(&run, stored, &args, &model, &source, requested)?,
+        None => new_config(&args, &model, &source, requested)?,
     };
     let data = source.into_training_set(&config)?;
     let device = args.device.device()?;
@@ -322,7 +323,14 @@ fn picture_options(args: &TrainArgs, model: &Trainable) -> Result<Option<Picture
     }))
 }
 
-fn new_config(args: &TrainArgs, model: &Trainable, source: &Source) -> Result<RunConfig> {
+/// A new run's config: `model` shaped by the data read from `source`, which `pictures` says
+/// how to read.
+fn new_config(
+    args: &TrainArgs,
+    model: &Trainable,
+    source: &Source,
+    pictures: Option<PictureOptions>,
+) -> Result<RunConfig> {
     let spec = model.configure(&args.hyper_parameters, source.shape())?;
     spec.validate()?;
     let defaults = spec.training_defaults();
@@ -341,7 +349,7 @@ fn new_config(args: &TrainArgs, model: &Trainable, source: &Source) -> Result<Ru
     let lr_schedule = lr_schedule(args, defaults.schedule)?;
     let settings = TrainSettings {
         data: args.data.clone(),
-        pictures: picture_options(args, model)?,
+        pictures,
         class_names: args.class_names.clone(),
         epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
         batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
@@ -410,6 +418,7 @@ fn resumed_config(
     args: &TrainArgs,
     model: &Trainable,
     source: &Source,
+    requested: Option<PictureOptions>,
 ) -> Result<RunConfig> {
     if let Source::Images(splits) = source {
         let classes = config.classes.clone().unwrap_or_else(mnist::digit_classes);
@@ -430,7 +439,7 @@ fn resumed_config(
             classes.join(", ")
         );
     }
-    let fixed = new_config(args, model, source)?;
+    let fixed = new_config(args, model, source, requested)?;
     let stored = &config.settings;
     let conflicts: Vec<&str> = [
         (
