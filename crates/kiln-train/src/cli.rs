@@ -360,8 +360,8 @@ pub struct EvalArgs {
     /// A model name from the manifest, a run directory, or a .bpk file listed in a manifest beside it.
     #[arg(long, required_unless_present = "all", conflicts_with = "all")]
     pub model: Option<String>,
-    /// Judge every generative model in the manifest, record the figures there and rewrite the
-    /// metrics table of --readme.
+    /// Judge every generative model in the manifest that draws the judge's classes at its size,
+    /// record the figures there and rewrite the metrics table of --readme.
     #[arg(long, conflicts_with = "json")]
     pub all: bool,
     /// The Markdown file whose table --all rewrites, between the lines `<!-- kiln eval --all -->`
@@ -387,7 +387,7 @@ pub struct EvalArgs {
     /// (the `--seed` the model was trained with).
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
-    /// What the reference row calls --data ("NAME train (real images)") [default: MNIST for IDX
+    /// What the reference rows call --data ("NAME train (real images)") [default: MNIST for IDX
     /// files, the folder's name for pictures].
     #[arg(long)]
     pub data_name: Option<String>,
@@ -407,7 +407,8 @@ pub struct EvalArgs {
     /// Draws of q(z|x) per test digit for a VAE's importance-weighted likelihood bound.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub importance_samples: u32,
-    /// Store the figures, command, count and seed in the model's manifest entry.
+    /// Store the figures, command, count and seed in the model's manifest entry, and the
+    /// reference rows' beside the figures measured before by other judges.
     #[arg(long)]
     pub record: bool,
     /// Print the figures as JSON instead of a table.
@@ -432,6 +433,10 @@ pub struct ExportArgs {
     /// --model's own name].
     #[arg(long, required_unless_present = "model")]
     pub name: Option<String>,
+    /// What the manifest calls the run's training data, e.g. Fashion-MNIST [default: MNIST for
+    /// IDX files, "the pictures in FOLDER" for pictures].
+    #[arg(long, conflicts_with = "model")]
+    pub data_name: Option<String>,
     /// How the file stores the weights: f32 (as trained), f16 (half the size; relative error at
     /// most 2⁻¹¹ per weight), int8 (about 26 % of the size: weight matrices and kernels in 8
     /// bits with one f16 scale per 64 values, biases in f32) or int4 (about 14 %: 4 bits with one

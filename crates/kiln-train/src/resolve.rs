@@ -32,6 +32,8 @@ pub fn load_with_spec(args: &ModelArgs) -> Result<(Model, ModelSpec, Device)> {
 pub struct Resolved {
     pub spec: ModelSpec,
     pub weights: Vec<u8>,
+    /// The class names it was trained with, where its run or manifest entry records them.
+    pub classes: Option<Vec<String>>,
 }
 
 /// `model` is a run directory, a weight file listed in a manifest beside it or carrying its own
@@ -40,9 +42,11 @@ pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
     let path = Path::new(model);
     if path.is_dir() {
         let run = RunDir::new(path);
+        let config = run.config()?;
         return Ok(Resolved {
-            spec: run.config()?.spec,
+            spec: config.spec,
             weights: run.latest_weights()?,
+            classes: config.classes,
         });
     }
     if path.is_file() {
@@ -72,7 +76,11 @@ pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
                  pass a file that `kiln export` listed or the page's Download wrote"
             );
         };
-        return Ok(Resolved { spec, weights });
+        return Ok(Resolved {
+            spec,
+            weights,
+            classes: None,
+        });
     }
     let manifest_data = read_manifest(manifest).with_context(|| {
         format!("{model:?} is not a file or run directory, so it was looked up as a model name")
@@ -95,5 +103,6 @@ fn load_entry(entry: &ManifestEntry, file: PathBuf) -> Result<Resolved> {
     Ok(Resolved {
         spec: entry.spec.clone(),
         weights: bytes,
+        classes: entry.classes.clone(),
     })
 }

@@ -26,7 +26,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
                 .name
                 .clone()
                 .context("--name names the exported model")?;
-            (name, from_run(run)?)
+            (name, from_run(run, args.data_name.as_deref())?)
         }
         (None, Some(model)) => {
             let entry = manifest.get(model)?;
@@ -82,8 +82,9 @@ struct Source {
     provenance: Provenance,
 }
 
-/// A run's latest weights and the provenance its config and state record.
-fn from_run(path: &std::path::Path) -> Result<Source> {
+/// A run's latest weights and the provenance its config and state record; `data_name` names
+/// its training data.
+fn from_run(path: &std::path::Path, data_name: Option<&str>) -> Result<Source> {
     let run = RunDir::new(path);
     let config = run.config()?;
     let state = run.state()?;
@@ -98,7 +99,7 @@ fn from_run(path: &std::path::Path) -> Result<Source> {
     };
     let settings = &config.settings;
     let provenance = Provenance {
-        dataset: describe_data(&config, state.train_images),
+        dataset: describe_data(&config, data_name, state.train_images),
         command: std::iter::once(&config.command)
             .chain(&state.resumed_with)
             .cloned()
@@ -126,22 +127,22 @@ fn from_run(path: &std::path::Path) -> Result<Source> {
     })
 }
 
-/// What the model learnt from (the path itself is in the command).
-fn describe_data(config: &RunConfig, train_examples: usize) -> String {
+/// What the model learnt from (the path itself is in the command), called `data_name` if given.
+fn describe_data(config: &RunConfig, data_name: Option<&str>, train_examples: usize) -> String {
     let data = &config.settings.data;
-    let name = data.file_name().unwrap_or(data.as_os_str());
+    let folder = data
+        .file_name()
+        .unwrap_or(data.as_os_str())
+        .to_string_lossy();
     if let Some(shape) = config.spec.image_shape() {
         if config.settings.pictures.is_none() {
-            return format!("MNIST ({train_examples} training images)");
+            let name = data_name.unwrap_or("MNIST");
+            return format!("{name} ({train_examples} training images)");
         }
+        let name = data_name.map_or_else(|| format!("the pictures in {folder}"), str::to_owned);
         let classes = config.classes.as_ref().map_or(0, Vec::len);
-        return format!(
-            "the pictures in {} ({train_examples} training images, {shape}, {classes} classes)",
-            name.to_string_lossy()
-        );
+        return format!("{name} ({train_examples} training images, {shape}, {classes} classes)");
     }
-    format!(
-        "{} ({train_examples} training characters; the last tenth held out)",
-        name.to_string_lossy()
-    )
+    let name = data_name.unwrap_or(&folder);
+    format!("{name} ({train_examples} training characters; the last tenth held out)")
 }

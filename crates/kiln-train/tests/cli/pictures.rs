@@ -123,23 +123,22 @@ fn every_image_model_learns_colour_pictures_with_their_classes() {
     assert!(not_a_judge.contains("is not a classifier"), "{not_a_judge}");
 
     let pretrained = env.path("pretrained");
-    ok(&[
-        "export",
-        "--run",
-        &env.path("run-cvae"),
-        "--to",
-        &pretrained,
-        "--name",
-        "shapes",
-    ]);
-    let manifest = read_json(&format!("{pretrained}/manifest.json"));
+    let export = |run: &str, name: &str, extra: &[&str]| {
+        let mut args = vec!["export", "--run", run, "--to", &pretrained, "--name", name];
+        args.extend_from_slice(extra);
+        ok(&args);
+    };
+    export(&cvae, "shapes", &[]);
+    let manifest_path = format!("{pretrained}/manifest.json");
+    let manifest = read_json(&manifest_path);
     let entry = &manifest["models"][0];
     assert_eq!(entry["classes"], serde_json::json!(CLASSES));
     let dataset = entry["provenance"]["dataset"].as_str().unwrap();
     assert!(
-        dataset.contains("30 training images, 32×32 RGB, 3 classes"),
+        dataset.contains("the pictures in shapes (30 training images, 32×32 RGB, 3 classes"),
         "{dataset}"
     );
+    judged_by_their_own_classifier(&env, &pretrained, &data);
 
     // A resumed run reads its pictures as it started, and only pictures of its shape.
     let run = env.path("run-cvae");
@@ -164,4 +163,98 @@ fn every_image_model_learns_colour_pictures_with_their_classes() {
     );
     std::fs::remove_dir_all(extra).unwrap();
     ok(&resume(&[]));
+}
+
+/// `kiln eval --all --judge J` judges the manifest's models of J's classes alone, and the
+/// reference rows of each judge's data stay side by side in the manifest.
+fn judged_by_their_own_classifier(env: &Env, pretrained: &str, data: &str) {
+    let export = |run: &str, name: &str| {
+        let (run, to) = (env.path(run), pretrained.to_owned());
+        ok(&[
+            "export",
+            "--run",
+            &run,
+            "--to",
+            &to,
+            "--name",
+            name,
+            "--data-name",
+            "Shapes",
+        ]);
+    };
+    export("run-classifier", "shapes-judge");
+    export("run-gan", "other-gan");
+    // A model of other classes (here the same GAN, relabelled), which this judge must not judge.
+    let manifest_path = format!("{pretrained}/manifest.json");
+    let mut manifest = read_json(&manifest_path);
+    let other = manifest["models"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|entry| entry["name"] == "other-gan")
+        .unwrap();
+    other["classes"] = serde_json::json!(["a", "b", "c"]);
+    assert_eq!(
+        other["provenance"]["dataset"].as_str().unwrap(),
+        "Shapes (30 training images, 32×32 RGB, 3 classes)"
+    );
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let readme = env.path("README.md");
+    std::fs::write(
+        &readme,
+        "<!-- kiln eval --all -->\n<!-- end of kiln eval --all -->\n",
+    )
+    .unwrap();
+
+    let judged = |judge: &str, data_name: &str, all: bool| {
+        let mut args = vec![
+            "eval",
+            "--judge",
+            judge,
+            "--data",
+            data,
+            "--manifest",
+            &manifest_path,
+        ];
+        args.extend_from_slice(&[
+            "--data-name",
+            data_name,
+            "--count",
+            "30",
+            "--readme",
+            &readme,
+        ]);
+        args.extend_from_slice(if all {
+            &["--all"]
+        } else {
+            &["--model", "shapes", "--record"]
+        });
+        ok(&args);
+        read_json(&manifest_path)
+    };
+    let manifest = judged("shapes-judge", "Shapes", true);
+    let table = std::fs::read_to_string(&readme).unwrap();
+    assert!(
+        table.contains("shapes") && !table.contains("other-gan"),
+        "{table}"
+    );
+    assert!(manifest["models"][0]["evaluation"]["metrics"]["fid"].is_number());
+    let references = &manifest["references"];
+    for row in [
+        "Shapes train (real images)",
+        "uniform noise (judged as Shapes)",
+    ] {
+        assert!(
+            references[row]["metrics"]["fid"].is_number(),
+            "{row}: {references}"
+        );
+    }
+
+    // Another judge's references join them; the same judge's replace its own.
+    let other_judge = env.path("run-classifier");
+    let manifest = judged(&other_judge, "Shapes again", false);
+    let rows: Vec<&String> = manifest["references"].as_object().unwrap().keys().collect();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let manifest = judged(&other_judge, "Shapes again", false);
+    assert_eq!(manifest["references"].as_object().unwrap().len(), 4);
 }

@@ -30,7 +30,7 @@ use serde::Serialize;
 use classification::judge_classification;
 use figures::{SampleFigures, to_metrics};
 use restoration::judge_restoration;
-use samples::{Judged, Judgement, TestSet, load_classifier};
+use samples::{Judge, Judged, Judgement, TestSet, load_judge};
 use table::{markdown_table, print_table, rewrite_table};
 
 use crate::cli::EvalArgs;
@@ -59,7 +59,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         args.count
     );
     // Each model's weights are read (and their sha256 checked) once, here.
-    let models = match &args.model {
+    let named = match &args.model {
         Some(name) => {
             let resolved = resolve::resolve(name, &args.manifest)?;
             let capabilities = resolved.spec.capabilities();
@@ -72,17 +72,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
             if capabilities.contains(&Capability::Classify) {
                 return judge_classification(&args, name, resolved);
             }
-            vec![(name.clone(), resolved)]
+            Some((name.clone(), resolved))
         }
-        None => generative_models(&args.manifest)?
-            .into_iter()
-            .map(|name| resolve::resolve(&name, &args.manifest).map(|resolved| (name, resolved)))
-            .collect::<Result<_>>()?,
+        None => None,
     };
     let device = args.device.device()?;
-    let (classifier, judge) = load_classifier(&args, &device)?;
+    let judge = load_judge(&args, &device)?;
+    let shape = judge.classifier.image_shape();
+    let models = match named {
+        Some(model) => vec![model],
+        None => judged_by(&judge, &args)?,
+    };
     for (name, resolved) in &models {
-        let shape = classifier.image_shape();
         ensure!(
             resolved.spec.image_shape() == Some(shape),
             "{name} draws {} images, but its judge {} reads {shape} images: pass the classifier \
@@ -94,9 +95,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
             args.classifier
         );
     }
-    let splits = load_data(&args, classifier.image_shape())?;
+    let classifier = &judge.classifier;
+    let splits = load_data(&args, shape)?;
     let test = TestSet::new(Judged::real(
-        &classifier,
+        classifier,
         &splits.test,
         splits.test.len(),
         &device,
@@ -104,18 +106,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let references = [
         (
             real_row(&args),
-            Judged::real(&classifier, &splits.train, args.count, &device)?,
+            Judged::real(classifier, &splits.train, args.count, &device)?,
         ),
         (
-            "uniform noise".to_owned(),
-            Judged::noise(&classifier, args.count, args.seed, &device)?,
+            noise_row(&args),
+            Judged::noise(classifier, args.count, args.seed, &device)?,
         ),
     ]
     .map(|(name, set)| (name, set.figures(&test, args.count)));
 
     let judgement = Judgement {
         args: &args,
-        classifier: &classifier,
+        classifier,
         test: &test,
         test_digits: &splits.test,
         device: &device,
@@ -124,7 +126,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let [(name, resolved)] = <[_; 1]>::try_from(models).map_err(|_| {
             anyhow::anyhow!("--guidance-sweep judges one diffusion model: pass --model")
         })?;
-        return judgement.guidance_sweep(&name, &resolved, &judge, &references);
+        return judgement.guidance_sweep(&name, &resolved, &judge.label, &references);
     }
     let mut judged = Vec::new();
     let mut last = None;
@@ -137,7 +139,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             args.diffusion.request()?
         };
         let (figures, tally) = judgement.samples(&name, &model, diffusion)?;
-        let evaluation = measured(&args, args.count, &judge, &figures);
+        let evaluation = measured(&args, args.count, &judge.label, &figures);
         if args.json {
             let report = Report {
                 evaluation: &evaluation,
@@ -153,8 +155,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         judged.push((name, figures));
         last = Some(evaluation);
     }
+    if args.record || args.all {
+        record_references(&args, &judge.label, &references)?;
+    }
     if let (true, Some(measured)) = (args.all, last) {
-        record_references(&args, &judge, &references)?;
         rewrite_table(
             &args.readme,
             &markdown_table(&judged, &references, &measured),
@@ -183,14 +187,33 @@ fn load_data(args: &EvalArgs, shape: ImageShape) -> Result<Splits> {
 
 /// The name of the reference row of the real training images in `--data`.
 fn real_row(args: &EvalArgs) -> String {
-    match (&args.data_name, data::is_mnist(&args.data)) {
-        (Some(name), _) => format!("{name} train (real images)"),
-        (None, true) => "MNIST train (real digits)".to_owned(),
-        (None, false) => {
-            let folder = args.data.file_name().unwrap_or_default().to_string_lossy();
-            format!("{folder} train (real images)")
-        }
+    match data_name(args) {
+        Some(name) => format!("{name} train (real images)"),
+        None => "MNIST train (real digits)".to_owned(),
     }
+}
+
+/// The name of the reference row of uniform noise, which names the data unless it is MNIST, so
+/// that one manifest can hold the references of several judges.
+fn noise_row(args: &EvalArgs) -> String {
+    match data_name(args) {
+        Some(name) => format!("uniform noise (judged as {name})"),
+        None => "uniform noise".to_owned(),
+    }
+}
+
+/// What the reference rows call `--data`: `--data-name`, else the folder's name for pictures
+/// (`None`: MNIST's IDX files).
+fn data_name(args: &EvalArgs) -> Option<String> {
+    args.data_name.clone().or_else(|| {
+        (!data::is_mnist(&args.data)).then(|| {
+            args.data
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+    })
 }
 
 /// An [`Evaluation`] of `count` images (or characters) measured now by this command.
@@ -228,20 +251,27 @@ fn host_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>
         .map_err(|e| anyhow::anyhow!("reading {what}: {e:?}"))
 }
 
-/// The manifest's models that draw images (not the autoencoder or the classifier).
-fn generative_models(manifest: &Path) -> Result<Vec<String>> {
-    let names: Vec<String> = resolve::read_manifest(manifest)?
+/// The manifest's models that draw images (not the autoencoder or the classifier) of `judge`'s
+/// shape and classes: the models trained on the data the judge was.
+fn judged_by(judge: &Judge, args: &EvalArgs) -> Result<Vec<(String, resolve::Resolved)>> {
+    let shape = judge.classifier.image_shape();
+    let models: Vec<_> = resolve::read_manifest(&args.manifest)?
         .models
         .into_iter()
-        .filter(|m| m.spec.capabilities().contains(&Capability::Sample))
-        .map(|m| m.name)
-        .collect();
+        .filter(|m| {
+            m.spec.capabilities().contains(&Capability::Sample)
+                && m.spec.image_shape() == Some(shape)
+                && m.classes == judge.classes
+        })
+        .map(|m| resolve::resolve(&m.name, &args.manifest).map(|resolved| (m.name, resolved)))
+        .collect::<Result<_>>()?;
     ensure!(
-        !names.is_empty(),
-        "{} lists no generative model to evaluate",
-        manifest.display()
+        !models.is_empty(),
+        "{} lists no generative model of {shape} images with the classes of the judge {}",
+        args.manifest.display(),
+        args.classifier
     );
-    Ok(names)
+    Ok(models)
 }
 
 /// What `--json` prints.
@@ -251,20 +281,23 @@ struct Report<'a> {
     references: BTreeMap<String, SampleFigures>,
 }
 
-/// Store the reference sets' figures in the manifest, for the page's table.
+/// Store the reference sets' figures in the manifest, for the page's table, in place of those
+/// measured before by the same judge (other judges' stay).
 fn record_references(
     args: &EvalArgs,
     judge: &str,
     references: &[(String, SampleFigures)],
 ) -> Result<()> {
     let mut manifest = resolve::read_manifest(&args.manifest)?;
-    manifest.references = references
-        .iter()
-        .map(|(name, figures)| {
+    manifest
+        .references
+        .retain(|_, evaluation| evaluation.judge != judge);
+    manifest
+        .references
+        .extend(references.iter().map(|(name, figures)| {
             let evaluation = measured(args, args.count, judge, figures);
             (name.clone(), evaluation)
-        })
-        .collect();
+        }));
     atomic::write(&args.manifest, manifest.to_json().as_bytes())
 }
 

@@ -180,8 +180,17 @@ impl Judgement<'_> {
     }
 }
 
-/// The judging classifier and how the figures name it (name and weight hash).
-pub fn load_classifier(args: &EvalArgs, device: &Device) -> Result<(Classifier, String)> {
+/// The classifier that judges the samples.
+pub struct Judge {
+    pub classifier: Classifier,
+    /// How the figures name it: its name and weight hash.
+    pub label: String,
+    /// The class names it was trained with (`None`: the digits 0–9, or not recorded).
+    pub classes: Option<Vec<String>>,
+}
+
+/// The classifier `--judge` names.
+pub fn load_judge(args: &EvalArgs, device: &Device) -> Result<Judge> {
     let judge = resolve::resolve(&args.classifier, &args.manifest)?;
     let model = judge
         .spec
@@ -190,15 +199,18 @@ pub fn load_classifier(args: &EvalArgs, device: &Device) -> Result<(Classifier, 
     let Some(classifier) = model.capable().recogniser() else {
         bail!("--classifier {} is not a classifier", args.classifier);
     };
-    let name = format!(
-        "{} (sha256 {})",
-        args.classifier,
-        &weights::sha256_hex(&judge.weights)[..12]
-    );
-    Ok((classifier.clone(), name))
+    Ok(Judge {
+        classifier: classifier.clone(),
+        label: format!(
+            "{} (sha256 {})",
+            args.classifier,
+            &weights::sha256_hex(&judge.weights)[..12]
+        ),
+        classes: judge.classes,
+    })
 }
 
-/// The MNIST test set as the metrics compare against it.
+/// The test set as the metrics compare against it.
 pub struct TestSet {
     statistics: FeatureStatistics,
     judged: Judged,
