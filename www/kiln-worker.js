@@ -30,7 +30,7 @@
 //       ← { id, progress: { text, written, total } } with each new piece of text
 //       ← { id, ok: true, result: { written } } once maxTokens characters are written
 //   → { id, command: "finetune", model: number, data: Float32Array, options: { labels: number[],
-//       steps, lr, seed } } — a class-conditional VAE, step by step, on count × 784 intensities:
+//       steps, lr, seed } } — a class-conditional VAE, step by step, on count images of its shape:
 //       ← { id, progress: { step, total, loss } } after each step
 //       ← { id, ok: true, result: { steps } } once done; the handle then samples the fine-tuned model
 //   → { id, command: "export", model: number } — the weights as they are now (fine-tuned or not):

@@ -31,7 +31,6 @@ import { cachedBytes, sha256Hex } from "./content-cache.js";
 const WORKER_URL = new URL("./kiln-worker.js", import.meta.url);
 const DEFAULT_MANIFEST_URL = new URL("./pretrained/manifest.json", import.meta.url);
 const BACKENDS = ["auto", "webgpu", "cpu"];
-const PIXELS_PER_DIGIT = 28 * 28;
 /** The images of the digit models (and of a model that reads none). */
 const DIGIT_SHAPE = { channels: 1, side: 28 };
 // The smallest module that uses WebAssembly SIMD (an i8x16.popcnt), as wasm-feature-detect tests it.
@@ -325,30 +324,32 @@ export class KilnModel {
   }
 
   /**
-   * Fine-tune a class-conditional VAE ("cvae") in place on a few labelled digits, so that it
-   * draws in their hand. `examples`: `[{ data, label }]`, each `data` 28×28 intensities in [0, 1]
-   * (normalised like MNIST: see digit-pad.js), `label` 0–9. Every step sees augmented copies
-   * of the examples, and is pulled towards what the model drew before fine-tuning for the
-   * digits no example shows, so it keeps every digit. Resolves to the model once every step is
-   * taken (it then samples fine-tuned); `onProgress({ step, total, loss })` after each step;
-   * aborting `signal` stops it between steps (the promise rejects with an AbortError and the
-   * model is unchanged). Bad arguments throw at once.
+   * Fine-tune a class-conditional VAE ("cvae") in place on a few labelled images, so that it
+   * draws in their style. `examples`: `[{ data, label }]`, each `data` one image of the model's
+   * `imageShape` (for cvae one 28×28 digit, intensities in [0, 1] normalised like MNIST: see
+   * digit-pad.js), `label` a class name or index (0–9 for digits). Every step sees augmented
+   * copies of the examples (shifted, turned, scaled), and is pulled towards what the model drew
+   * before fine-tuning for the classes no example shows, so it keeps every class. Resolves to
+   * the model once every step is taken (it then samples fine-tuned); `onProgress({ step,
+   * total, loss })` after each step; aborting `signal` stops it between steps (the promise
+   * rejects with an AbortError and the model is unchanged). Bad arguments throw at once.
    */
   finetune({ examples, steps = 200, lr = 2e-3, seed = 0, onProgress, signal } = {}) {
     if (!Array.isArray(examples) || examples.length === 0) {
       throw new TypeError("examples must be a non-empty array of { data, label }");
     }
     const limits = this.#limits;
-    const data = new Float32Array(examples.length * PIXELS_PER_DIGIT);
-    const labels = examples.map(({ data: digit, label } = {}, i) => {
+    const shape = this.imageShape ?? DIGIT_SHAPE;
+    const values = shape.channels * shape.side * shape.side;
+    const data = new Float32Array(examples.length * values);
+    const labels = examples.map(({ data: image, label } = {}, i) => {
       if (label === undefined || label === null) throw new TypeError(`example ${i} has no label`);
-      checkInteger(`example ${i}'s label`, label, 0, limits.classes - 1);
-      const pixels = checkImages(digit);
-      if (pixels.length !== PIXELS_PER_DIGIT) {
-        throw new TypeError(`example ${i} must be one 28×28 digit (${PIXELS_PER_DIGIT} intensities), got ${pixels.length}`);
+      const pixels = checkImages(image, shape);
+      if (pixels.length !== values) {
+        throw new TypeError(`example ${i} must be one ${describeShape(shape)} image (${values} intensities), got ${pixels.length}`);
       }
-      data.set(pixels, i * PIXELS_PER_DIGIT);
-      return label;
+      data.set(pixels, i * values);
+      return classIndex(label, this.classes, limits, `example ${i}'s label`);
     });
     checkInteger("steps", steps, 1, limits.maxFinetuneSteps);
     if (typeof lr !== "number" || !(lr > 0 && lr <= limits.maxFinetuneLr)) {
@@ -529,16 +530,16 @@ const DIGITS = Array.from({ length: 10 }, (_, digit) => String(digit));
 
 /** A class is absent (undefined or null: any class), an index into `classes` or one of their
  * names: its index. Whether the model takes one is the model's own check. */
-function classIndex(value, classes, limits) {
+function classIndex(value, classes, limits, what = "class") {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "string" && classes.length > 0) {
     const index = classes.indexOf(value);
     if (index < 0) {
-      throw new RangeError(`class must be one of ${classes.map((name) => JSON.stringify(name)).join(", ")}, got ${JSON.stringify(value)}`);
+      throw new RangeError(`${what} must be one of ${classes.map((name) => JSON.stringify(name)).join(", ")}, got ${JSON.stringify(value)}`);
     }
     return index;
   }
-  checkInteger("class", value, 0, (classes.length || limits.classes) - 1);
+  checkInteger(what, value, 0, (classes.length || limits.classes) - 1);
   return value;
 }
 
@@ -548,14 +549,17 @@ function checkCallback(onProgress) {
   if (onProgress !== undefined && typeof onProgress !== "function") throw new TypeError("onProgress must be a function");
 }
 
+/** "16×16 RGB", "28×28 grayscale". */
+const describeShape = ({ channels, side }) => `${side}×${side} ${channels === 3 ? "RGB" : "grayscale"}`;
+
 /** `data` if it is a non-empty whole number of images of `shape` (28×28 digits by default),
  * else a TypeError saying why. */
-function checkImages(data, { channels, side } = DIGIT_SHAPE) {
-  const values = channels * side * side;
+function checkImages(data, shape = DIGIT_SHAPE) {
+  const values = shape.channels * shape.side * shape.side;
   const isArrayLike = Array.isArray(data) || ArrayBuffer.isView(data);
   if (!isArrayLike || data.length === 0 || data.length % values !== 0) {
     const got = isArrayLike ? `${data.length} values` : JSON.stringify(data) ?? String(data);
-    const what = channels === 1 && side === 28 ? "28×28 digits" : `${side}×${side} ${channels === 3 ? "RGB" : "grayscale"} images`;
+    const what = shape.channels === 1 && shape.side === 28 ? "28×28 digits" : `${describeShape(shape)} images`;
     throw new TypeError(`data must hold ${what} (a multiple of ${values} intensities), got ${got}`);
   }
   return data;

@@ -1,6 +1,6 @@
 // A model of one's own colour pictures, end to end: a folder of RGB shapes drawn here is trained
 // and exported natively, then kiln.js draws it by class name or index, with the native pixels,
-// and <kiln-sampler class="square"> draws it in colour.
+// fine-tunes it on a picture of its size, and <kiln-sampler class="square"> draws it in colour.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -85,7 +85,13 @@ test("a colour model of one's own pictures: trained natively, drawn by name in t
         }
       };
       const wrongSize = await failure(() => judge.classify({ data: [0, 0, 0, 0, 0] }));
-      const finetune = await failure(() => model.finetune({ examples: [{ data: new Float32Array(784), label: 0 }], steps: 1 }));
+      const digitSized = await failure(() => model.finetune({ examples: [{ data: new Float32Array(784), label: 0 }], steps: 1 }));
+      // Fine-tuned on one picture of its own size, by class name, it draws something new.
+      const square = byName.data.slice(0, 3 * 16 * 16);
+      const losses = [];
+      await model.finetune({ examples: [{ data: square, label: "square" }], steps: 3, onProgress: ({ loss }) => losses.push(loss) });
+      const tuned = await model.sample({ count: 3, seed: 5, class: "square" });
+      const finetune = { losses, changed: tuned.data.some((v, i) => v !== byName.data[i]), digitSized };
       return {
         classes: model.classes,
         imageShape: model.imageShape,
@@ -109,7 +115,10 @@ test("a colour model of one's own pictures: trained natively, drawn by name in t
     assert.equal(drawn.judged.probabilities, 9);
     assert.ok(drawn.judged.labels.every((label) => [0, 1, 2].includes(label)), drawn.judged.labels);
     assert.equal(drawn.wrongSize, "data must hold 16×16 RGB images (a multiple of 768 intensities), got 5 values");
-    assert.equal(drawn.finetune, "fine-tuning in the page takes 28×28 grayscale digits, and shapes draws 16×16 RGB images");
+    assert.equal(drawn.finetune.digitSized, "data must hold 16×16 RGB images (a multiple of 768 intensities), got 784 values");
+    assert.equal(drawn.finetune.losses.length, 3);
+    assert.ok(drawn.finetune.losses.every(Number.isFinite), drawn.finetune.losses);
+    assert.ok(drawn.finetune.changed, "fine-tuning changed the samples");
 
     // A widget takes the class among its CSS classes, by name, and draws in colour.
     const coloured = await page.evaluate(async () => {

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::idx;
 use kiln_core::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
 use kiln_core::io::manifest::Manifest;
@@ -136,7 +137,15 @@ fn fine_tuning_on_crossed_sevens_teaches_the_crossbar_and_keeps_the_digits() {
     let examples = crossed_sevens();
     assert!(examples.iter().all(|e| has_crossbar(&e.pixels)));
     let (before, recognised_before) = judge(&cvae, &classifier, &device);
-    let mut run = Finetuning::new(cvae, examples, FinetuneConfig::default(), 0, &device).unwrap();
+    let mut run = Finetuning::new(
+        cvae,
+        ImageShape::MNIST,
+        examples,
+        FinetuneConfig::default(),
+        0,
+        &device,
+    )
+    .unwrap();
     while run.step().is_some() {}
     let (after, recognised_after) = judge(&run.model(), &classifier, &device);
     eprintln!(

@@ -79,7 +79,7 @@ pub fn request(data: &[u8]) {
             .map(|seed| DenoiseRequest::new(pixels(), ImageShape::MNIST, noise, seed));
     }
     if let Ok(options) = serde_json::from_value::<FinetuneOptions>(value) {
-        let _ = FinetuneRequest::new(pixels(), options);
+        let _ = FinetuneRequest::new(pixels(), ImageShape::MNIST, options);
     }
 }
 

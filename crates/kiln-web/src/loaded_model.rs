@@ -93,9 +93,9 @@ impl LoadedModel {
         Ok(WritingRun::new(writing, self.device.clone()))
     }
 
-    /// Start fine-tuning a class-conditional VAE on `pixels` (`count × 784` intensities in
-    /// [0, 1]) with `{ labels, steps, lr, seed }` (one label per digit); run it one `step()` at
-    /// a time.
+    /// Start fine-tuning a class-conditional VAE on `pixels` (one image of the model's shape
+    /// per label, intensities in [0, 1]) with `{ labels, steps, lr, seed }`; run it one
+    /// `step()` at a time.
     pub fn finetune(
         &self,
         pixels: Vec<f32>,
@@ -108,20 +108,15 @@ impl LoadedModel {
                 self.model.kind()
             )));
         };
-        // Its augmentations shift and slant digits: it learns from 28×28 grayscale ones.
-        if self.shape() != ImageShape::MNIST {
-            return Err(to_js(format!(
-                "fine-tuning in the page takes 28×28 grayscale digits, and {} draws {} images",
-                self.name,
-                self.shape()
-            )));
-        }
+        let shape = self.shape();
         let request = FinetuneRequest::new(
             pixels,
+            shape,
             options::<FinetuneOptions>(options_object, "finetune")?,
         )?;
         let run = Finetuning::new(
             vae.clone(),
+            shape,
             request.examples,
             request.config,
             request.seed,

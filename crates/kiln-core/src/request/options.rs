@@ -10,7 +10,8 @@ use super::{
     MAX_SAMPLE_COUNT, MAX_SEED, MAX_TOKENS, RequestError, SampleRequest, TextRequest,
     class_from_f64, is_whole, seed_from_f64,
 };
-use crate::data::mnist::{IMAGE_PIXELS, NUM_CLASSES};
+use crate::data::dataset::ImageShape;
+use crate::data::mnist::NUM_CLASSES;
 use crate::models::diffusion::MAX_GUIDANCE;
 use crate::text::MAX_TEMPERATURE;
 use crate::train::finetune::{Example, FinetuneConfig, MAX_EXAMPLES, MAX_LEARNING_RATE, MAX_STEPS};
@@ -145,7 +146,7 @@ pub struct FinetuneOptions {
     pub seed: f64,
 }
 
-/// A checked request to fine-tune a class-conditional model on labelled digits.
+/// A checked request to fine-tune a class-conditional model on labelled images.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinetuneRequest {
     pub examples: Vec<Example>,
@@ -154,23 +155,29 @@ pub struct FinetuneRequest {
 }
 
 impl FinetuneRequest {
-    /// `pixels`: one 28×28 digit per label, intensities in `[0, 1]`, row by row.
-    pub fn new(pixels: Vec<f32>, options: FinetuneOptions) -> Result<Self, RequestError> {
-        if pixels.len() != options.labels.len() * IMAGE_PIXELS {
+    /// `pixels`: one image of `shape` per label, intensities in `[0, 1]`, channel by channel and
+    /// row by row.
+    pub fn new(
+        pixels: Vec<f32>,
+        shape: ImageShape,
+        options: FinetuneOptions,
+    ) -> Result<Self, RequestError> {
+        let values = shape.values();
+        if pixels.len() != options.labels.len() * values {
             return Err(RequestError::Images(format!(
-                "{} labels need {} intensities (28×28 each), got {}",
+                "{} labels need {} intensities ({shape}, {values} each), got {}",
                 options.labels.len(),
-                options.labels.len() * IMAGE_PIXELS,
+                options.labels.len() * values,
                 pixels.len()
             )));
         }
         let examples = pixels
-            .chunks(IMAGE_PIXELS)
+            .chunks(values)
             .zip(&options.labels)
-            .map(|(digit, &label)| {
+            .map(|(image, &label)| {
                 let label = class_from_f64(Some(label))?.unwrap_or_default();
                 Ok(Example {
-                    pixels: digit.to_vec(),
+                    pixels: image.to_vec(),
                     label,
                 })
             })
@@ -193,6 +200,7 @@ impl FinetuneRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::mnist::IMAGE_PIXELS;
 
     #[test]
     fn options_become_checked_requests() {
@@ -218,6 +226,7 @@ mod tests {
         let finetune = |pixels: usize, labels: Vec<f64>, steps: f64| {
             FinetuneRequest::new(
                 vec![0.5; pixels],
+                ImageShape::MNIST,
                 FinetuneOptions {
                     labels,
                     steps,
@@ -230,7 +239,10 @@ mod tests {
         assert_eq!(request.examples[1].label, 7);
         assert_eq!(request.config.steps, 20);
         let err = finetune(IMAGE_PIXELS, vec![1.0, 7.0], 20.0).unwrap_err();
-        assert!(err.to_string().starts_with("2 labels need 1568"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "2 labels need 1568 intensities (28×28 grayscale, 784 each), got 784"
+        );
         assert!(finetune(IMAGE_PIXELS, vec![1.5], 20.0).is_err());
         assert!(finetune(IMAGE_PIXELS, vec![1.0], 1e12).is_err());
     }

@@ -1,5 +1,5 @@
-//! Fine-tuning a pretrained class-conditional VAE on a handful of someone's digits, so that it
-//! draws new digits in their hand.
+//! Fine-tuning a pretrained class-conditional VAE on a handful of someone's images (digits in
+//! the demo), so that it draws new ones in their style.
 //!
 //! Why the conditional VAE: its latent code holds the style and the label the digit, so a few
 //! examples of some digits move the style of all of them; one gradient step is a few
@@ -19,7 +19,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
-use crate::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::dataset::ImageShape;
 use crate::models::vae::{Vae, bernoulli_nll};
 use crate::noise;
 use crate::train::gradient_step;
@@ -37,15 +37,19 @@ const REPLAY_STREAM: u64 = 0x5EED_0F2E_91A7;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum FinetuneError {
-    #[error("fine-tuning needs at least one example digit")]
+    #[error("fine-tuning needs at least one example")]
     NoExamples,
     #[error("at most {MAX_EXAMPLES} examples, got {0}")]
     TooManyExamples(usize),
-    #[error("example {index} must be a 28×28 digit ({IMAGE_PIXELS} intensities), got {len} values")]
-    ImageSize { index: usize, len: usize },
+    #[error("example {index} must be one {shape} image ({} intensities), got {len} values", .shape.values())]
+    ImageSize {
+        index: usize,
+        shape: ImageShape,
+        len: usize,
+    },
     #[error("example {index} has an intensity outside 0 to 1: {value}")]
     Intensity { index: usize, value: f32 },
-    #[error("example {index} is labelled {label}; labels are digits 0 to {}", .classes - 1)]
+    #[error("example {index} is labelled {label}; labels are 0 to {}", .classes - 1)]
     Label {
         index: usize,
         label: usize,
@@ -55,14 +59,14 @@ pub enum FinetuneError {
     Steps(usize),
     #[error("the learning rate must be above 0 and at most {MAX_LEARNING_RATE}, got {0}")]
     LearningRate(f64),
-    #[error("only a class-conditional VAE (such as cvae) can be fine-tuned on labelled digits")]
+    #[error("only a class-conditional VAE (such as cvae) can be fine-tuned on labelled images")]
     NotConditional,
 }
 
-/// A digit someone drew, normalised as MNIST digits are, with the digit it is.
+/// An image someone gave (a digit drawn and normalised as MNIST digits are, say), with its class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
-    /// 28×28 intensities in `[0, 1]`, row by row.
+    /// An image of the model's shape: intensities in `[0, 1]`, channel by channel, row by row.
     pub pixels: Vec<f32>,
     pub label: usize,
 }
@@ -103,8 +107,10 @@ impl FinetuneConfig {
 /// A fine-tuning run, one step at a time (so a page can show progress and cancel it).
 pub struct Finetuning {
     model: Vae,
-    /// The pretrained model, frozen: the source of replayed digits.
+    /// The pretrained model, frozen: the source of replayed images.
     pretrained: Vae,
+    /// What the model draws, and the examples are.
+    shape: ImageShape,
     examples: Vec<Example>,
     /// The classes no example shows, which replay keeps as the pretrained model drew them.
     replayed_classes: Vec<usize>,
@@ -119,10 +125,12 @@ pub struct Finetuning {
 }
 
 impl Finetuning {
-    /// Start fine-tuning `vae` (on `device`, a plain device; training runs on its autodiff
-    /// twin) on `examples`, with every random draw following `seed`.
+    /// Start fine-tuning `vae`, which draws `shape` images (on `device`, a plain device;
+    /// training runs on its autodiff twin) on `examples`, with every random draw following
+    /// `seed`.
     pub fn new(
         vae: Vae,
+        shape: ImageShape,
         examples: Vec<Example>,
         config: FinetuneConfig,
         seed: u64,
@@ -130,7 +138,7 @@ impl Finetuning {
     ) -> Result<Self, FinetuneError> {
         config.validate()?;
         let classes = vae.num_classes().ok_or(FinetuneError::NotConditional)?;
-        check_examples(&examples, classes)?;
+        check_examples(&examples, shape, classes)?;
         let replayed_classes = (0..classes)
             .filter(|class| examples.iter().all(|e| e.label != *class))
             .collect();
@@ -140,6 +148,7 @@ impl Finetuning {
             model: vae.clone().fork(&train_device).train(),
             train_device,
             pretrained: vae,
+            shape,
             examples,
             optimizer: AdamConfig::new().init(),
             config,
@@ -157,7 +166,7 @@ impl Finetuning {
         self.config.steps
     }
 
-    /// One gradient step on a fresh batch; returns its loss (nats per digit: the −ELBO of the
+    /// One gradient step on a fresh batch; returns its loss (nats per image: the −ELBO of the
     /// augmented examples plus the replay term) for the caller to read, or `None` once every
     /// step is done.
     ///
@@ -196,20 +205,22 @@ impl Finetuning {
     /// `batch_size` augmented copies of the examples, cycling through them.
     ///
     /// # Shapes
-    /// - output: `[batch_size, 1, 28, 28]` and `[batch_size]`
+    /// - output: `[batch_size, channels, side, side]` and `[batch_size]`
     fn examples_batch(&self, seed: u64) -> (Tensor<4>, Tensor<1, Int>) {
         let size = self.config.batch_size;
+        let ImageShape { channels, side } = self.shape;
         let mut rng = noise::rng(seed);
-        let mut pixels = Vec::with_capacity(size * IMAGE_PIXELS);
+        let mut pixels = Vec::with_capacity(size * self.shape.values());
         let mut labels = Vec::with_capacity(size);
         for i in 0..size {
             let example = &self.examples[i % self.examples.len()];
-            pixels.extend(self.config.augmentation.apply(&example.pixels, &mut rng));
+            let augmentation = &self.config.augmentation;
+            pixels.extend(augmentation.apply(&example.pixels, self.shape, &mut rng));
             labels.push(example.label as i32);
         }
         (
             Tensor::from_data(
-                TensorData::new(pixels, [size, 1, IMAGE_SIDE, IMAGE_SIDE]),
+                TensorData::new(pixels, [size, channels, side, side]),
                 &self.train_device,
             ),
             Tensor::from_data(TensorData::new(labels, [size]), &self.train_device),
@@ -218,7 +229,7 @@ impl Finetuning {
 
     /// How far the decoder has moved from the pretrained one on `batch_size` latent codes of the
     /// classes no example shows: the cross-entropy of its pixels against the pretrained model's
-    /// (distillation, nats per digit). It keeps those digits as they were drawn, code for code;
+    /// (distillation, nats per image). It keeps those classes as they were drawn, code for code;
     /// `None` when the examples show every class.
     ///
     /// # Shapes
@@ -251,7 +262,11 @@ impl Finetuning {
     }
 }
 
-fn check_examples(examples: &[Example], classes: usize) -> Result<(), FinetuneError> {
+fn check_examples(
+    examples: &[Example],
+    shape: ImageShape,
+    classes: usize,
+) -> Result<(), FinetuneError> {
     if examples.is_empty() {
         return Err(FinetuneError::NoExamples);
     }
@@ -259,9 +274,10 @@ fn check_examples(examples: &[Example], classes: usize) -> Result<(), FinetuneEr
         return Err(FinetuneError::TooManyExamples(examples.len()));
     }
     for (index, example) in examples.iter().enumerate() {
-        if example.pixels.len() != IMAGE_PIXELS {
+        if example.pixels.len() != shape.values() {
             return Err(FinetuneError::ImageSize {
                 index,
+                shape,
                 len: example.pixels.len(),
             });
         }

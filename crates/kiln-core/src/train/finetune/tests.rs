@@ -1,6 +1,8 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::*;
+use crate::data::dataset::ImageShape;
+use crate::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::models::vae::VaeConfig;
 
 fn tiny_cvae(device: &Device) -> Vae {
@@ -50,7 +52,15 @@ fn fine_tuning_fits_the_examples_and_stops_after_its_steps() {
         batch_size: 8,
         ..FinetuneConfig::default()
     };
-    let mut run = Finetuning::new(vae.clone(), examples.clone(), config, 1, &device).unwrap();
+    let mut run = Finetuning::new(
+        vae.clone(),
+        ImageShape::MNIST,
+        examples.clone(),
+        config,
+        1,
+        &device,
+    )
+    .unwrap();
     let mut losses = Vec::new();
     while let Some(loss) = run.step() {
         losses.push(loss.into_scalar::<f32>());
@@ -68,7 +78,8 @@ fn fine_tuning_fits_the_examples_and_stops_after_its_steps() {
     assert!(losses[35..].iter().sum::<f32>() < losses[..5].iter().sum::<f32>());
 
     // The same seed takes the same steps.
-    let mut again = Finetuning::new(vae, examples.clone(), config, 1, &device).unwrap();
+    let mut again =
+        Finetuning::new(vae, ImageShape::MNIST, examples.clone(), config, 1, &device).unwrap();
     let first = again.step().unwrap().into_scalar::<f32>();
     assert_eq!(first, losses[0]);
 }
@@ -77,7 +88,15 @@ fn fine_tuning_fits_the_examples_and_stops_after_its_steps() {
 fn bad_examples_and_settings_are_named() {
     let device = Device::flex();
     let start = |examples: Vec<Example>, config: FinetuneConfig| {
-        Finetuning::new(tiny_cvae(&device), examples, config, 0, &device).err()
+        Finetuning::new(
+            tiny_cvae(&device),
+            ImageShape::MNIST,
+            examples,
+            config,
+            0,
+            &device,
+        )
+        .err()
     };
     let fine = FinetuneConfig::default();
     assert_eq!(start(vec![], fine), Some(FinetuneError::NoExamples));
@@ -87,7 +106,11 @@ fn bad_examples_and_settings_are_named() {
     };
     assert_eq!(
         start(vec![seven(0), short], fine),
-        Some(FinetuneError::ImageSize { index: 1, len: 10 })
+        Some(FinetuneError::ImageSize {
+            index: 1,
+            shape: ImageShape::MNIST,
+            len: 10
+        })
     );
     let mut bright = seven(0);
     bright.pixels[0] = 2.0;
@@ -103,7 +126,7 @@ fn bad_examples_and_settings_are_named() {
     let err = start(vec![ten], fine).unwrap();
     assert_eq!(
         err.to_string(),
-        "example 0 is labelled 10; labels are digits 0 to 9"
+        "example 0 is labelled 10; labels are 0 to 9"
     );
     let zero_steps = FinetuneConfig { steps: 0, ..fine };
     assert_eq!(
@@ -128,7 +151,54 @@ fn bad_examples_and_settings_are_named() {
         .with_latent_dim(2)
         .init(&device);
     assert_eq!(
-        Finetuning::new(plain, vec![seven(0)], fine, 0, &device).err(),
+        Finetuning::new(plain, ImageShape::MNIST, vec![seven(0)], fine, 0, &device).err(),
         Some(FinetuneError::NotConditional)
+    );
+}
+
+#[test]
+fn colour_pictures_of_the_model_size_fine_tune_it() {
+    let device = Device::flex();
+    let shape = ImageShape {
+        channels: 3,
+        side: 32,
+    };
+    let vae = VaeConfig::new()
+        .with_image_size(32)
+        .with_channels(3)
+        .with_base_channels(4)
+        .with_hidden(16)
+        .with_latent_dim(2)
+        .with_num_classes(Some(3))
+        .init(&device);
+    // A red square, labelled 2.
+    let square: Vec<f32> = (0..shape.values())
+        .map(|i| {
+            let (channel, x, y) = (i / 1024, i % 32, i % 1024 / 32);
+            let inside = (8..24).contains(&x) && (8..24).contains(&y);
+            if channel == 0 && inside { 0.9 } else { 0.1 }
+        })
+        .collect();
+    let example = Example {
+        pixels: square,
+        label: 2,
+    };
+    let config = FinetuneConfig {
+        steps: 3,
+        batch_size: 4,
+        ..FinetuneConfig::default()
+    };
+    let mut run = Finetuning::new(vae.clone(), shape, vec![example], config, 0, &device).unwrap();
+    while let Some(loss) = run.step() {
+        assert!(loss.into_scalar::<f32>().is_finite());
+    }
+    assert_eq!(run.steps_done(), 3);
+    // A 28×28 digit is not a picture of this model's size.
+    let err = Finetuning::new(vae, shape, vec![seven(0)], config, 0, &device)
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "example 0 must be one 32×32 RGB image (3072 intensities), got 784 values"
     );
 }
