@@ -63,7 +63,7 @@ fn terminal_row(row: &str, cells: [String; 7]) -> String {
         ms_ssim,
     ] = cells;
     format!(
-        "{row:<28} {accuracy:>19} {fid:>7} {inception:>13} {precision:>9} {recall:>7} {entropy:>13} \
+        "{row:<40} {accuracy:>19} {fid:>7} {inception:>13} {precision:>9} {recall:>7} {entropy:>13} \
          {ms_ssim:>18}"
     )
 }
