@@ -12,8 +12,9 @@ use kiln_core::request::{DenoiseRequest, DiffusionRequest, Images, SampleRequest
 use kiln_core::text::TokenChoice;
 
 /// What every shipped weight file may weigh together: a first visit downloads some of them and
-/// a visitor who opens every section all of them (issue 19's budget).
-const SHIPPED_WEIGHTS_BUDGET_BYTES: u64 = 6_000_000;
+/// a visitor who opens every section all of them. Issue 19's 6 MB for the digit and text
+/// models, and 1 MB for the clothes models beside them (issue 23), which load only when asked for.
+const SHIPPED_WEIGHTS_BUDGET_BYTES: u64 = 7_000_000;
 
 fn pretrained() -> (std::path::PathBuf, Manifest) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pretrained");
