@@ -67,15 +67,17 @@ function showBackend(kiln) {
   document.body.dataset.backend = kiln.backend;
 }
 
-/** The models the sections above show; the manifest's others get a widget each. */
-const SHOWN_MODELS = ["vae", "cvae", "gan", "ddpm", "ae", "classifier", "gpt", "hmm"];
+/** The models the sections above show (and every diffusion model, which the diffusion card
+ * offers); the manifest's others get a widget each. */
+const SHOWN_MODELS = ["vae", "cvae", "gan", "ae", "classifier", "gpt", "hmm"];
+const shownAbove = (m) => SHOWN_MODELS.includes(m.name) || m.capabilities.includes("diffuse");
 /** The widget that shows what a model does (autoencoders and classifiers have none). */
 const widgetFor = ({ capabilities }) =>
   capabilities.includes("write") ? "kiln-text" : capabilities.includes("sample") ? "kiln-sampler" : undefined;
 
 /** A widget for every model the manifest adds to the shipped ones (e.g. one you trained). */
 async function moreModelsSection(kiln) {
-  const extra = (await kiln.manifest()).models.filter((m) => !SHOWN_MODELS.includes(m.name) && widgetFor(m));
+  const extra = (await kiln.manifest()).models.filter((m) => !shownAbove(m) && widgetFor(m));
   if (extra.length === 0) return;
   await firstDigits;
   await import("./kiln-widget.js");
@@ -93,25 +95,37 @@ async function moreModelsSection(kiln) {
 }
 
 /**
- * The figures `kiln eval --all` recorded in the manifest: one row per evaluated model, then the
- * reference sets (real digits, noise) that bracket them.
+ * The figures `kiln eval` recorded in the manifest, one table body per judge (the digit
+ * classifier's first): a row per model it judged, then the reference sets (real images, noise)
+ * that bracket them.
  */
 async function metricsSection(kiln) {
   const manifest = await kiln.manifest();
   const evaluated = manifest.models.filter((m) => Number.isFinite(m.evaluation?.metrics?.fid));
-  const body = $("metrics").tBodies[0];
-  const addRow = (name, m, className) => {
-    const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
-    const alike = Number.isFinite(m.intra_class_ms_ssim) ? m.intra_class_ms_ssim.toFixed(3) : "–";
-    const row = body.insertRow();
-    row.className = className;
-    for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3), alike]) {
-      row.insertCell().textContent = text;
-    }
-  };
-  for (const { name, evaluation } of evaluated) addRow(name, evaluation.metrics, "model");
-  for (const [name, evaluation] of Object.entries(manifest.references ?? {})) {
-    if (Number.isFinite(evaluation.metrics?.fid)) addRow(name, evaluation.metrics, "reference");
+  const references = Object.entries(manifest.references ?? {}).filter(([, e]) => Number.isFinite(e.metrics?.fid));
+  const judges = [...new Set([...evaluated.map((m) => m.evaluation.judge), ...references.map(([, e]) => e.judge)])];
+  const table = $("metrics");
+  const columns = table.tHead.rows[0].cells.length;
+  const measuredBy = [];
+  for (const judge of judges) {
+    const body = table.createTBody();
+    const heading = document.createElement("th");
+    Object.assign(heading, { colSpan: columns, scope: "rowgroup", textContent: `Judged by ${judgeName(judge)}` });
+    body.insertRow().append(heading);
+    const addRow = (name, m, className) => {
+      const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
+      const alike = Number.isFinite(m.intra_class_ms_ssim) ? m.intra_class_ms_ssim.toFixed(3) : "–";
+      const row = body.insertRow();
+      row.className = className;
+      for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3), alike]) {
+        row.insertCell().textContent = text;
+      }
+    };
+    const models = evaluated.filter((m) => m.evaluation.judge === judge);
+    for (const { name, evaluation } of models) addRow(name, evaluation.metrics, "model");
+    for (const [name, evaluation] of references) if (evaluation.judge === judge) addRow(name, evaluation.metrics, "reference");
+    const { count, date, command } = models[0]?.evaluation ?? references.find(([, e]) => e.judge === judge)[1];
+    measuredBy.push(`${judge}: ${count} images per model, measured ${date ? `${date.slice(0, 10)} ` : ""}with ${command}.`);
   }
   const likelihoods = evaluated
     .filter(({ evaluation: { metrics: m } }) => Number.isFinite(m.test_nll_bound_nats))
@@ -120,10 +134,7 @@ async function metricsSection(kiln) {
   $("metrics-likelihood").hidden = likelihoods.length === 0;
   $("metrics-likelihood").textContent =
     `Negative log-likelihood of the test digits (nats per digit; a CVAE's given the label): ${likelihoods.join("; ")}.`;
-  const first = evaluated[0]?.evaluation;
-  line("metrics").say(first
-    ? `${first.count} images per model, judged by ${first.judge}; measured ${first.date ? `${first.date.slice(0, 10)} ` : ""}with ${first.command}.`
-    : "No model in the manifest has been evaluated yet.");
+  line("metrics").say(judges.length > 0 ? `Judged by ${measuredBy.join(" Judged by ")}` : "No model in the manifest has been evaluated yet.");
 }
 
 /** A grid of `GRID_COUNT` digits from `model` with the seed in `seedInput`, redrawn on a new
@@ -265,16 +276,7 @@ async function digitSection(kiln) {
   for (const { name, kind } of entries) {
     $("digit-model").add(new Option(`${name} (conditional ${kind.toUpperCase()})`, name));
   }
-  const loading = new Map(); // name → Promise<KilnModel>
-  const load = (name) => {
-    if (!loading.has(name)) {
-      line("digit").say(`Downloading ${name}…`);
-      const model = kiln.model(name);
-      model.catch(() => loading.delete(name)); // allow a retry
-      loading.set(name, model);
-    }
-    return loading.get(name);
-  };
+  const load = modelLoader(kiln, "digit");
   let latest = 0; // only the newest request may draw
   async function draw() {
     const seed = Number($("digit-seed").value);
@@ -309,13 +311,32 @@ async function digitSection(kiln) {
   await draw();
 }
 
-/** How a conditional model was trained and how often it draws the digit asked for. */
+/** A function that loads the manifest's models by name for section `prefix`, each once (one
+ * that failed is fetched again when asked for again), showing its download on the section's line. */
+function modelLoader(kiln, prefix) {
+  const loading = new Map(); // name → Promise<KilnModel>
+  return (name) => {
+    if (!loading.has(name)) {
+      line(prefix).say(`Loading ${name}…`);
+      const model = kiln.model(name, { onProgress: (event) => line(prefix).downloading(event, `Loading ${name}`) });
+      model.catch(() => loading.delete(name));
+      loading.set(name, model);
+    }
+    return loading.get(name);
+  };
+}
+
+/** How a conditional model was trained and how often its judge sees the class asked for. */
 function describeConditional(model) {
   const p = model.provenance;
-  const accuracy = model.evaluation?.metrics?.conditional_accuracy;
+  const { metrics, judge } = model.evaluation ?? {};
+  const accuracy = metrics?.conditional_accuracy;
   return `${p.epochs} epochs on ${p.dataset}` +
-    (Number.isFinite(accuracy) ? `; the classifier recognises ${(100 * accuracy).toFixed(1)} % of its digits as the digit asked for` : "");
+    (Number.isFinite(accuracy) ? `; its judge (${judgeName(judge)}) sees the class asked for in ${(100 * accuracy).toFixed(1)} % of its images` : "");
 }
+
+/** A judge's name without its weight hash: "classifier (sha256 9329d819f25f)" → "classifier". */
+const judgeName = (judge) => judge.replace(/ \(sha256 [0-9a-f]+\)$/, "");
 
 /** `work` wrapped so that calls made while it runs coalesce into one more run once it is done:
  * at most one request in flight, and the latest state always gets its turn. */
@@ -348,6 +369,10 @@ function showSectionError(prefix, message) {
 }
 
 const DIFFUSION_CONTROLS = ["ddpm-class", "ddpm-sampler", "ddpm-seed", "ddpm-steps", "ddpm-guidance"];
+
+/** What a model learnt from, as its provenance names it: "Fashion-MNIST (60000 training images)"
+ * → "Fashion-MNIST". */
+const dataName = (provenance) => provenance.dataset.replace(/ \(.*$/, "");
 
 /** Resolves when `element` first comes into view. */
 function firstSight(element) {
@@ -386,20 +411,31 @@ async function lazyStart(prefix, action, sliders) {
   line(prefix).say("Downloading weights…");
 }
 
-/** The diffusion model, animated: every reverse step draws x_t and the predicted digits. It
- * loads and starts when its card comes into view (or Denoise is pressed), since sampling is
- * the page's heaviest work. A change of any control restarts the run; Stop cancels it between
- * two steps. */
+/** The diffusion models, animated: every reverse step draws x_t and the predicted images. The
+ * one picked (digits first; clothes only when asked for) loads and starts when the card comes
+ * into view (or Denoise is pressed), since sampling is the page's heaviest work. A change of any
+ * control restarts the run; Stop cancels it between two steps. */
 async function diffusionSection(kiln) {
+  const diffusers = (await kiln.manifest()).models.filter((m) => m.capabilities.includes("diffuse"));
+  if (diffusers.length === 0) throw new Error("the manifest lists no diffusion model");
+  for (const { name, provenance } of diffusers) $("ddpm-model").add(new Option(`${dataName(provenance)} (${name})`, name));
+  $("ddpm-model").value = diffusers.some((m) => m.name === "ddpm") ? "ddpm" : diffusers[0].name;
   await lazyStart("ddpm", "Denoise", [["ddpm-steps", (v) => v], ["ddpm-guidance", (v) => Number(v).toFixed(1)]]);
-  const ddpm = await kiln.model("ddpm");
-  $("ddpm-info").textContent = describeConditional(ddpm);
-  if (ddpm.guidanceSweep.length > 1) {
-    const show = () => drawSweep($("ddpm-sweep"), $("ddpm-sweep-caption"), ddpm.guidanceSweep, Number($("ddpm-guidance").value));
-    $("ddpm-guidance").addEventListener("input", show);
-    $("ddpm-sweep-figure").hidden = false;
-    show();
-  }
+  const load = modelLoader(kiln, "ddpm");
+  let ddpm = await load($("ddpm-model").value);
+  const showSweep = () => {
+    $("ddpm-sweep-figure").hidden = ddpm.guidanceSweep.length < 2;
+    if (ddpm.guidanceSweep.length > 1) drawSweep($("ddpm-sweep"), $("ddpm-sweep-caption"), ddpm.guidanceSweep, Number($("ddpm-guidance").value));
+  };
+  /** Show what `ddpm` is and offer its classes. */
+  const describe = () => {
+    $("ddpm-info").textContent = describeConditional(ddpm);
+    $("ddpm-class").replaceChildren(new Option("one of each class", ""), ...ddpm.classes.map((name, i) => new Option(name, i)));
+    $("ddpm-class").disabled = false;
+    showSweep();
+  };
+  describe();
+  $("ddpm-guidance").addEventListener("input", showSweep);
   let run; // { controller, done } of the run in progress
 
   async function denoise() {
@@ -410,11 +446,10 @@ async function diffusionSection(kiln) {
     }
     run?.controller.abort();
     await run?.done;
-    const digit = $("ddpm-class").value === "" ? undefined : Number($("ddpm-class").value);
     const options = {
       count: GRID_COUNT,
       seed,
-      class: digit,
+      class: $("ddpm-class").value === "" ? undefined : Number($("ddpm-class").value),
       sampler: $("ddpm-sampler").value,
       steps: Number($("ddpm-steps").value),
       guidance: Number($("ddpm-guidance").value),
@@ -452,6 +487,19 @@ async function diffusionSection(kiln) {
   }
 
   for (const id of DIFFUSION_CONTROLS) $(id).addEventListener("change", denoise);
+  $("ddpm-model").addEventListener("change", async () => {
+    const name = $("ddpm-model").value;
+    run?.controller.abort();
+    try {
+      const model = await load(name);
+      if ($("ddpm-model").value !== name) return; // another was picked meanwhile
+      ddpm = model;
+    } catch (error) {
+      return showSectionError("ddpm", `${name} could not load: ${error.message}`);
+    }
+    describe();
+    await denoise();
+  });
   $("ddpm-run").addEventListener("click", denoise);
   $("ddpm-stop").addEventListener("click", () => run?.controller.abort());
   $("ddpm-run").disabled = false;
@@ -462,7 +510,7 @@ async function diffusionSection(kiln) {
  * shares from 0 to 1 on the right). */
 const SWEEP_LINES = [
   { key: "fid", label: "FID ↓", colour: "#d9480f", left: true },
-  { key: "conditional_accuracy", label: "the digit asked for", colour: "#868e96" },
+  { key: "conditional_accuracy", label: "the class asked for", colour: "#868e96" },
   { key: "precision", label: "precision", colour: "#1c7ed6" },
   { key: "recall", label: "recall", colour: "#2f9e44" },
 ];
@@ -507,7 +555,7 @@ function drawSweep(canvas, caption, sweep, guidance) {
   ctx.setLineDash([]);
   const nearest = sweep.reduce((best, point) => (Math.abs(point.guidance - guidance) < Math.abs(best.guidance - guidance) ? point : best));
   const m = nearest.metrics;
-  const words = `At guidance ${nearest.guidance}: FID ${m.fid.toFixed(1)}, ${(100 * m.conditional_accuracy).toFixed(1)} % the digit asked for, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}.`;
+  const words = `At guidance ${nearest.guidance}: FID ${m.fid.toFixed(1)}, ${(100 * m.conditional_accuracy).toFixed(1)} % the class asked for, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}.`;
   canvas.setAttribute("aria-label", `The figures against the guidance weight. ${words}`);
   caption.replaceChildren(
     ...SWEEP_LINES.flatMap(({ label, colour, left }, i) => {
@@ -516,7 +564,7 @@ function drawSweep(canvas, caption, sweep, guidance) {
       swatch.style.background = colour;
       return [i ? ", " : "", swatch, label, left ? " (left scale)" : ""];
     }),
-    ` (right scale, 0–1) against the guidance weight, from ${sweep[0].count} digits each (kiln eval --guidance-sweep). ${words}`,
+    ` (right scale, 0–1) against the guidance weight, from ${sweep[0].count} images each (kiln eval --guidance-sweep). ${words}`,
   );
 }
 
@@ -792,17 +840,7 @@ async function textSection(kiln) {
   const writers = (await kiln.manifest()).models.filter((m) => m.capabilities.includes("write"));
   for (const { name } of writers) $("gpt-model").add(new Option(name, name));
   $("gpt-model").value = "gpt";
-  const loading = new Map(); // name → Promise<KilnModel>
-  const load = (name) => {
-    if (!loading.has(name)) {
-      const model = kiln.model(name, {
-        onProgress: (event) => line("gpt").downloading(event, `Loading ${name}`),
-      });
-      model.catch(() => loading.delete(name)); // allow a retry
-      loading.set(name, model);
-    }
-    return loading.get(name);
-  };
+  const load = modelLoader(kiln, "gpt");
   let gpt = await load($("gpt-model").value);
   $("gpt-info").textContent = textModelInfo(gpt);
   let run; // { controller, done } of the text being written

@@ -53,9 +53,18 @@ const numberOr = (fallback) => (text) => (text === null ? fallback : Number(text
 const asNumber = numberOr(undefined);
 /** A class attribute: an index ("7" → 7) or a class name ("sneaker"); undefined when absent. */
 const asClass = (text) => (text === null ? undefined : /^\d+$/.test(text) ? Number(text) : text);
-/** The first of an element's CSS classes that names one of `model`'s classes, or undefined. */
-const classAmongTokens = (widget, model) =>
-  widget.getAttribute("class")?.split(/\s+/).find((token) => model.classes.includes(token));
+/** A class name as a CSS class token writes it: "T-shirt/top" → "t-shirt-top", "Ankle boot" →
+ * "ankle-boot". */
+const asToken = (name) => name.toLowerCase().replace(/[^\p{L}\p{N}_-]+/gu, "-");
+/** The index of the first of an element's CSS classes that names one of `model`'s classes
+ * (as `asToken` writes it), or undefined. */
+const classAmongTokens = (widget, model) => {
+  const tokens = model.classes.map(asToken);
+  for (const token of widget.getAttribute("class")?.split(/\s+/) ?? []) {
+    const index = tokens.indexOf(token.toLowerCase());
+    if (index >= 0) return index;
+  }
+};
 
 /**
  * What the widgets share: the shadow DOM frame, lazy start, one model at a time (swapped when
@@ -268,9 +277,9 @@ function button(label, onClick) {
 /**
  * `<kiln-sampler model="vae|cvae|gan|ddpm" count seed class steps sampler guidance backend>`: a
  * grid of images. The class comes from `digit="7"` (an index or a class name), or from the
- * first of the element's `class` tokens that names one of the model's classes (`class="7"`,
- * `class="sneaker"`: CSS classes are otherwise free). Diffusion models animate their
- * denoising step by step.
+ * first of the element's `class` tokens that names one of the model's classes, in lower case
+ * with dashes for spaces and slashes (`class="7"`, `class="sneaker"`, `class="ankle-boot"`: CSS
+ * classes are otherwise free). Diffusion models animate their denoising step by step.
  */
 export class KilnSampler extends KilnWidget {
   static attributes = {

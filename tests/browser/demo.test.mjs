@@ -42,7 +42,12 @@ for (const name of ["webgpu", "cpu"]) {
       assert.equal(downloads.filter((path) => path === "/pretrained/vae.bpk").length, 1, downloads.join(" "));
       // The sample-quality table shows what `kiln eval --all` recorded in the manifest.
       await page.waitForFunction(() => document.getElementById("metrics-status").textContent.includes("images per model"));
-      const table = await page.locator("#metrics tbody tr").evaluateAll((rows) => rows.map((row) => [...row.cells].map((c) => c.textContent)));
+      // One table body per judge, each headed by its name: the digits' first, then the clothes'.
+      const bodies = await page.locator("#metrics tbody").evaluateAll((bodies) =>
+        bodies.map((body) => [...body.rows].map((row) => [...row.cells].map((c) => c.textContent))));
+      assert.deepEqual(bodies.map((rows) => rows[0][0]), ["Judged by classifier", "Judged by fashion-classifier"]);
+      assert.deepEqual(bodies[1].slice(1).map((row) => row[0]), ["fashion-ddpm", "Fashion-MNIST train (real images)", "uniform noise (judged as Fashion-MNIST)"]);
+      const table = bodies[0].slice(1);
       assert.deepEqual(table.map((row) => row[0]), ["vae", "cvae", "gan", "ddpm", "MNIST train (real digits)", "uniform noise"]);
       for (const [, accuracy, fid, , , , alike] of table) {
         assert.match(accuracy, /^(–|\d+\.\d %)$/);
@@ -183,6 +188,36 @@ for (const name of ["webgpu", "cpu"]) {
   });
 }
 
+test("diffusion on the page switches from digits to clothes, downloading those only when asked", async () => {
+  const { page, problems } = await openPage(site.browsers.cpu);
+  const downloads = [];
+  page.context().on("request", (request) => downloads.push(new URL(request.url()).pathname));
+  await openDemo(page, `${site.url}?backend=cpu`);
+  const settled = () => page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.ddpmState), null, { timeout: 240_000 });
+  await page.locator("#ddpm-steps").fill("5");
+  await page.locator("#ddpm-title").scrollIntoViewIfNeeded();
+  await settled();
+  const classes = () => page.locator("#ddpm-class option").evaluateAll((options) => options.map((o) => o.textContent));
+  assert.deepEqual((await classes()).slice(0, 3), ["one of each class", "0", "1"]);
+  assert.ok(!downloads.includes("/pretrained/fashion-ddpm.bpk"), downloads.join(" "));
+  const digits = await page.evaluate(() => document.getElementById("ddpm-predicted").toDataURL());
+
+  await page.evaluate(() => (document.body.dataset.ddpmState = "switching"));
+  await page.locator("#ddpm-model").selectOption("fashion-ddpm");
+  await settled();
+  assert.equal(await page.evaluate(() => document.body.dataset.ddpmState), "ready", await page.locator("#ddpm-error").textContent());
+  assert.deepEqual(await classes(), ["one of each class", "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]);
+  assert.match(await page.locator("#ddpm-info").textContent(), /on Fashion-MNIST .*its judge \(fashion-classifier\) sees the class asked for in \d+\.\d %/);
+  assert.notEqual(await page.evaluate(() => document.getElementById("ddpm-predicted").toDataURL()), digits);
+  await page.evaluate(() => (document.body.dataset.ddpmState = "switching"));
+  await page.locator("#ddpm-class").selectOption({ label: "Trouser" });
+  await settled();
+  assert.equal(await page.evaluate(() => document.body.dataset.ddpmState), "ready", await page.locator("#ddpm-error").textContent());
+  assert.equal(downloads.filter((path) => path === "/pretrained/fashion-ddpm.bpk").length, 1, downloads.join(" "));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("at a phone's width (390×844, touch): no card scrolls sideways, and a finger draws on the pad", async () => {
   const context = await site.browsers.cpu.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
@@ -293,7 +328,7 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
-  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm, gpt, hmm');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm, gpt, hmm, fashion-classifier, fashion-ddpm');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
   assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
   assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);

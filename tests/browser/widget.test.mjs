@@ -58,21 +58,21 @@ test("the embed page under a strict CSP: lazy widgets, one worker and one wasm d
   const first = server.requests.length;
   await page.setViewportSize({ width: 1000, height: 700 });
   await page.goto(`${server.url}embed.html`);
-  const ids = ["gan-widget", "ddpm-widget", "cvae-widget", "walk-widget", "gpt-widget"];
+  const ids = ["gan-widget", "ddpm-widget", "fashion-widget", "cvae-widget", "walk-widget", "gpt-widget"];
   await settled(page, ["gan-widget"]);
   // Below the fold, the text widget has not fetched anything yet.
-  assert.equal((await states(page, ids))[4], "idle");
+  assert.equal((await states(page, ids))[5], "idle");
   assert.ok(!server.requests.slice(first).some((path) => path.endsWith("/gpt.bpk")), "gpt.bpk is not fetched before it is needed");
   for (const id of ids) {
     await page.locator(`#${id}`).scrollIntoViewIfNeeded();
     await settled(page, [id]);
   }
-  assert.deepEqual(await states(page, ids), ["ready", "ready", "ready", "ready", "ready"]);
+  assert.deepEqual(await states(page, ids), ["ready", "ready", "ready", "ready", "ready", "ready"]);
   const requested = server.requests.slice(first);
   const count = (suffix) => requested.filter((path) => path.endsWith(suffix)).length;
   assert.equal(count("/kiln-web_bg.wasm"), 1);
   assert.equal(count("/kiln-webgpu_bg.wasm"), 0, "a browser without WebGPU never fetches the WebGPU module");
-  for (const file of ["ddpm.bpk", "gan.bpk", "cvae.bpk", "vae.bpk", "gpt.bpk"]) assert.equal(count(`/${file}`), 1, file);
+  for (const file of ["ddpm.bpk", "fashion-ddpm.bpk", "gan.bpk", "cvae.bpk", "vae.bpk", "gpt.bpk"]) assert.equal(count(`/${file}`), 1, file);
   const watch = await page.evaluate(() => window.kilnWatch);
   assert.equal(watch.workers, 1, "one worker (one wasm instance, one device) for every widget");
   assert.deepEqual(watch.violations, []);
