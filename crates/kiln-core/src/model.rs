@@ -537,7 +537,7 @@ mod tests {
                     .filter(|p| ["base-channels", "hidden"].contains(&p.name))
                     .map(|p| (p.name.to_string(), "8".to_string())),
             );
-            for (side, channels) in [(28, 1), (32, 3), (64, 1), (64, 3)] {
+            for (side, channels) in [(28, 1), (28, 3), (32, 1), (32, 3), (64, 1), (64, 3)] {
                 let shape = ImageShape { channels, side };
                 let data = DataShape::Images { shape, classes: 3 };
                 let spec = model.configure(&given, data).unwrap();
