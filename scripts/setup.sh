@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what building, serving and testing Kiln need, skipping whatever is already there.
 # Usage: scripts/setup.sh [--browser] [--wasm-opt] [--lighthouse] [--tfjs]
+# (--browser: what the tests need, chromium and espeak-ng among it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,10 +63,15 @@ if $want_tfjs && [ ! -d "$PWD/target/tfjs/node_modules/@tensorflow/tfjs-backend-
 fi
 
 if $want_browser; then
-  if [ ! -x /usr/lib/chromium/chromium ]; then
-    say "installing Debian chromium"
+  # The tests' Debian packages: chromium, and espeak-ng, which the spoken-digit corpus test
+  # speaks with (that test skips, saying so, where it is missing).
+  missing=()
+  [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian ${missing[*]}"
     as_root apt-get update -qq
-    as_root apt-get install -y -qq chromium >/dev/null
+    as_root apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   if [ ! -d tests/browser/node_modules/playwright-core ]; then
     say "installing playwright-core"

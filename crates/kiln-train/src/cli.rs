@@ -46,6 +46,43 @@ pub enum Command {
     Export(ExportArgs),
     /// Time sampling (gpt: writing) and training of each model and print a table of throughputs.
     Bench(BenchArgs),
+    /// Make a data set to train on.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// The data sets `kiln data` makes.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Speak the digits 0–9 with every English voice and variant of espeak-ng, at drawn pitches
+    /// and rates, into mono WAV files named as the Free Spoken Digit Dataset's are
+    /// (`{digit}_{speaker}_{take}.wav`); a share of the speakers goes to OUT/test/.
+    SpokenDigits(SpokenDigitsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpokenDigitsArgs {
+    /// The folder to write into (and OUT/test/ for the held-out speakers).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Samples per second of the clips (espeak-ng speaks at 22,050; they are resampled).
+    #[arg(long, default_value_t = 8_000)]
+    pub rate: u32,
+    /// Clips of each digit per speaker, each at its own pitch and rate.
+    #[arg(long, default_value_t = 3)]
+    pub takes: usize,
+    /// At most this many speakers, drawn with --seed [default: every voice × variant].
+    #[arg(long)]
+    pub speakers: Option<usize>,
+    /// The share of speakers held out in OUT/test/.
+    #[arg(long, default_value_t = 0.1)]
+    pub test_share: f64,
+    /// Standard deviation of the Gaussian noise added to every clip (of full scale).
+    #[arg(long, default_value_t = 0.003)]
+    pub noise: f32,
+    /// Seed of the speakers' order and of every pitch, rate and noise drawn.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// How the learning rate moves over a run.

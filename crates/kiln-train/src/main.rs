@@ -13,6 +13,7 @@ mod png;
 mod progress;
 mod resolve;
 mod run_dir;
+mod spoken_digits;
 mod trainer;
 
 use std::process::ExitCode;
@@ -38,6 +39,7 @@ fn run() -> anyhow::Result<ExitCode> {
         cli::Command::Export(args) => commands::export::run(args)?,
         cli::Command::Eval(args) => commands::eval::run(args)?,
         cli::Command::Bench(args) => commands::bench::run(args)?,
+        cli::Command::Data(command) => commands::data::run(command)?,
     }
     Ok(ExitCode::SUCCESS)
 }

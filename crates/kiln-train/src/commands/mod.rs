@@ -1,6 +1,7 @@
 //! One module per `kiln` subcommand.
 
 pub mod bench;
+pub mod data;
 pub mod denoise;
 pub mod eval;
 pub mod export;

@@ -6,4 +6,5 @@ mod digits;
 mod fixture;
 mod image_models;
 mod pictures;
+mod spoken_digits;
 mod text;
