@@ -107,23 +107,23 @@ async function metricsSection(kiln) {
   const table = $("metrics");
   const columns = table.tHead.rows[0].cells.length;
   const measuredBy = [];
+  const addRow = (body, name, m, className) => {
+    const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
+    const alike = Number.isFinite(m.intra_class_ms_ssim) ? m.intra_class_ms_ssim.toFixed(3) : "–";
+    const row = body.insertRow();
+    row.className = className;
+    for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3), alike]) {
+      row.insertCell().textContent = text;
+    }
+  };
   for (const judge of judges) {
     const body = table.createTBody();
     const heading = document.createElement("th");
     Object.assign(heading, { colSpan: columns, scope: "rowgroup", textContent: `Judged by ${judgeName(judge)}` });
     body.insertRow().append(heading);
-    const addRow = (name, m, className) => {
-      const accuracy = Number.isFinite(m.conditional_accuracy) ? `${(100 * m.conditional_accuracy).toFixed(1)} %` : "–";
-      const alike = Number.isFinite(m.intra_class_ms_ssim) ? m.intra_class_ms_ssim.toFixed(3) : "–";
-      const row = body.insertRow();
-      row.className = className;
-      for (const text of [name, accuracy, m.fid.toFixed(1), `${m.inception_score.toFixed(2)} ± ${m.inception_score_std.toFixed(2)}`, m.precision.toFixed(3), m.recall.toFixed(3), alike]) {
-        row.insertCell().textContent = text;
-      }
-    };
     const models = evaluated.filter((m) => m.evaluation.judge === judge);
-    for (const { name, evaluation } of models) addRow(name, evaluation.metrics, "model");
-    for (const [name, evaluation] of references) if (evaluation.judge === judge) addRow(name, evaluation.metrics, "reference");
+    for (const { name, evaluation } of models) addRow(body, name, evaluation.metrics, "model");
+    for (const [name, evaluation] of references) if (evaluation.judge === judge) addRow(body, name, evaluation.metrics, "reference");
     const { count, date, command } = models[0]?.evaluation ?? references.find(([, e]) => e.judge === judge)[1];
     measuredBy.push(`${judge}: ${count} images per model, measured ${date ? `${date.slice(0, 10)} ` : ""}with ${command}.`);
   }

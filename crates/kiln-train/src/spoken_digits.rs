@@ -4,7 +4,7 @@
 //! each take draws its own pitch, rate and a little background noise. A seeded share of the
 //! speakers goes to `test/`, so the held-out clips are of voices training never heard.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -13,6 +13,7 @@ use rand::seq::SliceRandom;
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
+use crate::cli::SpokenDigitsArgs;
 use crate::progress;
 
 /// The synthesiser the corpus is spoken with.
@@ -27,23 +28,6 @@ const RATES: std::ops::RangeInclusive<u32> = 130..=200;
 /// Samples quieter than this (of full scale) at either end of a clip are cut, as FSDD's
 /// recordings are trimmed to the word.
 const SILENCE: f32 = 0.01;
-
-/// What `kiln data spoken-digits` makes.
-#[derive(Debug, Clone)]
-pub struct CorpusOptions {
-    pub out: PathBuf,
-    /// Samples per second of the written clips.
-    pub rate: u32,
-    /// Clips of each digit per speaker.
-    pub takes: usize,
-    /// At most this many speakers (voices × variants, in a seeded order); all of them if `None`.
-    pub speakers: Option<usize>,
-    /// The share of speakers held out in `test/`.
-    pub test_share: f64,
-    /// Standard deviation of the added Gaussian noise (of full scale).
-    pub noise: f32,
-    pub seed: u64,
-}
 
 /// One voice of the synthesiser: a language voice with a variant.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +49,7 @@ pub struct Written {
 
 /// Speak every digit `takes` times in the voice of every speaker, into `options.out` and its
 /// `test/` folder.
-pub fn make_corpus(options: &CorpusOptions) -> Result<Written> {
+pub fn make_corpus(options: &SpokenDigitsArgs) -> Result<Written> {
     ensure!(
         (4_000..=48_000).contains(&options.rate),
         "--rate must be from 4000 to 48000 samples per second, got {}",

@@ -79,22 +79,23 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let device = args.device.device()?;
     let judge = load_judge(&args, &device)?;
     let shape = judge.classifier.image_shape();
+    // --all picks the models of the judge's shape; a model named is checked against it.
     let models = match named {
-        Some(model) => vec![model],
+        Some((name, resolved)) => {
+            ensure!(
+                resolved.spec.image_shape() == Some(shape),
+                "{name} draws {} images, but its judge {} reads {shape} images: pass the \
+                 classifier trained on the same data with --judge",
+                resolved
+                    .spec
+                    .image_shape()
+                    .map_or_else(|| "no".into(), |shape| shape.to_string()),
+                args.classifier
+            );
+            vec![(name, resolved)]
+        }
         None => judged_by(&judge, &args)?,
     };
-    for (name, resolved) in &models {
-        ensure!(
-            resolved.spec.image_shape() == Some(shape),
-            "{name} draws {} images, but its judge {} reads {shape} images: pass the classifier \
-             trained on the same data with --judge",
-            resolved
-                .spec
-                .image_shape()
-                .map_or_else(|| "no".into(), |shape| shape.to_string()),
-            args.classifier
-        );
-    }
     let classifier = &judge.classifier;
     let splits = load_data(&args, shape)?;
     let test = TestSet::new(Judged::real(
