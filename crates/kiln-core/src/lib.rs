@@ -9,6 +9,7 @@
 //! - [`data`], [`io`]: images and digits in; weight files and the manifest in and out.
 //! - [`request`], [`metrics`]: checked requests, and the figures that judge the models.
 
+pub mod audio;
 pub mod capable;
 pub mod data;
 pub mod family;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::audio::{SoundError, SpectrogramSettings};
 use crate::family::Capability;
 use crate::io::weights::Precision;
 use crate::model::ModelSpec;
@@ -26,6 +27,8 @@ pub enum ManifestError {
         name: String,
         available: Vec<String>,
     },
+    #[error("model {name:?}: {error}")]
+    Sound { name: String, error: SoundError },
     #[error(
         "invalid model name {0:?}: use lower-case letters, digits, '-' and '_' (it becomes a file name)"
     )]
@@ -64,6 +67,9 @@ pub struct ManifestEntry {
     /// An image model's class names, in label order (`None`: the digits 0–9, or no classes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// A sound model's: how its images are spectrograms of clips, to be heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectrogram: Option<SpectrogramSettings>,
     /// What the model can do: derived from the spec whenever a manifest is read or written,
     /// so that JavaScript reads it instead of knowing the kinds.
     #[serde(default)]
@@ -120,6 +126,9 @@ pub struct Evaluation {
 pub struct Provenance {
     /// Data set description, e.g. "MNIST train (60000 images)".
     pub dataset: String,
+    /// The command that made the training data, where Kiln made it (`kiln data …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_command: Option<String>,
     /// The exact command line that trained it; resumed runs list each command, joined by `&&`.
     pub command: String,
     pub epochs: usize,
@@ -147,6 +156,14 @@ impl Manifest {
             return Err(ManifestError::Version {
                 found: manifest.version,
             });
+        }
+        for entry in &manifest.models {
+            if let Some(settings) = &entry.spectrogram {
+                settings.validate().map_err(|error| ManifestError::Sound {
+                    name: entry.name.clone(),
+                    error,
+                })?;
+            }
         }
         manifest.derive_capabilities();
         Ok(manifest)
@@ -208,6 +225,7 @@ mod tests {
             name: name.into(),
             spec: ModelSpec::Vae(VaeConfig::new()),
             classes: None,
+            spectrogram: None,
             capabilities: Vec::new(),
             file: format!("{name}.bpk"),
             sha256: "00".repeat(32),
@@ -215,6 +233,7 @@ mod tests {
             precision: Precision::Int8,
             provenance: Provenance {
                 dataset: "toy".into(),
+                data_command: None,
                 command: "kiln train vae".into(),
                 epochs: 1,
                 steps: 2,

@@ -6,18 +6,18 @@
 pub struct ClassTally {
     /// How often each class was predicted.
     predicted: Vec<usize>,
-    /// Images whose requested class was predicted.
-    correct: usize,
-    /// Images that had a requested class.
-    requested: usize,
+    /// Images whose requested class was predicted, by that class.
+    correct: Vec<usize>,
+    /// Images that had a requested class, by that class.
+    requested: Vec<usize>,
 }
 
 impl ClassTally {
     pub fn new(num_classes: usize) -> Self {
         Self {
             predicted: vec![0; num_classes],
-            correct: 0,
-            requested: 0,
+            correct: vec![0; num_classes],
+            requested: vec![0; num_classes],
         }
     }
 
@@ -36,12 +36,10 @@ impl ClassTally {
         }
         if let Some(requested) = requested {
             assert_eq!(predicted.len(), requested.len(), "one request per image");
-            self.requested += requested.len();
-            self.correct += predicted
-                .iter()
-                .zip(requested)
-                .filter(|(p, r)| p == r)
-                .count();
+            for (&predicted, &requested) in predicted.iter().zip(requested) {
+                self.requested[requested] += 1;
+                self.correct[requested] += usize::from(predicted == requested);
+            }
         }
     }
 
@@ -51,7 +49,29 @@ impl ClassTally {
 
     /// Fraction of images recognised as the class they were drawn for; `None` if none was asked.
     pub fn conditional_accuracy(&self) -> Option<f64> {
-        (self.requested > 0).then(|| self.correct as f64 / self.requested as f64)
+        let (correct, requested): (usize, usize) =
+            (self.correct.iter().sum(), self.requested.iter().sum());
+        (requested > 0).then(|| correct as f64 / requested as f64)
+    }
+
+    /// [`ClassTally::conditional_accuracy`] of the images asked to be each class (`None` for a
+    /// class never asked for).
+    pub fn accuracy_by_class(&self) -> Vec<Option<f64>> {
+        self.correct
+            .iter()
+            .zip(&self.requested)
+            .map(|(&correct, &requested)| {
+                (requested > 0).then(|| correct as f64 / requested as f64)
+            })
+            .collect()
+    }
+
+    /// The lowest of [`ClassTally::accuracy_by_class`]: the class the model draws worst.
+    pub fn worst_class_accuracy(&self) -> Option<f64> {
+        self.accuracy_by_class()
+            .into_iter()
+            .flatten()
+            .reduce(f64::min)
     }
 
     /// Share of the images recognised as each class.
@@ -100,5 +120,11 @@ mod tests {
         tally.add(&[5], Some(&[5]));
         assert_eq!(tally.conditional_accuracy(), Some(0.8));
         assert_eq!(tally.total(), 5);
+        let by_class = tally.accuracy_by_class();
+        assert_eq!(
+            (by_class[4], by_class[5], by_class[0]),
+            (Some(0.0), Some(1.0), None)
+        );
+        assert_eq!(tally.worst_class_accuracy(), Some(0.0));
     }
 }
