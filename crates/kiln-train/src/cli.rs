@@ -29,10 +29,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on MNIST-style digits (a text model on a text file), checkpointing every
-    /// epoch.
+    /// Train a model on MNIST-style images, a folder of pictures or of spoken digits (a text
+    /// model on a text file), checkpointing every epoch.
     Train(TrainArgs),
-    /// Draw images from a trained generative model and write them as PNGs.
+    /// Draw images from a trained generative model and write them as PNGs (a sound model's also
+    /// as the WAV clips its spectrograms sound like).
     Sample(SampleArgs),
     /// Write text with a trained text model, streaming it to stdout.
     Generate(GenerateArgs),
@@ -65,7 +66,8 @@ pub struct SpokenDigitsArgs {
     /// The folder to write into (and OUT/test/ for the held-out speakers).
     #[arg(long)]
     pub out: PathBuf,
-    /// Samples per second of the clips (espeak-ng speaks at 22,050; they are resampled).
+    /// Samples per second of the clips (espeak-ng speaks at 22,050 Hz, flite at 8,000 or 16,000;
+    /// they are resampled).
     #[arg(long, default_value_t = 8_000)]
     pub rate: u32,
     /// Clips of each digit per speaker, each at its own pitch and rate.
@@ -83,6 +85,20 @@ pub struct SpokenDigitsArgs {
     /// Seed of the speakers' order and of every pitch, rate and noise drawn.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The synthesisers whose voices speak, separated by commas: espeak-ng (every English voice
+    /// × variant) and flite (its 5 voices). Named, not found on the machine, so that a command
+    /// always makes the same corpus.
+    #[arg(long, value_delimiter = ',', default_value = "espeak-ng")]
+    pub synthesisers: Vec<Synthesiser>,
+}
+
+/// A speech synthesiser a corpus can be spoken with (`--synthesisers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Synthesiser {
+    /// eSpeak NG: every English voice with every voice variant.
+    EspeakNg,
+    /// CMU Flite: its built-in voices (kal, kal16, awb, rms, slt).
+    Flite,
 }
 
 /// How the learning rate moves over a run.
@@ -103,6 +119,9 @@ pub struct TrainArgs {
     /// and {train,t10k}-labels-idx1-ubyte, raw or .gz), or a folder of PNG, JPEG or WebP
     /// pictures: DIR/<class>/*.png (classes in name order), or the pictures directly in DIR for
     /// one class; DIR/test/ laid out the same way is held out, else a tenth drawn with --seed.
+    /// Or a folder of spoken digits (WAV files of any rate, named {digit}_{speaker}_{index}.wav
+    /// as in FSDD, or in folders zero/ … nine/ as in SC09), learnt as 32×32 log-mel
+    /// spectrograms; DIR/test/ is held out, else a tenth of the speakers drawn with --seed.
     /// Text models: any UTF-8 text file (its last tenth is held out for validation).
     #[arg(long)]
     pub data: PathBuf,
@@ -415,13 +434,14 @@ pub struct EvalArgs {
     /// (train one on your own data with `kiln train classifier`).
     #[arg(long, alias = "judge", default_value = "classifier")]
     pub classifier: String,
-    /// The data the model learnt from: a directory with MNIST-style IDX files, or a folder of
-    /// pictures (read at the judge's size and channels). Its test set is the reference for FID,
-    /// precision and recall, its training set a reference row.
+    /// The data the model learnt from: a directory with MNIST-style IDX files, a folder of
+    /// pictures (read at the judge's size and channels), or a folder of spoken clips (read as
+    /// the judge's spectrograms; drawn ones are judged as they sound). Its test set is the
+    /// reference for FID, precision and recall, its training set a reference row.
     #[arg(long)]
     pub data: PathBuf,
-    /// A folder of pictures without a test/ folder: the seed its held-out tenth was drawn with
-    /// (the `--seed` the model was trained with).
+    /// A folder of pictures or clips without a test/ folder: the seed its held-out tenth was
+    /// drawn with (the `--seed` the model was trained with).
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
     /// What the reference rows call --data ("NAME train (real images)") [default: MNIST for IDX

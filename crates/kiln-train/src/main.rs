@@ -3,6 +3,7 @@
 mod atomic;
 mod batches;
 mod cli;
+mod clips;
 mod command_line;
 mod commands;
 mod data;
@@ -15,6 +16,7 @@ mod resolve;
 mod run_dir;
 mod spoken_digits;
 mod trainer;
+mod wav;
 
 use std::process::ExitCode;
 

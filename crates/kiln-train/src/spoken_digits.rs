@@ -10,16 +10,44 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 use rand::RngExt;
 use rand::seq::SliceRandom;
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use serde::{Deserialize, Serialize};
 
-use crate::cli::SpokenDigitsArgs;
-use crate::progress;
+use crate::cli::{SpokenDigitsArgs, Synthesiser};
+use crate::command_line::command_line;
+use crate::{atomic, progress, wav};
 
-/// The synthesiser the corpus is spoken with.
-const SYNTHESISER: &str = "espeak-ng";
+impl Synthesiser {
+    /// Its program, which is also its Debian package.
+    fn program(self) -> &'static str {
+        match self {
+            Synthesiser::EspeakNg => "espeak-ng",
+            Synthesiser::Flite => "flite",
+        }
+    }
+
+    /// Its own name and version.
+    fn version(self) -> Result<String> {
+        Ok(match self {
+            Synthesiser::EspeakNg => run(self, &["--version"])?.trim().to_owned(),
+            // Flite prints its copyright, then `version: flite-2.2-current …`, and exits with 1.
+            Synthesiser::Flite => String::from_utf8_lossy(&output(self, &["--version"])?.stdout)
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("version: "))
+                .unwrap_or("flite, of an unknown version")
+                .to_owned(),
+        })
+    }
+
+    /// Its speakers.
+    fn speakers(self) -> Result<Vec<Speaker>> {
+        match self {
+            Synthesiser::EspeakNg => espeak_speakers(),
+            Synthesiser::Flite => flite_speakers(),
+        }
+    }
+}
 /// The words for 0–9.
-const WORDS: [&str; 10] = [
+pub const WORDS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 /// Pitch (espeak-ng's 0–99) and rate (words per minute) each take draws from.
@@ -29,13 +57,38 @@ const RATES: std::ops::RangeInclusive<u32> = 130..=200;
 /// recordings are trimmed to the word.
 const SILENCE: f32 = 0.01;
 
-/// One voice of the synthesiser: a language voice with a variant.
+/// One voice of a synthesiser (for espeak-ng, a language voice with a variant).
 #[derive(Debug, Clone, PartialEq)]
 struct Speaker {
-    /// What `espeak-ng -v` takes, e.g. `gmw/en-US+Alex`.
+    synthesiser: Synthesiser,
+    /// What the synthesiser's voice option takes, e.g. `gmw/en-US+Alex` (espeak-ng), `slt`.
     voice: String,
     /// The name in file names: lower case, no underscores, e.g. `en-us-alex`.
     name: String,
+}
+
+/// The file in a corpus's folder that says how it was made, so that a model trained on it can
+/// say so too (`kiln export` copies the command into the manifest).
+const RECORD_FILE: &str = "corpus.json";
+
+/// What `DIR/corpus.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct CorpusRecord {
+    /// The command line that made the corpus.
+    command: String,
+    /// The synthesisers' own names and versions (`espeak-ng --version`), joined by "; ".
+    synthesiser: String,
+    clips: usize,
+    speakers: usize,
+    held_out_speakers: usize,
+}
+
+/// The command that made the corpus in `dir`, if `kiln data spoken-digits` made it.
+pub fn corpus_command(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(RECORD_FILE)).ok()?;
+    serde_json::from_str::<CorpusRecord>(&text)
+        .ok()
+        .map(|record| record.command)
 }
 
 /// How many clips were written, to the training and the held-out folders, by how many speakers.
@@ -70,7 +123,20 @@ pub fn make_corpus(options: &SpokenDigitsArgs) -> Result<Written> {
         "--noise must be from 0 to 0.1 of full scale, got {}",
         options.noise
     );
-    let mut speakers = list_speakers()?;
+    let mut synthesisers: Vec<Synthesiser> = Vec::new();
+    for synthesiser in &options.synthesisers {
+        if !synthesisers.contains(synthesiser) {
+            synthesisers.push(*synthesiser);
+        }
+    }
+    ensure!(
+        !synthesisers.is_empty(),
+        "--synthesisers must name at least one"
+    );
+    let mut speakers = Vec::new();
+    for synthesiser in &synthesisers {
+        speakers.extend(synthesiser.speakers()?);
+    }
     let mut rng = kiln_core::noise::rng(options.seed);
     speakers.shuffle(&mut rng);
     speakers.truncate(options.speakers.unwrap_or(usize::MAX));
@@ -100,16 +166,16 @@ pub fn make_corpus(options: &SpokenDigitsArgs) -> Result<Written> {
             let pitch = rng.random_range(PITCHES);
             let rate = rng.random_range(RATES);
             for (digit, word) in WORDS.iter().enumerate() {
-                let wav = scratch.path().join("clip.wav");
-                speak(speaker, word, pitch, rate, &wav)?;
-                let (samples, source_rate) = read_wav(&wav)?;
-                let mut clip = resample(&trim(&samples), source_rate, options.rate)?;
+                let take_file = scratch.path().join("clip.wav");
+                speak(speaker, word, pitch, rate, &take_file)?;
+                let spoken = wav::read(&take_file)?;
+                let mut clip = wav::resample(&trim(&spoken.samples), spoken.rate, options.rate)?;
                 let noise = kiln_core::noise::standard_normal_values(rng.random(), clip.len());
                 for (sample, noise) in clip.iter_mut().zip(noise) {
                     *sample = (*sample + options.noise * noise).clamp(-1.0, 1.0);
                 }
                 let name = format!("{digit}_{}_{take}.wav", speaker.name);
-                write_wav(&dir.join(name), &clip, options.rate)?;
+                wav::write(&dir.join(name), &clip, options.rate)?;
                 if held {
                     written.test += 1;
                 } else {
@@ -120,30 +186,71 @@ pub fn make_corpus(options: &SpokenDigitsArgs) -> Result<Written> {
         }
     }
     bar.finish_and_clear();
+    let record = CorpusRecord {
+        command: command_line(),
+        synthesiser: synthesisers
+            .iter()
+            .map(|synthesiser| synthesiser.version())
+            .collect::<Result<Vec<_>>>()?
+            .join("; "),
+        clips: written.train + written.test,
+        speakers: written.speakers,
+        held_out_speakers: written.held_out_speakers,
+    };
+    let json = serde_json::to_string_pretty(&record).expect("a record serialises");
+    atomic::write(&options.out.join(RECORD_FILE), json.as_bytes())?;
     Ok(written)
 }
 
-/// Every English voice of the synthesiser with every variant.
-fn list_speakers() -> Result<Vec<Speaker>> {
-    let voices = column_of(&run_synthesiser(&["--voices=en"])?, |file| {
+/// Every English voice of espeak-ng with every variant.
+fn espeak_speakers() -> Result<Vec<Speaker>> {
+    let espeak = Synthesiser::EspeakNg;
+    let voices = column_of(&run(espeak, &["--voices=en"])?, |file| {
         file.strip_prefix("gmw/").map(|_| file.to_owned())
     });
-    let variants = column_of(&run_synthesiser(&["--voices=variant"])?, |file| {
+    let variants = column_of(&run(espeak, &["--voices=variant"])?, |file| {
         file.strip_prefix("!v/").map(str::to_owned)
     });
     ensure!(
         !voices.is_empty() && !variants.is_empty(),
-        "{SYNTHESISER} lists no English voice or no variant (`{SYNTHESISER} --voices=en`)"
+        "espeak-ng lists no English voice or no variant (`espeak-ng --voices=en`)"
     );
     Ok(voices
         .iter()
         .flat_map(|voice| {
             variants.iter().map(move |variant| Speaker {
+                synthesiser: espeak,
                 voice: format!("{voice}+{variant}"),
                 name: file_name_part(&format!("{}-{variant}", voice.trim_start_matches("gmw/"))),
             })
         })
         .collect())
+}
+
+/// Flite's voices (`flite -lv`), but for `awb_time`, which speaks only the time of day.
+fn flite_speakers() -> Result<Vec<Speaker>> {
+    let listing = run(Synthesiser::Flite, &["-lv"])?;
+    let voices = flite_voices(&listing);
+    ensure!(!voices.is_empty(), "flite lists no voice (`flite -lv`)");
+    Ok(voices
+        .into_iter()
+        .map(|voice| Speaker {
+            synthesiser: Synthesiser::Flite,
+            name: file_name_part(&format!("flite-{voice}")),
+            voice,
+        })
+        .collect())
+}
+
+/// The voices in `flite -lv`'s `Voices available: kal awb_time kal16 …`, but for `awb_time`.
+fn flite_voices(listing: &str) -> Vec<String> {
+    listing
+        .split_once(':')
+        .map_or("", |(_, voices)| voices)
+        .split_whitespace()
+        .filter(|voice| !voice.ends_with("_time"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `File` column (the fifth) of `espeak-ng --voices` output, kept where `keep` maps it.
@@ -170,60 +277,59 @@ fn file_name_part(text: &str) -> String {
         .collect()
 }
 
-/// The synthesiser's standard output for `args`; a clear error if it is not installed.
-fn run_synthesiser(args: &[&str]) -> Result<String> {
-    let output = match Command::new(SYNTHESISER).args(args).output() {
-        Ok(output) => output,
+/// What `synthesiser` wrote and returned, run with `args`; a clear error if it is not installed.
+fn output(synthesiser: Synthesiser, args: &[&str]) -> Result<std::process::Output> {
+    let program = synthesiser.program();
+    match Command::new(program).args(args).output() {
+        Ok(output) => Ok(output),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
-            "no speech synthesiser: `kiln data spoken-digits` speaks with {SYNTHESISER}; \
-             install it (Debian: apt-get install espeak-ng)"
+            "no speech synthesiser: `kiln data spoken-digits --synthesisers` names {program}; \
+             install it (Debian: apt-get install {program})"
         ),
-        Err(error) => return Err(error).context(format!("running {SYNTHESISER}")),
-    };
+        Err(error) => Err(error).context(format!("running {program}")),
+    }
+}
+
+/// `synthesiser`'s standard output for `args`, which must succeed.
+fn run(synthesiser: Synthesiser, args: &[&str]) -> Result<String> {
+    let program = synthesiser.program();
+    let output = output(synthesiser, args)?;
     ensure!(
         output.status.success(),
-        "{SYNTHESISER} {} failed: {}",
+        "{program} {} failed: {}",
         args.join(" "),
         String::from_utf8_lossy(&output.stderr).trim()
     );
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// `word` spoken by `speaker` at `pitch` and `rate` into the WAV file `out`.
+/// `word` spoken by `speaker` at `pitch` (espeak-ng's 0–99) and `rate` (words per minute) into
+/// the WAV file `out`. Flite takes them as a mean pitch of 60 + 2 × `pitch` Hz (which its
+/// diphone voices follow) and a duration stretch of 165 / `rate`.
 fn speak(speaker: &Speaker, word: &str, pitch: u32, rate: u32, out: &Path) -> Result<()> {
-    let (pitch, rate) = (pitch.to_string(), rate.to_string());
-    let out = out.to_string_lossy();
-    run_synthesiser(&[
-        "-v",
-        &speaker.voice,
-        "-p",
-        &pitch,
-        "-s",
-        &rate,
-        "-w",
-        &out,
-        word,
-    ])
-    .with_context(|| format!("speaking {word:?} as {}", speaker.voice))?;
+    let (out, voice) = (out.to_string_lossy(), speaker.voice.as_str());
+    let args: Vec<String> = match speaker.synthesiser {
+        Synthesiser::EspeakNg => {
+            let (pitch, rate) = (pitch.to_string(), rate.to_string());
+            ["-v", voice, "-p", &pitch, "-s", &rate, "-w", &out, word]
+                .map(str::to_owned)
+                .into()
+        }
+        Synthesiser::Flite => {
+            let pitch = format!("int_f0_target_mean={}", 60 + 2 * pitch);
+            let stretch = format!("duration_stretch={:.3}", 165.0 / f64::from(rate));
+            let setf = "--setf";
+            [
+                "-voice", voice, setf, &pitch, setf, &stretch, "-o", &out, "-t", word,
+            ]
+            .map(str::to_owned)
+            .into()
+        }
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(speaker.synthesiser, &args)
+        .with_context(|| format!("speaking {word:?} as {}", speaker.voice))?;
     Ok(())
-}
-
-/// A mono 16-bit WAV file's samples in [-1, 1] and its rate.
-fn read_wav(path: &Path) -> Result<(Vec<f32>, u32)> {
-    let mut reader =
-        hound::WavReader::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let spec = reader.spec();
-    ensure!(
-        spec.channels == 1 && spec.bits_per_sample == 16,
-        "{} is not mono 16-bit audio",
-        path.display()
-    );
-    let samples = reader
-        .samples::<i16>()
-        .map(|s| s.map(|s| f32::from(s) / 32_768.0))
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok((samples, spec.sample_rate))
 }
 
 /// `samples` without the quiet stretches at either end.
@@ -235,39 +341,6 @@ fn trim(samples: &[f32]) -> Vec<f32> {
         .rposition(|s| loud(&s))
         .map_or(start, |i| i + 1);
     samples[start..end].to_vec()
-}
-
-/// `samples` at `from` samples per second, resampled to `to` (band-limited, rubato's FFT
-/// resampler).
-fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
-    if from == to || samples.is_empty() {
-        return Ok(samples.to_vec());
-    }
-    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Both)
-        .context("setting up the resampler")?;
-    let input = InterleavedSlice::new(samples, 1, samples.len()).context("resampling")?;
-    let output = resampler
-        .process_all(&input, samples.len(), None)
-        .context("resampling")?;
-    Ok(output.take_data())
-}
-
-/// `samples` (in [-1, 1]) as a mono 16-bit WAV file at `rate`.
-fn write_wav(path: &Path, samples: &[f32], rate: u32) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let write = || -> Result<(), hound::Error> {
-        let mut writer = hound::WavWriter::create(path, spec)?;
-        for &sample in samples {
-            writer.write_sample((sample * 32_767.0).round() as i16)?;
-        }
-        writer.finalize()
-    };
-    write().with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
@@ -282,30 +355,10 @@ mod tests {
     }
 
     #[test]
-    fn resampling_keeps_a_tone_and_its_duration() {
-        // A second of 440 Hz at 22,050 Hz becomes a second of it at 8,000 Hz.
-        let tone: Vec<f32> = (0..22_050)
-            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 22_050.0).sin() * 0.5)
-            .collect();
-        let out = resample(&tone, 22_050, 8_000).unwrap();
-        assert!(
-            (out.len() as i64 - 8_000).abs() <= 2,
-            "{} samples",
-            out.len()
-        );
-        // Away from the edges: the same loudness (RMS 0.5/√2) and pitch (880 sign changes a
-        // second).
-        let middle = &out[1_000..7_000];
-        let rms = (middle.iter().map(|s| s * s).sum::<f32>() / middle.len() as f32).sqrt();
-        assert!((rms - 0.5 / 2f32.sqrt()).abs() < 0.005, "RMS {rms}");
-        let crossings = middle
-            .windows(2)
-            .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
-            .count();
-        assert!(
-            (658..=662).contains(&crossings),
-            "{crossings} sign changes in 0.75 s"
-        );
+    fn flite_voices_are_read_from_its_listing() {
+        let listing = "Voices available: kal awb_time kal16 awb rms slt \n";
+        assert_eq!(flite_voices(listing), ["kal", "kal16", "awb", "rms", "slt"]);
+        assert!(flite_voices("").is_empty());
     }
 
     #[test]

@@ -21,14 +21,21 @@ fn speaker(name: &str) -> &str {
     name.split('_').nth(1).unwrap()
 }
 
-#[test]
-fn spoken_digits_are_named_as_fsdd_names_them_with_held_out_speakers() {
-    if std::process::Command::new("espeak-ng")
+/// Whether `program` runs; if not, the test says it is skipped.
+fn installed(program: &str) -> bool {
+    let found = std::process::Command::new(program)
         .arg("--version")
         .output()
-        .is_err()
-    {
-        eprintln!("skipped: espeak-ng is not installed (Debian: apt-get install espeak-ng)");
+        .is_ok();
+    if !found {
+        eprintln!("skipped: {program} is not installed (Debian: apt-get install {program})");
+    }
+    found
+}
+
+#[test]
+fn spoken_digits_are_named_as_fsdd_names_them_with_held_out_speakers() {
+    if !installed("espeak-ng") {
         return;
     }
     let env = Env::new();
@@ -82,6 +89,28 @@ fn spoken_digits_are_named_as_fsdd_names_them_with_held_out_speakers() {
         "a spoken seven of {seconds} s"
     );
 
+    // The folder says how it was made, for the provenance of what trains on it.
+    let record = read_json(&format!("{out}/corpus.json"));
+    assert_eq!(
+        (
+            record["clips"].as_u64(),
+            record["held_out_speakers"].as_u64()
+        ),
+        (Some(30), Some(1))
+    );
+    let command = record["command"].as_str().unwrap();
+    assert!(
+        command.contains("kiln data spoken-digits --out"),
+        "{record}"
+    );
+    assert!(
+        record["synthesiser"]
+            .as_str()
+            .unwrap()
+            .contains("eSpeak NG"),
+        "{record}"
+    );
+
     // The same seed speaks the same clips.
     let again = env.path("again");
     make(&again);
@@ -95,5 +124,46 @@ fn spoken_digits_are_named_as_fsdd_names_them_with_held_out_speakers() {
     assert!(
         error.contains("--rate must be from 4000 to 48000"),
         "{error}"
+    );
+}
+
+#[test]
+fn flite_voices_speak_when_asked_for() {
+    if !installed("flite") {
+        return;
+    }
+    let env = Env::new();
+    let out = env.path("flite");
+    ok(&[
+        "data",
+        "spoken-digits",
+        "--out",
+        &out,
+        "--synthesisers",
+        "flite",
+        "--takes",
+        "1",
+        "--test-share",
+        "0.2",
+    ]);
+    // Flite's five voices (all of them: no --speakers), one of them held out, each clip at the
+    // corpus's rate whatever the voice's own.
+    let (train, test) = (clips(Path::new(&out)), clips(&Path::new(&out).join("test")));
+    assert_eq!((train.len(), test.len()), (40, 10), "{train:?} {test:?}");
+    assert!(
+        train
+            .iter()
+            .chain(&test)
+            .all(|name| speaker(name).starts_with("flite-"))
+    );
+    let reader = hound::WavReader::open(Path::new(&out).join(&train[0])).unwrap();
+    assert_eq!(reader.spec().sample_rate, 8_000);
+    let record = read_json(&format!("{out}/corpus.json"));
+    assert!(
+        record["synthesiser"]
+            .as_str()
+            .unwrap()
+            .starts_with("flite-2"),
+        "{record}"
     );
 }
