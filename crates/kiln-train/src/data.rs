@@ -1,13 +1,16 @@
-//! Reading training data from disk: MNIST-style IDX files, a folder of pictures, or a text file.
+//! Reading training data from disk: MNIST-style IDX files, a folder of pictures or of spoken
+//! clips, or a text file.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
+use kiln_core::audio::SpectrogramSettings;
 use kiln_core::data::dataset::ImageDataset;
 use kiln_core::data::idx;
 use kiln_core::data::mnist;
 use kiln_core::limits::MAX_DATA_BYTES;
 
+use crate::clips;
 use crate::pictures::{self, PictureOptions};
 
 pub use kiln_core::data::dataset::Splits;
@@ -20,15 +23,34 @@ pub fn is_mnist(dir: &Path) -> bool {
     raw_or_gz(dir, MNIST_TRAIN_IMAGES).is_some()
 }
 
-/// The images under `dir`: MNIST's IDX files, with their classes named `class_names` if given,
-/// or (with `pictures`) a folder of pictures, whose held-out tenth `seed` draws when it has no
-/// `test/` folder.
+/// Whether `dir` is a folder of spoken clips (WAV files) rather than of pictures.
+pub fn is_clips(dir: &Path) -> bool {
+    !is_mnist(dir) && clips::holds_clips(dir)
+}
+
+/// How a folder of clips is read, if `dir` is one: as spoken digits.
+pub fn spectrogram_of(dir: &Path) -> Option<SpectrogramSettings> {
+    is_clips(dir).then_some(SpectrogramSettings::SPOKEN_DIGITS)
+}
+
+/// The images under `dir`: MNIST's IDX files, with their classes named `class_names` if given;
+/// (with `spectrogram`) the spectrograms of a folder of clips; or (with `pictures`) a folder of
+/// pictures. `seed` draws a folder's held-out share when it has no `test/` folder.
 pub fn load_images(
     dir: &Path,
     pictures: Option<&PictureOptions>,
+    spectrogram: Option<&SpectrogramSettings>,
     class_names: Option<&[String]>,
     seed: u64,
 ) -> Result<Splits> {
+    if let Some(settings) = spectrogram {
+        ensure!(
+            class_names.is_none() && pictures.is_none(),
+            "--class-names, --image-size and --channels do not apply to a folder of clips: its \
+             classes are the digits, its images spectrograms"
+        );
+        return clips::load(dir, settings, seed);
+    }
     let Some(options) = pictures else {
         let splits = load_mnist(dir)?;
         let Some(names) = class_names else {

@@ -155,7 +155,7 @@ fn list(dir: &Path, top: bool) -> Result<Listing> {
     let mut loose = Vec::new();
     let mut ignored = 0;
     for path in sorted_entries(dir)? {
-        if path.is_dir() {
+        if is_folder(&path) {
             if !(top && path.file_name() == Some(OsStr::new(TEST_FOLDER))) {
                 folders.push(path);
             }
@@ -220,10 +220,16 @@ fn list(dir: &Path, top: bool) -> Result<Listing> {
     Ok(listing)
 }
 
+/// Whether `path` is a folder to read into: linked folders are not followed, since a link back
+/// up the tree would never end.
+pub fn is_folder(path: &Path) -> bool {
+    path.is_dir() && !path.is_symlink()
+}
+
 /// Add the pictures under `folder`, at any depth, with `label`.
 fn walk(folder: &Path, label: u16, listing: &mut Listing) -> Result<()> {
     for path in sorted_entries(folder)? {
-        if path.is_dir() {
+        if is_folder(&path) {
             walk(&path, label, listing)?;
         } else if is_picture(&path) {
             listing.files.push((path, label));

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
+use kiln_core::audio::SpectrogramSettings;
 use kiln_core::io::manifest::{Manifest, ManifestEntry};
 use kiln_core::io::weights;
 use kiln_core::model::{Model, ModelSpec};
@@ -13,19 +14,19 @@ use crate::run_dir::RunDir;
 
 /// The model `args` names, loaded onto the device it asks for.
 pub fn load(args: &ModelArgs) -> Result<(Model, Device)> {
-    let (model, _, device) = load_with_spec(args)?;
+    let (model, _, device) = load_resolved(args)?;
     Ok((model, device))
 }
 
-/// [`load`], with the model's spec.
-pub fn load_with_spec(args: &ModelArgs) -> Result<(Model, ModelSpec, Device)> {
+/// [`load`], with what its run or manifest entry says of it.
+pub fn load_resolved(args: &ModelArgs) -> Result<(Model, Resolved, Device)> {
     let resolved = resolve(&args.model, &args.manifest)?;
     let device = args.device.device()?;
     let model = resolved
         .spec
         .load(&resolved.weights, &device)
         .with_context(|| format!("loading {}", args.model))?;
-    Ok((model, resolved.spec, device))
+    Ok((model, resolved, device))
 }
 
 /// A model ready to load.
@@ -34,6 +35,8 @@ pub struct Resolved {
     pub weights: Vec<u8>,
     /// The class names it was trained with, where its run or manifest entry records them.
     pub classes: Option<Vec<String>>,
+    /// A sound model's spectrograms, as its run or manifest entry records them.
+    pub spectrogram: Option<SpectrogramSettings>,
 }
 
 /// `model` is a run directory, a weight file listed in a manifest beside it or carrying its own
@@ -47,6 +50,7 @@ pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
             spec: config.spec,
             weights: run.latest_weights()?,
             classes: config.classes,
+            spectrogram: config.settings.spectrogram,
         });
     }
     if path.is_file() {
@@ -80,6 +84,7 @@ pub fn resolve(model: &str, manifest: &Path) -> Result<Resolved> {
             spec,
             weights,
             classes: None,
+            spectrogram: None,
         });
     }
     let manifest_data = read_manifest(manifest).with_context(|| {
@@ -104,5 +109,6 @@ fn load_entry(entry: &ManifestEntry, file: PathBuf) -> Result<Resolved> {
         spec: entry.spec.clone(),
         weights: bytes,
         classes: entry.classes.clone(),
+        spectrogram: entry.spectrogram,
     })
 }

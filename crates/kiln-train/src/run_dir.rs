@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use kiln_core::audio::SpectrogramSettings;
 use kiln_core::data::image::ImageBatch;
 use kiln_core::limits::{MAX_BATCH, check_sizes};
 use kiln_core::model::ModelSpec;
@@ -48,11 +49,14 @@ pub struct RunConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    /// The MNIST directory, the folder of pictures, or the text file.
+    /// The MNIST directory, the folder of pictures or of clips, or the text file.
     pub data: PathBuf,
     /// How a folder of pictures is read (`None` for MNIST's IDX files and for text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pictures: Option<PictureOptions>,
+    /// How a folder of clips becomes spectrogram images (`None` for everything but sound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectrogram: Option<SpectrogramSettings>,
     /// The names given to the classes of MNIST-style IDX files (`--class-names`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_names: Option<Vec<String>>,
@@ -268,6 +272,7 @@ mod tests {
                 seed: 0,
                 limit: None,
                 pictures: None,
+                spectrogram: None,
                 class_names: None,
                 ema: None,
             },

@@ -9,8 +9,8 @@ use crate::cli::DenoiseArgs;
 use crate::{atomic, png, resolve};
 
 pub fn run(args: DenoiseArgs) -> Result<()> {
-    let (model, spec, device) = resolve::load_with_spec(&args.model)?;
-    let shape = spec.image_shape().unwrap_or(ImageShape::MNIST);
+    let (model, resolved, device) = resolve::load_resolved(&args.model)?;
+    let shape = resolved.spec.image_shape().unwrap_or(ImageShape::MNIST);
     let mut pixels = Vec::new();
     for path in &args.images {
         pixels.extend(png::read_image(path, shape)?);

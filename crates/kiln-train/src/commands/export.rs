@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
+use kiln_core::audio::SpectrogramSettings;
 use kiln_core::io::manifest::{Manifest, ManifestEntry, Provenance, validate_name};
 use kiln_core::io::weights;
 use kiln_core::model::ModelSpec;
@@ -11,7 +12,7 @@ use kiln_core::model::ModelSpec;
 use crate::cli::ExportArgs;
 use crate::run_dir::{RunConfig, RunDir};
 use crate::trainer::OBJECTIVE;
-use crate::{atomic, resolve};
+use crate::{atomic, resolve, spoken_digits};
 
 pub fn run(args: ExportArgs) -> Result<()> {
     let manifest_path = args.to.join("manifest.json");
@@ -34,6 +35,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
             let source = Source {
                 spec: entry.spec.clone(),
                 classes: entry.classes.clone(),
+                spectrogram: entry.spectrogram,
                 weights: bytes,
                 provenance: entry.provenance.clone(),
             };
@@ -56,6 +58,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         capabilities: source.spec.capabilities(),
         spec: source.spec,
         classes: source.classes,
+        spectrogram: source.spectrogram,
         file,
         sha256: weights::sha256_hex(&bytes),
         size: bytes.len() as u64,
@@ -78,6 +81,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
 struct Source {
     spec: ModelSpec,
     classes: Option<Vec<String>>,
+    spectrogram: Option<SpectrogramSettings>,
     weights: Vec<u8>,
     provenance: Provenance,
 }
@@ -100,6 +104,7 @@ fn from_run(path: &std::path::Path, data_name: Option<&str>) -> Result<Source> {
     let settings = &config.settings;
     let provenance = Provenance {
         dataset: describe_data(&config, data_name, state.train_images),
+        data_command: spoken_digits::corpus_command(&settings.data),
         command: std::iter::once(&config.command)
             .chain(&state.resumed_with)
             .cloned()
@@ -123,6 +128,7 @@ fn from_run(path: &std::path::Path, data_name: Option<&str>) -> Result<Source> {
         weights: run.latest_weights()?,
         spec: config.spec,
         classes: config.classes,
+        spectrogram: config.settings.spectrogram,
         provenance,
     })
 }
@@ -134,6 +140,13 @@ fn describe_data(config: &RunConfig, data_name: Option<&str>, train_examples: us
         .file_name()
         .unwrap_or(data.as_os_str())
         .to_string_lossy();
+    if let Some(settings) = &config.settings.spectrogram {
+        let name = data_name.map_or_else(|| format!("the clips in {folder}"), str::to_owned);
+        return format!(
+            "{name} ({train_examples} training clips, as {}×{} log-mel spectrograms at {} Hz)",
+            settings.bands, settings.bands, settings.sample_rate
+        );
+    }
     if let Some(shape) = config.spec.image_shape() {
         if config.settings.pictures.is_none() {
             let name = data_name.unwrap_or("MNIST");

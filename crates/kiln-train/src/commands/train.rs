@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Bytes, Device};
+use kiln_core::audio::SpectrogramSettings;
 use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::mnist;
 use kiln_core::family::DataShape;
@@ -45,15 +46,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     // Read the data (which shapes the model) and start the device before creating anything on
     // disk. A resumed run reads its pictures as it did when it started.
     let requested = picture_options(&args, &model)?;
-    let (pictures, class_names) = match &stored {
+    let (pictures, spectrogram, class_names) = match &stored {
         Some(config) => (
             config.settings.pictures,
+            config.settings.spectrogram,
             config.settings.class_names.clone(),
         ),
-        None => (requested, args.class_names.clone()),
+        None => (
+            requested,
+            (!model.reads_text)
+                .then(|| data::spectrogram_of(&args.data))
+                .flatten(),
+            args.class_names.clone(),
+        ),
     };
     let reading = Reading {
         pictures: pictures.as_ref(),
+        spectrogram: spectrogram.as_ref(),
         class_names: class_names.as_deref(),
         seed: stored
             .as_ref()
@@ -62,7 +71,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let source = Source::read(&args.data, &model, &reading)?;
     let config = match stored {
         Some(stored) => resumed_config(&run, stored, &args, &model, &source, requested)?,
-        None => new_config(&args, &model, &source, requested)?,
+        None => new_config(&args, &model, &source, requested, spectrogram)?,
     };
     let data = source.into_training_set(&config)?;
     let device = args.device.device()?;
@@ -115,6 +124,7 @@ enum TrainingSet {
 /// How the images of `--data` are read.
 struct Reading<'a> {
     pictures: Option<&'a PictureOptions>,
+    spectrogram: Option<&'a SpectrogramSettings>,
     class_names: Option<&'a [String]>,
     /// Draws a folder's held-out tenth.
     seed: u64,
@@ -132,8 +142,13 @@ enum Source {
 impl Source {
     fn read(path: &Path, model: &Trainable, reading: &Reading) -> Result<Self> {
         if !model.reads_text {
-            let splits =
-                data::load_images(path, reading.pictures, reading.class_names, reading.seed)?;
+            let splits = data::load_images(
+                path,
+                reading.pictures,
+                reading.spectrogram,
+                reading.class_names,
+                reading.seed,
+            )?;
             return Ok(Source::Images(splits));
         }
         let text = data::read_text(path)?;
@@ -316,6 +331,15 @@ fn picture_options(args: &TrainArgs, model: &Trainable) -> Result<Option<Picture
         );
         return Ok(None);
     }
+    if data::is_clips(&args.data) {
+        ensure!(
+            !picture_flags(args),
+            "--image-size, --channels and --skip-unreadable apply to folders of pictures; {} \
+             holds spoken clips (WAV files), read as spectrograms",
+            args.data.display()
+        );
+        return Ok(None);
+    }
     Ok(Some(PictureOptions {
         side: args.image_size.unwrap_or(ImageShape::MNIST.side),
         channels: args.channels,
@@ -330,6 +354,7 @@ fn new_config(
     model: &Trainable,
     source: &Source,
     pictures: Option<PictureOptions>,
+    spectrogram: Option<SpectrogramSettings>,
 ) -> Result<RunConfig> {
     let spec = model.configure(&args.hyper_parameters, source.shape())?;
     spec.validate()?;
@@ -350,6 +375,7 @@ fn new_config(
     let settings = TrainSettings {
         data: args.data.clone(),
         pictures,
+        spectrogram,
         class_names: args.class_names.clone(),
         epochs: args.epochs.map_or(defaults.epochs, NonZeroUsize::get),
         batch_size: args.batch.map_or(defaults.batch, NonZeroUsize::get),
@@ -439,7 +465,7 @@ fn resumed_config(
             classes.join(", ")
         );
     }
-    let fixed = new_config(args, model, source, requested)?;
+    let fixed = new_config(args, model, source, requested, config.settings.spectrogram)?;
     let stored = &config.settings;
     let conflicts: Vec<&str> = [
         (

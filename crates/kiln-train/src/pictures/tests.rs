@@ -39,6 +39,8 @@ fn classes_are_sorted_folders_and_test_holds_out() {
     std::fs::write(root.join("hat/notes.txt"), "not a picture").unwrap();
     std::fs::write(root.join(".DS_Store"), "hidden").unwrap();
     gray(root, "test/shoe/d.png", 8, 40);
+    // A link back up the tree is not followed (nor counted as a class).
+    std::os::unix::fs::symlink(root, root.join("hat/deeper/up")).unwrap();
     let splits = load(root, &OPTIONS, 0).unwrap();
     assert_eq!(splits.train.classes(), ["hat", "shoe"]);
     assert_eq!(

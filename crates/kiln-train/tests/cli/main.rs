@@ -6,5 +6,6 @@ mod digits;
 mod fixture;
 mod image_models;
 mod pictures;
+mod sound;
 mod spoken_digits;
 mod text;

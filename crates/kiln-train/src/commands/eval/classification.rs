@@ -19,7 +19,12 @@ pub fn judge_classification(args: &EvalArgs, name: &str, resolved: Resolved) -> 
     let Some(classifier) = model.capable().recogniser() else {
         bail!("{name} is not a classifier");
     };
-    let test = load_data(args, classifier.image_shape())?.test;
+    let test = load_data(
+        args,
+        classifier.image_shape(),
+        resolved.spectrogram.as_ref(),
+    )?
+    .test;
     let indices: Vec<usize> = (0..args.count.min(test.len())).collect();
     let bar = progress::bar(indices.len() as u64, format!("classifying with {name}"));
     let mut judged = Judged::new(classifier);

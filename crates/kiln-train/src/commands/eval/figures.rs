@@ -19,6 +19,9 @@ pub struct SampleFigures {
     /// The share recognised as the class asked for (class-conditional models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditional_accuracy: Option<f64>,
+    /// The lowest share of any one class asked for (class-conditional models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_class_accuracy: Option<f64>,
     /// Mean MS-SSIM between pairs of images of one class (Odena et al.'s diversity measure;
     /// lower is more diverse): classes as asked for, else as the judge sees them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +127,7 @@ mod tests {
             recall: 0.7,
             class_entropy: 1.0,
             conditional_accuracy: Some(0.986),
+            worst_class_accuracy: Some(0.95),
             intra_class_ms_ssim: Some(0.12),
             likelihood: Some(Likelihood {
                 test_negative_elbo_nats: 91.7,
@@ -136,9 +140,11 @@ mod tests {
         assert_eq!(metrics["conditional_accuracy"], 0.986);
         assert_eq!(metrics["test_nll_bound_nats"], 87.8);
         assert_eq!(metrics["intra_class_ms_ssim"], 0.12);
-        assert_eq!(metrics.len(), 11);
+        assert_eq!(metrics["worst_class_accuracy"], 0.95);
+        assert_eq!(metrics.len(), 12);
         let plain = SampleFigures {
             conditional_accuracy: None,
+            worst_class_accuracy: None,
             intra_class_ms_ssim: None,
             likelihood: None,
             ..figures

@@ -19,6 +19,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
 use burn::tensor::Tensor;
+use kiln_core::audio::{Spectrogram, SpectrogramSettings};
 use kiln_core::data::dataset::ImageShape;
 use kiln_core::family::Capability;
 use kiln_core::io::manifest::{Evaluation, Manifest, ManifestEntry};
@@ -83,6 +84,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let models = match named {
         Some((name, resolved)) => {
             ensure!(
+                resolved.spectrogram == judge.spectrogram,
+                "{name} and its judge {} make spectrograms differently (or only one of them \
+                 is a sound model): pass the classifier trained on the same clips with --judge",
+                args.classifier
+            );
+            ensure!(
                 resolved.spec.image_shape() == Some(shape),
                 "{name} draws {} images, but its judge {} reads {shape} images: pass the \
                  classifier trained on the same data with --judge",
@@ -97,30 +104,56 @@ pub fn run(args: EvalArgs) -> Result<()> {
         None => judged_by(&judge, &args)?,
     };
     let classifier = &judge.classifier;
-    let splits = load_data(&args, shape)?;
+    let splits = load_data(&args, shape, judge.spectrogram.as_ref())?;
+    let heard = judge.spectrogram.map(Spectrogram::new).transpose()?;
     let test = TestSet::new(Judged::real(
         classifier,
         &splits.test,
         splits.test.len(),
+        None,
         &device,
     )?);
-    let references = [
+    let mut references = vec![
         (
-            real_row(&args),
-            Judged::real(classifier, &splits.train, args.count, &device)?,
+            real_row(
+                &args,
+                if heard.is_some() {
+                    "real clips"
+                } else {
+                    "real images"
+                },
+            ),
+            Judged::real(classifier, &splits.train, args.count, None, &device)?,
         ),
         (
             noise_row(&args),
             Judged::noise(classifier, args.count, args.seed, &device)?,
         ),
-    ]
-    .map(|(name, set)| (name, set.figures(&test, args.count)));
+    ];
+    // What phase recovery costs: the real clips as their spectrograms sound.
+    if let Some(spectrogram) = &heard {
+        references.push((
+            real_row(&args, "real clips, Griffin–Lim"),
+            Judged::real(
+                classifier,
+                &splits.train,
+                args.count,
+                Some(spectrogram),
+                &device,
+            )?,
+        ));
+    }
+    let references: Vec<(String, SampleFigures)> = references
+        .into_iter()
+        .map(|(name, set)| (name, set.figures(&test, args.count)))
+        .collect();
 
     let judgement = Judgement {
         args: &args,
         classifier,
         test: &test,
         test_digits: &splits.test,
+        heard: heard.as_ref(),
         device: &device,
     };
     if !args.guidance_sweep.is_empty() {
@@ -168,15 +201,38 @@ pub fn run(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--data` as a model of `shape` reads it: MNIST-style IDX files, or a folder of pictures
-/// resized to that shape (its held-out tenth drawn with `--split-seed`).
-fn load_data(args: &EvalArgs, shape: ImageShape) -> Result<Splits> {
-    let pictures = (!data::is_mnist(&args.data)).then_some(PictureOptions {
+/// `--data` as a model of `shape` reads it: MNIST-style IDX files, a folder of pictures resized
+/// to that shape, or (for a model of `spectrogram`s) a folder of clips; a folder's held-out share
+/// is drawn with `--split-seed`.
+fn load_data(
+    args: &EvalArgs,
+    shape: ImageShape,
+    spectrogram: Option<&SpectrogramSettings>,
+) -> Result<Splits> {
+    let clips = data::is_clips(&args.data);
+    ensure!(
+        clips == spectrogram.is_some(),
+        "{} holds {}, but the model judged {}",
+        args.data.display(),
+        if clips { "spoken clips" } else { "images" },
+        if clips {
+            "was not trained on sound"
+        } else {
+            "learnt from spoken clips: pass their folder"
+        }
+    );
+    let pictures = (!data::is_mnist(&args.data) && !clips).then_some(PictureOptions {
         side: shape.side,
         channels: Some(shape.channels),
         skip_unreadable: false,
     });
-    let splits = data::load_images(&args.data, pictures.as_ref(), None, args.split_seed)?;
+    let splits = data::load_images(
+        &args.data,
+        pictures.as_ref(),
+        spectrogram,
+        None,
+        args.split_seed,
+    )?;
     ensure!(
         splits.train.shape() == shape,
         "{} holds {} images, but the model judged reads {shape} images",
@@ -186,10 +242,10 @@ fn load_data(args: &EvalArgs, shape: ImageShape) -> Result<Splits> {
     Ok(splits)
 }
 
-/// The name of the reference row of the real training images in `--data`.
-fn real_row(args: &EvalArgs) -> String {
+/// The name of the reference row of the real training images in `--data`, which are `what`.
+fn real_row(args: &EvalArgs, what: &str) -> String {
     match data_name(args) {
-        Some(name) => format!("{name} train (real images)"),
+        Some(name) => format!("{name} train ({what})"),
         None => "MNIST train (real digits)".to_owned(),
     }
 }
@@ -263,6 +319,7 @@ fn judged_by(judge: &Judge, args: &EvalArgs) -> Result<Vec<(String, resolve::Res
             m.spec.capabilities().contains(&Capability::Sample)
                 && m.spec.image_shape() == Some(shape)
                 && m.classes == judge.classes
+                && m.spectrogram == judge.spectrogram
         })
         .map(|m| resolve::resolve(&m.name, &args.manifest).map(|resolved| (m.name, resolved)))
         .collect::<Result<_>>()?;

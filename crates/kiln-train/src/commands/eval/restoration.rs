@@ -26,7 +26,7 @@ pub fn judge_restoration(args: &EvalArgs, name: &str, resolved: Resolved) -> Res
         .load(&resolved.weights, &device)
         .with_context(|| format!("loading {name}"))?;
     let shape = resolved.spec.image_shape().unwrap_or(ImageShape::MNIST);
-    let test = load_data(args, shape)?.test;
+    let test = load_data(args, shape, resolved.spectrogram.as_ref())?.test;
     let indices: Vec<usize> = (0..args.count.min(test.len())).collect();
     let bar = progress::bar(indices.len() as u64, format!("restoring with {name}"));
     let (mut damaged, mut restored) = (0.0, 0.0);

@@ -4,6 +4,8 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
+use kiln_core::audio::griffin_lim::ITERATIONS;
+use kiln_core::audio::{Spectrogram, SpectrogramSettings};
 use kiln_core::data::dataset::{ImageDataset, ImageShape};
 use kiln_core::io::manifest::GuidedEvaluation;
 use kiln_core::io::weights;
@@ -36,6 +38,8 @@ pub struct Judgement<'a> {
     pub classifier: &'a Classifier,
     pub test: &'a TestSet,
     pub test_digits: &'a ImageDataset,
+    /// A sound model's spectrograms: its drawn ones are judged as they sound ([`heard`]).
+    pub heard: Option<&'a Spectrogram>,
     pub device: &'a Device,
 }
 
@@ -83,6 +87,10 @@ impl Judgement<'_> {
                     device,
                 )
                 .with_context(|| format!("drawing batch {batch} from {name}"))?;
+            let images = match self.heard {
+                Some(spectrogram) => heard(spectrogram, images)?,
+                None => images,
+            };
             // Without a class, a conditional model draws image i as digit i mod num_classes.
             let requested: Option<Vec<usize>> = model
                 .num_classes()
@@ -187,6 +195,8 @@ pub struct Judge {
     pub label: String,
     /// The class names it was trained with (`None`: the digits 0–9, or not recorded).
     pub classes: Option<Vec<String>>,
+    /// A judge of sound: the spectrograms it reads.
+    pub spectrogram: Option<SpectrogramSettings>,
 }
 
 /// The classifier `--judge` names.
@@ -207,7 +217,22 @@ pub fn load_judge(args: &EvalArgs, device: &Device) -> Result<Judge> {
             &weights::sha256_hex(&judge.weights)[..12]
         ),
         classes: judge.classes,
+        spectrogram: judge.spectrogram,
     })
+}
+
+/// What is heard of `spectrograms`: each made into sound (Griffin–Lim) and analysed again, so
+/// that a sound model is judged by its clips, not by pictures no one hears.
+fn heard(spectrogram: &Spectrogram, spectrograms: Tensor<4>) -> Result<Tensor<4>> {
+    let (shape, device) = (spectrogram.settings().image_shape(), spectrograms.device());
+    let values = host_values(spectrograms, "the spectrograms drawn")?;
+    let mut again = Vec::with_capacity(values.len());
+    for image in values.chunks(shape.values()) {
+        again.extend(spectrogram.image(&spectrogram.sound(image, ITERATIONS)?));
+    }
+    let count = values.len() / shape.values();
+    let dims = [count, shape.channels, shape.side, shape.side];
+    Ok(Tensor::from_data(TensorData::new(again, dims), &device))
 }
 
 /// The test set as the metrics compare against it.
@@ -248,18 +273,25 @@ impl Judged {
         }
     }
 
-    /// The first `count` images of `data` (all of them if it has fewer).
+    /// The first `count` images of `data` (all of them if it has fewer); spectrograms as they
+    /// sound, if `heard`.
     pub fn real(
         classifier: &Classifier,
         data: &ImageDataset,
         count: usize,
+        heard: Option<&Spectrogram>,
         device: &Device,
     ) -> Result<Self> {
         let mut judged = Self::new(classifier);
         let indices: Vec<usize> = (0..count.min(data.len())).collect();
         for chunk in indices.chunks(BATCH) {
             let labels: Vec<usize> = chunk.iter().map(|&i| data.labels()[i].into()).collect();
-            judged.add_of(classifier, data.images(chunk, device), None, Some(&labels))?;
+            let images = data.images(chunk, device);
+            let images = match heard {
+                Some(spectrogram) => self::heard(spectrogram, images)?,
+                None => images,
+            };
+            judged.add_of(classifier, images, None, Some(&labels))?;
         }
         Ok(judged)
     }
@@ -342,6 +374,7 @@ impl Judged {
             recall: manifold.recall,
             class_entropy: self.tally.normalized_entropy(),
             conditional_accuracy: self.tally.conditional_accuracy(),
+            worst_class_accuracy: self.tally.worst_class_accuracy(),
             intra_class_ms_ssim: self.samples.mean_intra_class_ms_ssim(),
             likelihood: None,
         }

@@ -40,6 +40,15 @@ pub fn print_table(
         .map(|(class, share)| format!("{class}: {:.1}%", 100.0 * share))
         .collect();
     println!("  predicted classes of {name}: {}", shares.join("  "));
+    let asked: Vec<String> = tally
+        .accuracy_by_class()
+        .iter()
+        .enumerate()
+        .filter_map(|(class, accuracy)| accuracy.map(|a| format!("{class}: {:.1}%", 100.0 * a)))
+        .collect();
+    if !asked.is_empty() {
+        println!("  the class asked for, by class: {}", asked.join("  "));
+    }
 }
 
 /// The column heads of the terminal table, `label` over the first.
@@ -63,7 +72,7 @@ fn terminal_row(row: &str, cells: [String; 7]) -> String {
         ms_ssim,
     ] = cells;
     format!(
-        "{row:<40} {accuracy:>19} {fid:>7} {inception:>13} {precision:>9} {recall:>7} {entropy:>13} \
+        "{row:<60} {accuracy:>19} {fid:>7} {inception:>13} {precision:>9} {recall:>7} {entropy:>13} \
          {ms_ssim:>18}"
     )
 }
