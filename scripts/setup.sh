@@ -63,11 +63,12 @@ if $want_tfjs && [ ! -d "$PWD/target/tfjs/node_modules/@tensorflow/tfjs-backend-
 fi
 
 if $want_browser; then
-  # The tests' Debian packages: chromium, and espeak-ng, which the spoken-digit corpus test
-  # speaks with (that test skips, saying so, where it is missing).
+  # The tests' Debian packages: chromium, and espeak-ng and flite, which the spoken-digit corpus
+  # tests speak with (each skips, saying so, where its synthesiser is missing).
   missing=()
   [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v flite >/dev/null || missing+=(flite)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian ${missing[*]}"
     as_root apt-get update -qq

@@ -2,6 +2,7 @@
 import { Kiln } from "./kiln.js";
 import { DigitPad } from "./digit-pad.js";
 import { drawImages, playWalk } from "./images.js";
+import { describeClip, playClip } from "./sound.js";
 import { StatusLine } from "./status-line.js";
 import { TextOutput } from "./text-output.js";
 
@@ -50,6 +51,7 @@ async function main() {
     vaeSection(kiln).catch((error) => showSectionError("vae", `The VAE could not start: ${error.message}`)),
     digitSection(kiln).catch((error) => showSectionError("digit", `The conditional models could not start: ${error.message}`)),
     diffusionSection(kiln).catch((error) => showSectionError("ddpm", `The diffusion model could not start: ${error.message}`)),
+    speakSection(kiln).catch((error) => showSectionError("speak", `The sound model could not start: ${error.message}`)),
     denoiserSection(kiln).catch((error) => showSectionError("ae", `The autoencoder could not start: ${error.message}`)),
     finetuneSection(kiln).catch((error) => showSectionError("tune", `Fine-tuning could not start: ${error.message}`)),
     textSection(kiln).catch((error) => showSectionError("gpt", `The text model could not start: ${error.message}`)),
@@ -67,17 +69,22 @@ function showBackend(kiln) {
   document.body.dataset.backend = kiln.backend;
 }
 
-/** The models the sections above show (and every diffusion model, which the diffusion card
- * offers); the manifest's others get a widget each. */
+/** The models the sections above show (and every diffusion model of pictures, which the
+ * diffusion card offers, and the sound model the Hear a digit card speaks with); the manifest's
+ * others get a widget each. */
 const SHOWN_MODELS = ["vae", "cvae", "gan", "ae", "classifier", "gpt", "hmm"];
-const shownAbove = (m) => SHOWN_MODELS.includes(m.name) || m.capabilities.includes("diffuse");
+const shownAbove = (m, models) =>
+  SHOWN_MODELS.includes(m.name) || (m.capabilities.includes("diffuse") && !m.spectrogram) || m === speakingModel(models);
+/** The sound model the Hear a digit card speaks with: the first that speaks a class asked for. */
+const speakingModel = (models) => models.find((m) => m.spectrogram && m.capabilities.includes("conditional"));
 /** The widget that shows what a model does (autoencoders and classifiers have none). */
-const widgetFor = ({ capabilities }) =>
-  capabilities.includes("write") ? "kiln-text" : capabilities.includes("sample") ? "kiln-sampler" : undefined;
+const widgetFor = ({ capabilities, spectrogram }) =>
+  capabilities.includes("write") ? "kiln-text" : !capabilities.includes("sample") ? undefined : spectrogram ? "kiln-audio" : "kiln-sampler";
 
 /** A widget for every model the manifest adds to the shipped ones (e.g. one you trained). */
 async function moreModelsSection(kiln) {
-  const extra = (await kiln.manifest()).models.filter((m) => !shownAbove(m) && widgetFor(m));
+  const { models } = await kiln.manifest();
+  const extra = models.filter((m) => !shownAbove(m, models) && widgetFor(m));
   if (extra.length === 0) return;
   await firstDigits;
   await import("./kiln-widget.js");
@@ -416,7 +423,7 @@ async function lazyStart(prefix, action, sliders) {
  * into view (or Denoise is pressed), since sampling is the page's heaviest work. A change of any
  * control restarts the run; Stop cancels it between two steps. */
 async function diffusionSection(kiln) {
-  const diffusers = (await kiln.manifest()).models.filter((m) => m.capabilities.includes("diffuse"));
+  const diffusers = (await kiln.manifest()).models.filter((m) => m.capabilities.includes("diffuse") && !m.spectrogram);
   if (diffusers.length === 0) throw new Error("the manifest lists no diffusion model");
   for (const { name, provenance } of diffusers) $("ddpm-model").add(new Option(`${dataName(provenance)} (${name})`, name));
   $("ddpm-model").value = diffusers.some((m) => m.name === "ddpm") ? "ddpm" : diffusers[0].name;
@@ -504,6 +511,59 @@ async function diffusionSection(kiln) {
   $("ddpm-stop").addEventListener("click", () => run?.controller.abort());
   $("ddpm-run").disabled = false;
   await denoise();
+}
+
+/** The first sound model that speaks a class asked for: pick a digit and press Speak to watch its
+ * spectrogram form and hear it (New voice: the next seed). It loads when the card comes into
+ * view (or Speak is pressed); browsers let it be heard once the page has been clicked. */
+async function speakSection(kiln) {
+  const entry = speakingModel((await kiln.manifest()).models);
+  if (!entry) throw new Error("the manifest lists no sound model");
+  await lazyStart("speak", "Speak", []);
+  const voice = await modelLoader(kiln, "speak")(entry.name);
+  $("speak-info").textContent = describeConditional(voice);
+  $("speak-class").replaceChildren(...voice.classes.map((name, i) => new Option(name, i)));
+  $("speak-class").value = "7";
+  let clip; // the last one spoken
+  let stop = () => {};
+  const speak = coalescing(async () => {
+    const seed = Number($("speak-seed").value);
+    if (!Number.isInteger(seed) || seed < 0) return line("speak").say("The seed must be a whole number ≥ 0.");
+    const word = voice.classes[Number($("speak-class").value)];
+    document.body.dataset.speakState = "working";
+    const started = performance.now();
+    try {
+      const onProgress = (frame) => {
+        drawImages($("speak-spectrogram"), frame, frame.predicted);
+        line("speak").progress(frame.step, frame.total);
+        line("speak").say(`Step ${frame.step} of ${frame.total}…`);
+      };
+      clip = await voice.speak({ class: Number($("speak-class").value), seed, onProgress });
+      drawImages($("speak-spectrogram"), clip.spectrogram, clip.spectrogram.data);
+      stop();
+      stop = playClip(clip);
+      line("speak").progress();
+      line("speak").clearError();
+      line("speak").say(`"${word}", seed ${seed}: ${describeClip(clip)}, made in ${(performance.now() - started).toFixed(0)} ms.`);
+      $("speak-play").disabled = false;
+      document.body.dataset.speakState = "ready";
+    } catch (error) {
+      showSectionError("speak", error.message);
+    }
+  });
+  $("speak-run").addEventListener("click", speak);
+  $("speak-class").addEventListener("change", speak);
+  $("speak-seed").addEventListener("change", speak);
+  $("speak-new").addEventListener("click", () => {
+    $("speak-seed").value = Number($("speak-seed").value) + 1;
+    speak();
+  });
+  $("speak-play").addEventListener("click", () => {
+    stop();
+    stop = playClip(clip);
+  });
+  for (const id of ["speak-class", "speak-run", "speak-new"]) $(id).disabled = false;
+  await speak();
 }
 
 /** What the guidance sweep plots: each figure's name, colour and scale ("fid" on the left, the
@@ -912,5 +972,5 @@ async function textSection(kiln) {
 
 main().catch((error) => {
   showError(`Kiln could not start: ${error.message}`);
-  for (const section of ["vae", "digit", "ddpm", "ae", "tune", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
+  for (const section of ["vae", "digit", "ddpm", "speak", "ae", "tune", "gpt"]) showSectionError(section, `Kiln could not start: ${error.message}`);
 });

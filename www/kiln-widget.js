@@ -4,6 +4,7 @@
 //   <kiln-sampler model="ddpm" count="16" class="7" steps="20" seed="42" backend="auto"></kiln-sampler>
 //   <kiln-text model="gpt" prompt="ROMEO:" tokens="300" temperature="0.8" seed="1"></kiln-text>
 //   <kiln-walk model="vae" from="7" to="8" steps="24"></kiln-walk>
+//   <kiln-audio model="spoken-ddpm" digit="7" seed="1"></kiln-audio>
 //
 // The wasm, the manifest and the weights load from beside this module, whichever page embeds it.
 // Nothing heavy is fetched until a widget comes near the viewport or is clicked. Every widget on
@@ -13,11 +14,13 @@
 // Attributes are mirrored as properties and changing one redraws. Events (they bubble out of
 // the shadow root): `kiln-load` { model, backend }, `kiln-progress` (downloads: { phase,
 // loaded, total }; diffusion: { phase: "step", step, total }; text: { phase: "text", written,
-// total }), `kiln-sample` (images: { count, width, height, data }; text: { text }),
+// total }), `kiln-sample` (images: { count, width, height, data }; text: { text }; sound:
+// { sampleRate, samples, spectrogram }),
 // `kiln-error` { message } (the widget shows the message too).
 
 import { sharedKiln, sharedModel } from "./kiln.js";
 import { drawImages, playWalk } from "./images.js";
+import { describeClip, playClip } from "./sound.js";
 import { StatusLine } from "./status-line.js";
 import { TextOutput } from "./text-output.js";
 
@@ -64,6 +67,16 @@ const classAmongTokens = (widget, model) => {
     const index = tokens.indexOf(token.toLowerCase());
     if (index >= 0) return index;
   }
+};
+
+/** The attributes of the widgets that draw a class, with a diffusion model's sampler options. */
+const CLASS_AND_DIFFUSION = {
+  // The class: `digit="7"` or `digit="sneaker"`; else one among the CSS classes, in draw().
+  digit: ["digit", asClass],
+  class: [null],
+  steps: ["steps", asNumber],
+  sampler: ["sampler", asString],
+  guidance: ["guidance", asNumber],
 };
 
 /**
@@ -223,6 +236,17 @@ class KilnWidget extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
+  /** A diffusion model's `onProgress`: each step's predicted images on `canvas`, its number in
+   * the progress bar and the status, and a `kiln-progress` event. */
+  showStep(canvas) {
+    return (frame) => {
+      drawImages(canvas, frame, frame.predicted);
+      this.progress(frame.step, frame.total);
+      this.status(`Step ${frame.step} of ${frame.total}`);
+      this.emit("kiln-progress", { phase: "step", step: frame.step, total: frame.total });
+    };
+  }
+
   /** The bar's buttons: New. */
   buttons() {
     return [button("New", () => this.next())];
@@ -287,12 +311,7 @@ export class KilnSampler extends KilnWidget {
     backend: ["backend", (text) => text ?? "auto"],
     count: ["count", numberOr(16)],
     seed: ["seed", numberOr(0)],
-    // The class: `digit="7"` or `digit="sneaker"`; else one among the CSS classes, in draw().
-    digit: ["digit", asClass],
-    class: [null],
-    steps: ["steps", asNumber],
-    sampler: ["sampler", asString],
-    guidance: ["guidance", asNumber],
+    ...CLASS_AND_DIFFUSION,
   };
   #canvas;
 
@@ -307,12 +326,7 @@ export class KilnSampler extends KilnWidget {
     const started = performance.now();
     if (model.capabilities.includes("diffuse")) {
       Object.assign(options, { steps: this.steps, sampler: this.sampler, guidance: this.guidance, signal });
-      options.onProgress = (frame) => {
-        drawImages(this.#canvas, frame, frame.predicted);
-        this.progress(frame.step, frame.total);
-        this.status(`Step ${frame.step} of ${frame.total}`);
-        this.emit("kiln-progress", { phase: "step", step: frame.step, total: frame.total });
-      };
+      options.onProgress = this.showStep(this.#canvas);
     } else {
       for (const option of ["steps", "sampler", "guidance"]) {
         if (this[option] !== undefined) throw new Error(`${option} applies to diffusion models such as ddpm, not to ${model.name}`);
@@ -425,6 +439,71 @@ export class KilnWalk extends KilnWidget {
 }
 mirror(KilnWalk);
 
+/**
+ * `<kiln-audio model="spoken-ddpm" digit seed steps sampler guidance backend>`: a spoken digit,
+ * its spectrogram drawn as it forms. The class is chosen as `<kiln-sampler>` chooses it (`digit`,
+ * or a CSS class token). Play plays it; New speaks the next seed and plays it. Nothing is heard
+ * until the visitor presses one of them (a widget scrolled into view only draws).
+ */
+export class KilnAudio extends KilnWidget {
+  static attributes = {
+    model: ["model", (text) => text ?? "spoken-ddpm"],
+    backend: ["backend", (text) => text ?? "auto"],
+    seed: ["seed", numberOr(0)],
+    ...CLASS_AND_DIFFUSION,
+  };
+  #canvas;
+  #play;
+  #clip;
+  #stop = () => {};
+  #heardNext = false; // the next clip is played: the visitor asked for it
+
+  content() {
+    this.#canvas = imageCanvas();
+    return this.#canvas;
+  }
+
+  buttons() {
+    this.#play = button("Play", () => this.#hear());
+    this.#play.disabled = true;
+    return [this.#play, ...super.buttons()];
+  }
+
+  next() {
+    this.#heardNext = true;
+    super.next();
+  }
+
+  disconnectedCallback() {
+    this.#stop();
+    super.disconnectedCallback();
+  }
+
+  #hear() {
+    this.#stop();
+    this.#stop = playClip(this.#clip);
+  }
+
+  async draw(model, signal) {
+    if (!model.sound) throw new Error(`${model.name} is not a sound model: use <kiln-sampler model="${model.name}">`);
+    const options = { seed: this.seed, class: this.digit ?? classAmongTokens(this, model), steps: this.steps, sampler: this.sampler, guidance: this.guidance, signal };
+    options.onProgress = this.showStep(this.#canvas);
+    this.#play.disabled = true;
+    const clip = await model.speak(options);
+    if (signal.aborted) return clip;
+    drawImages(this.#canvas, clip.spectrogram, clip.spectrogram.data);
+    this.#clip = clip;
+    this.#play.disabled = false;
+    if (this.#heardNext) this.#hear();
+    this.#heardNext = false;
+    this.progress();
+    this.status(`${model.name} · seed ${this.seed} · ${describeClip(clip)}`);
+    return clip;
+  }
+}
+mirror(KilnAudio);
+
 customElements.get("kiln-sampler") ?? customElements.define("kiln-sampler", KilnSampler);
+customElements.get("kiln-audio") ?? customElements.define("kiln-audio", KilnAudio);
 customElements.get("kiln-walk") ?? customElements.define("kiln-walk", KilnWalk);
 customElements.get("kiln-text") ?? customElements.define("kiln-text", KilnText);

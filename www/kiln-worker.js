@@ -46,6 +46,9 @@
 //       ← { id, ok: true, result: { count, width, height, data: Float32Array } }
 //   → { id, command: "denoise", model: number, data: Float32Array, options: { noise, seed } }
 //       ← { id, ok: true, result: { count, width, height, damaged: Float32Array, restored: Float32Array } }
+//   → { id, command: "sound", model: number, data: Float32Array } — a sound model's spectrogram
+//     (one image, as "sample" draws it) made into its clip by Griffin–Lim:
+//       ← { id, ok: true, result: { samples: Float32Array } }   // in [-1, 1], at the model's rate
 //   → { id, command: "classify", model: number, data: Float32Array }
 //       ← { id, ok: true, result: { probabilities: Float32Array } }   // count × 10
 //   → { id, command: "memory" } — what each module's wasm memory holds now:
@@ -421,6 +424,11 @@ const commands = {
     return { result: batch, transfer: [batch.data.buffer] };
   },
 
+  async sound({ model, data }) {
+    const samples = loadedModel(model).sound(data);
+    return { result: { samples }, transfer: [samples.buffer] };
+  },
+
   async classify({ model, data }) {
     const probabilities = await loadedModel(model).classify(data);
     return { result: { probabilities }, transfer: [probabilities.buffer] };
@@ -434,7 +442,7 @@ const commands = {
 
 /** Commands whose answer is something drawn or written: once one has been answered, the first
  * digits are on the page and "auto" may fetch kiln-webgpu without holding them back. */
-const WORK = new Set(["sample", "diffuse", "write", "interpolate", "classify", "denoise"]);
+const WORK = new Set(["sample", "diffuse", "write", "interpolate", "classify", "denoise", "sound"]);
 
 self.onmessage = async ({ data: request }) => {
   const { id, command } = request;

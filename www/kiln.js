@@ -13,6 +13,8 @@
 //     onProgress: ({ step, total, sample, predicted }) => …, signal: abortController.signal });
 //   const { damaged, restored } = await ae.denoise({ data, noise: 0.4, seed: 1 });
 //   const { labels } = await (await kiln.model("classifier")).classify({ data });  // which digit
+//   const voice = await kiln.model("spoken-ddpm");        // a sound model (voice.sound is set):
+//   const { sampleRate, samples, spectrogram } = await voice.speak({ class: 7, seed: 1 });  // "seven"
 //   const gpt = await kiln.model("gpt");                  // writes text character by character:
 //   for await (const piece of gpt.generate({ prompt: "ROMEO:", maxTokens: 500, temperature: 0.8,
 //     topK: 40, seed: 1 })) output.textContent += piece;  // `break` stops it
@@ -216,6 +218,10 @@ export class KilnModel {
     // A diffusion model's figures at several guidance weights (`kiln eval --guidance-sweep`):
     // [{ guidance, count, metrics: { fid, precision, recall, conditional_accuracy, … } }].
     this.guidanceSweep = entry.guidance_sweep ?? [];
+    // A sound model's clips, whose spectrograms are its images: `{ sampleRate, seconds }`
+    // (undefined for models of pictures and of text). Such a model also `speak()`s.
+    const settings = entry.spectrogram;
+    this.sound = settings && { sampleRate: settings.sample_rate, seconds: (settings.hop * settings.bands) / settings.sample_rate };
     this.#handle = handle;
   }
 
@@ -270,6 +276,23 @@ export class KilnModel {
       return worker.call("sample", args);
     }
     return worker.call("diffuse", args, [], { onProgress, signal });
+  }
+
+  /**
+   * Say one word (sound models, where `model.sound` is set): a clip of class `class` (an index
+   * or a name: "7"), drawn with `seed` as `sample` draws one spectrogram, and made into sound by
+   * Griffin–Lim. Diffusion options and `onProgress` are `sample`'s, so the spectrogram can be
+   * watched as it forms. Resolves to `{ sampleRate, samples, spectrogram }`: `samples` a
+   * Float32Array in [-1, 1] (play it with Web Audio), `spectrogram` what `sample` resolves to.
+   * The same seed gives the same samples on every backend.
+   */
+  async speak({ class: word, seed = 0, sampler, steps, guidance, onProgress, signal } = {}) {
+    if (!this.sound) throw new TypeError(`${this.name} is not a sound model: it draws pictures, not spectrograms`);
+    const spectrogram = await this.sample({ count: 1, seed, class: word, sampler, steps, guidance, onProgress, signal });
+    signal?.throwIfAborted();
+    const data = spectrogram.data.slice();
+    const { samples } = await worker.call("sound", { model: await this.#model(), data }, [data.buffer]);
+    return { sampleRate: this.sound.sampleRate, samples, spectrogram };
   }
 
   /**

@@ -2,12 +2,13 @@
 // download + instantiate, the device init, the model's download and load (sha256 check, weights
 // onto the device), the first call of 16 digits (cold: shaders compile on WebGPU), the median of
 // warm calls, and warm throughput at a larger batch; then the text model's speed: the time to
-// its first character (the prompt read in one pass) and characters per second after that.
+// its first character (the prompt read in one pass) and characters per second after that; and
+// the sound model's time per spoken digit (its spectrogram, then Griffin–Lim).
 //   node tests/browser/bench.mjs [--runs N] [--backend cpu|webgpu] [--part …]
 // (after a build into dist-test/, or KILN_DIST=dist)
 // Then, with `scripts/setup.sh --tfjs`, a peer: TensorFlow.js running the same networks in the same
 // page, interleaved with Kiln's calls (tfjs-peer.mjs).
-//   --part models|text|peers (repeatable) runs only those parts; --isolated serves the pages
+//   --part models|text|sound|peers (repeatable) runs only those parts; --isolated serves the pages
 //   cross-origin isolated, so that the CPU backend (and tfjs-wasm) run on every core.
 // A benchmark, not a test: it prints Markdown tables and asserts nothing.
 import { parseArgs } from "node:util";
@@ -18,7 +19,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     backend: { type: "string", multiple: true, default: ["webgpu", "cpu"] },
-    part: { type: "string", multiple: true, default: ["models", "text", "peers"] },
+    part: { type: "string", multiple: true, default: ["models", "text", "sound", "peers"] },
     isolated: { type: "boolean", default: false },
   },
 });
@@ -104,6 +105,31 @@ function measureText(page, backend) {
   );
 }
 
+/** The sound model speaking one digit: a first clip in a fresh page, then warm ones, each timed
+ * whole (`speak`) and as its spectrogram alone (`sample` of one), in turn. */
+function measureSpeech(page, backend, runs) {
+  return page.evaluate(
+    async ({ backend, runs }) => {
+      const { Kiln } = await import("./kiln.js");
+      const kiln = await Kiln.open({ backend });
+      const voice = await kiln.model("spoken-ddpm");
+      const timed = async (work) => {
+        const start = performance.now();
+        await work();
+        return performance.now() - start;
+      };
+      const first = await timed(() => voice.speak({ class: 7, seed: 0 }));
+      const [clips, spectrograms] = [[], []];
+      for (let seed = 1; seed <= runs; seed++) {
+        clips.push(await timed(() => voice.speak({ class: 7, seed })));
+        spectrograms.push(await timed(() => voice.sample({ count: 1, class: 7, seed })));
+      }
+      return { backend: kiln.backend, threads: kiln.startup.threads, first, clips, spectrograms };
+    },
+    { backend, runs },
+  );
+}
+
 const ms = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 
 /** The backend, and on the CPU how many threads it computes on. */
@@ -131,6 +157,7 @@ const blankPage = async (browser) => (await openBlankPage(browser, server)).page
 const server = await serve(undefined, { headers: values.isolated ? ISOLATION : {} });
 const rows = [];
 const textRows = [];
+const soundRows = [];
 const peerRows = [];
 try {
   for (const backend of values.backend) {
@@ -158,6 +185,13 @@ try {
         const text = await measureText(page, backend);
         textRows.push(`| ${where(backend, text.threads)} | ${ms(text.first)} | ${text.perSecond.toFixed(1)} | ${text.again.toFixed(1)} |`);
         console.error(textRows.at(-1));
+        await page.close();
+      }
+      if (parts.has("sound")) {
+        const page = await blankPage(browser);
+        const sound = await measureSpeech(page, backend, WARM_RUNS);
+        soundRows.push(`| ${where(backend, sound.threads)} | ${ms(sound.first)} | ${summary(sound.clips)} | ${summary(sound.spectrograms)} |`);
+        console.error(soundRows.at(-1));
         await page.close();
       }
       if (parts.has("peers")) {
@@ -196,6 +230,12 @@ if (textRows.length) {
   console.log("| backend | first character (prompt read) | characters/s after it | the same text again |");
   console.log("|---|---|---|---|");
   for (const row of textRows) console.log(row);
+}
+if (soundRows.length) {
+  console.log(`\nspoken-ddpm saying "7" (DDIM 20 steps, guidance 1.5, then 32 iterations of Griffin–Lim), in a fresh page; warm: median (min–max) of ${WARM_RUNS}\n`);
+  console.log("| backend | first clip | a clip, warm | its spectrogram alone, warm |");
+  console.log("|---|---|---|---|");
+  for (const row of soundRows) console.log(row);
 }
 if (peerRows.length) {
   console.log(

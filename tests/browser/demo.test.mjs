@@ -42,11 +42,14 @@ for (const name of ["webgpu", "cpu"]) {
       assert.equal(downloads.filter((path) => path === "/pretrained/vae.bpk").length, 1, downloads.join(" "));
       // The sample-quality table shows what `kiln eval --all` recorded in the manifest.
       await page.waitForFunction(() => document.getElementById("metrics-status").textContent.includes("images per model"));
-      // One table body per judge, each headed by its name: the digits' first, then the clothes'.
+      // One table body per judge, each headed by its name: the digits' first, then the clothes',
+      // then the spoken digits' (with the real clips as they sound through Griffin–Lim).
       const bodies = await page.locator("#metrics tbody").evaluateAll((bodies) =>
         bodies.map((body) => [...body.rows].map((row) => [...row.cells].map((c) => c.textContent))));
-      assert.deepEqual(bodies.map((rows) => rows[0][0]), ["Judged by classifier", "Judged by fashion-classifier"]);
+      assert.deepEqual(bodies.map((rows) => rows[0][0]), ["Judged by classifier", "Judged by fashion-classifier", "Judged by spoken-classifier"]);
       assert.deepEqual(bodies[1].slice(1).map((row) => row[0]), ["fashion-ddpm", "Fashion-MNIST train (real images)", "uniform noise (judged as Fashion-MNIST)"]);
+      const spoken = "Spoken digits (espeak-ng)";
+      assert.deepEqual(bodies[2].slice(1).map((row) => row[0]), ["spoken-ddpm", `${spoken} train (real clips)`, `${spoken} train (real clips, Griffin–Lim)`, `uniform noise (judged as ${spoken})`]);
       const table = bodies[0].slice(1);
       assert.deepEqual(table.map((row) => row[0]), ["vae", "cvae", "gan", "ddpm", "MNIST train (real digits)", "uniform noise"]);
       for (const [, accuracy, fid, , , , alike] of table) {
@@ -328,7 +331,7 @@ test("bad arguments reject with clear errors", async () => {
   assert.equal(messages.tooMany, "true: count must be from 1 to 1024, got 1025");
   assert.equal(messages.fractionalSeed, "true: seed must be an integer, got 1.5");
   assert.equal(messages.stringSeed, 'true: seed must be an integer, got "7"');
-  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm, gpt, hmm, fashion-classifier, fashion-ddpm');
+  assert.equal(messages.unknownModel, 'true: unknown model "nope"; available: vae, ae, classifier, cvae, gan, ddpm, gpt, hmm, fashion-classifier, fashion-ddpm, spoken-classifier, spoken-ddpm');
   assert.match(messages.unknownBackend, /^true: unknown backend "tpu"/);
   assert.match(messages.notJson, /^true: could not read the model manifest .*favicon\.svg: .*JSON/);
   assert.match(messages.noModels, /^true: could not read the model manifest .*elsewhere\/manifest\.json: it has no "models" list$/);

@@ -58,26 +58,26 @@ test("the embed page under a strict CSP: lazy widgets, one worker and one wasm d
   const first = server.requests.length;
   await page.setViewportSize({ width: 1000, height: 700 });
   await page.goto(`${server.url}embed.html`);
-  const ids = ["gan-widget", "ddpm-widget", "fashion-widget", "cvae-widget", "walk-widget", "gpt-widget"];
+  const ids = ["gan-widget", "ddpm-widget", "fashion-widget", "audio-widget", "cvae-widget", "walk-widget", "gpt-widget"];
   await settled(page, ["gan-widget"]);
   // Below the fold, the text widget has not fetched anything yet.
-  assert.equal((await states(page, ids))[5], "idle");
+  assert.equal((await states(page, ids))[6], "idle");
   assert.ok(!server.requests.slice(first).some((path) => path.endsWith("/gpt.bpk")), "gpt.bpk is not fetched before it is needed");
   for (const id of ids) {
     await page.locator(`#${id}`).scrollIntoViewIfNeeded();
     await settled(page, [id]);
   }
-  assert.deepEqual(await states(page, ids), ["ready", "ready", "ready", "ready", "ready", "ready"]);
+  assert.deepEqual(await states(page, ids), ids.map(() => "ready"));
   const requested = server.requests.slice(first);
   const count = (suffix) => requested.filter((path) => path.endsWith(suffix)).length;
   assert.equal(count("/kiln-web_bg.wasm"), 1);
   assert.equal(count("/kiln-webgpu_bg.wasm"), 0, "a browser without WebGPU never fetches the WebGPU module");
-  for (const file of ["ddpm.bpk", "fashion-ddpm.bpk", "gan.bpk", "cvae.bpk", "vae.bpk", "gpt.bpk"]) assert.equal(count(`/${file}`), 1, file);
+  for (const file of ["ddpm.bpk", "fashion-ddpm.bpk", "spoken-ddpm.bpk", "gan.bpk", "cvae.bpk", "vae.bpk", "gpt.bpk"]) assert.equal(count(`/${file}`), 1, file);
   const watch = await page.evaluate(() => window.kilnWatch);
   assert.equal(watch.workers, 1, "one worker (one wasm instance, one device) for every widget");
   assert.deepEqual(watch.violations, []);
   const events = await page.locator("#events li").allTextContents();
-  for (const [element, model] of [["sampler", "gan"], ["sampler", "ddpm"], ["sampler", "cvae"], ["walk", "vae"], ["text", "gpt"]]) {
+  for (const [element, model] of [["sampler", "gan"], ["sampler", "ddpm"], ["audio", "spoken-ddpm"], ["sampler", "cvae"], ["walk", "vae"], ["text", "gpt"]]) {
     assert.ok(events.some((e) => e.startsWith(`kiln-sample from <kiln-${element} model="${model}">`)), `${model}: ${events}`);
   }
   // The walk plays back and forth: its canvas changes over time.

@@ -1,8 +1,10 @@
 //! The entry point: one engine per page owns the device and loads models onto it.
 
 use burn::tensor::Device;
+use kiln_core::audio::{Spectrogram, SpectrogramSettings};
 use kiln_core::io::manifest::ManifestEntry;
 use kiln_core::io::weights;
+use kiln_core::model::ModelSpec;
 use kiln_core::request::LIMITS;
 use wasm_bindgen::prelude::*;
 
@@ -68,13 +70,28 @@ impl Engine {
             .spec
             .load(bytes, &self.device)
             .map_err(|e| JsError::new(&format!("{}: {e}", entry.file)))?;
-        Ok(LoadedModel::new(
-            entry.name,
-            entry.spec,
-            model,
-            self.device.clone(),
-        ))
+        let spectrogram = entry
+            .spectrogram
+            .map(|settings| sound_of(&entry.spec, settings))
+            .transpose()
+            .map_err(|e| JsError::new(&format!("{}: {e}", entry.name)))?;
+        Ok(
+            LoadedModel::new(entry.name, entry.spec, model, self.device.clone())
+                .with_spectrogram(spectrogram),
+        )
     }
+}
+
+/// The spectrograms of a sound model of `spec`, which must draw images of their shape.
+fn sound_of(spec: &ModelSpec, settings: SpectrogramSettings) -> Result<Spectrogram, String> {
+    let spectrogram = Spectrogram::new(settings).map_err(|e| e.to_string())?;
+    let shape = settings.image_shape();
+    if spec.image_shape() != Some(shape) {
+        return Err(format!(
+            "its spectrograms are {shape} images, but the model does not draw those"
+        ));
+    }
+    Ok(spectrogram)
 }
 
 impl Engine {

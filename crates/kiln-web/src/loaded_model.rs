@@ -3,6 +3,7 @@
 
 use burn::tensor::Device;
 use js_sys::Float32Array;
+use kiln_core::audio::{Spectrogram, griffin_lim};
 use kiln_core::data::dataset::ImageShape;
 use kiln_core::model::{Model, ModelSpec};
 use kiln_core::request::{
@@ -25,6 +26,8 @@ pub struct LoadedModel {
     spec: ModelSpec,
     model: Model,
     device: Device,
+    /// A sound model's: how its images become clips.
+    spectrogram: Option<Spectrogram>,
 }
 
 impl LoadedModel {
@@ -39,6 +42,15 @@ impl LoadedModel {
             spec,
             model,
             device,
+            spectrogram: None,
+        }
+    }
+
+    /// The same model, as a sound model whose images are `spectrogram`'s.
+    pub fn with_spectrogram(self, spectrogram: Option<Spectrogram>) -> Self {
+        Self {
+            spectrogram,
+            ..self
         }
     }
 }
@@ -134,6 +146,24 @@ impl LoadedModel {
             Model::Vae(Box::new(run.model())),
             run.device(),
         )
+        .with_spectrogram(self.spectrogram.clone())
+    }
+
+    /// The clip that one of a sound model's spectrograms (`bands × bands` intensities in
+    /// [0, 1], as `sample` draws them) sounds like, its phase recovered by Griffin–Lim: a
+    /// `Float32Array` of samples in [-1, 1] at the model's rate. The same image gives the same
+    /// samples on every backend (this runs on the CPU).
+    pub fn sound(&self, pixels: Vec<f32>) -> Result<Float32Array, JsError> {
+        let Some(spectrogram) = &self.spectrogram else {
+            return Err(to_js(format!(
+                "{} is not a sound model: its images are not spectrograms",
+                self.name
+            )));
+        };
+        let samples = spectrogram
+            .sound(&pixels, griffin_lim::ITERATIONS)
+            .map_err(to_js)?;
+        Ok(Float32Array::from(&samples[..]))
     }
 
     /// The weights as a burnpack file (f32) that also carries the model's spec, so that

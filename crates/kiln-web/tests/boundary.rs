@@ -13,6 +13,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 const MANIFEST: &str = include_str!("../../../pretrained/manifest.json");
 const GAN: &[u8] = include_bytes!("../../../pretrained/gan.bpk");
 const HMM: &[u8] = include_bytes!("../../../pretrained/hmm.bpk");
+const SPOKEN_DDPM: &[u8] = include_bytes!("../../../pretrained/spoken-ddpm.bpk");
 
 /// A JavaScript object from `(key, value)` pairs.
 fn object(fields: &[(&str, JsValue)]) -> JsValue {
@@ -117,6 +118,42 @@ async fn an_image_model_samples_from_an_options_object() {
     let error = message(gan.finetune(vec![0.0; 784], object(&[])).err().unwrap());
     assert!(
         error.contains("fine-tuning takes a class-conditional VAE"),
+        "{error}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_sound_model_makes_its_spectrograms_into_clips() {
+    let voice = load("spoken-ddpm", SPOKEN_DDPM).await;
+    // One loud band across an otherwise silent spectrogram (32 bands × 32 frames).
+    let mut image = vec![0.0f32; 32 * 32];
+    image[16 * 32..17 * 32].fill(1.0);
+    let clip = voice.sound(image.clone()).unwrap().to_vec();
+    assert_eq!(clip.len(), 32 * 192);
+    let peak = clip.iter().fold(0.0f32, |peak, s| peak.max(s.abs()));
+    assert!((peak - 0.9).abs() < 1e-4, "peak {peak}");
+    assert_eq!(
+        voice.sound(image).unwrap().to_vec(),
+        clip,
+        "the same image, the same clip"
+    );
+    let error = message(voice.sound(vec![0.5; 784]).err().unwrap());
+    assert_eq!(
+        error,
+        "a 28×28 grayscale image is not a spectrogram of 32 bands by 32 frames"
+    );
+    let gan = load("gan", GAN).await;
+    let error = message(gan.sound(vec![0.5; 784]).err().unwrap());
+    assert_eq!(
+        error,
+        "gan is not a sound model: its images are not spectrograms"
+    );
+    // A manifest entry whose spectrograms are not the model's images is refused.
+    let engine = Engine::open("cpu".into()).await.unwrap();
+    let entry = entry("spoken-ddpm").replace("\"bands\":32", "\"bands\":16");
+    let error = message(engine.load_model(&entry, SPOKEN_DDPM).err().unwrap());
+    assert!(
+        error.starts_with("spoken-ddpm: its spectrograms are 16×16 grayscale images"),
         "{error}"
     );
 }
