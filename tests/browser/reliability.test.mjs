@@ -74,8 +74,8 @@ for (const name of ["webgpu", "cpu"]) {
       await cdp.send("HeapProfiler.collectGarbage");
       return (await cdp.send("Runtime.getHeapUsage")).usedSize;
     };
-    // One round: 75 draws, 7 models loaded and freed, 500 characters written; the four rounds
-    // make 300 draws, 28 loads and 2,000 characters.
+    // One round: 75 draws, 7 models loaded and freed, 500 characters written; the five rounds
+    // make 375 draws, 35 loads and 2,500 characters.
     const round = () =>
       page.evaluate(async (backend) => {
         const { Kiln } = await import("./kiln.js");
