@@ -15,12 +15,9 @@ use kiln_core::data::dataset::{ImageDataset, Splits};
 use kiln_core::data::mnist::digit_classes;
 use kiln_core::noise;
 
-use crate::pictures::is_folder;
+use crate::pictures::{TEST_FOLDER, is_folder, sorted_entries};
 use crate::spoken_digits::WORDS;
 use crate::{progress, wav};
-
-/// The folder holding the held-out split.
-const TEST_FOLDER: &str = "test";
 
 /// One clip to read.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,20 +30,7 @@ struct ClipFile {
 
 /// Whether `dir` (or a folder under it) holds WAV files: a folder of clips, not of pictures.
 pub fn holds_clips(dir: &Path) -> bool {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for path in entries.flatten().map(|entry| entry.path()) {
-            if is_folder(&path) {
-                pending.push(path);
-            } else if is_wav(&path) {
-                return true;
-            }
-        }
-    }
-    false
+    wav_files(dir).is_ok_and(|files| !files.is_empty())
 }
 
 /// The clips under `dir` as spectrogram images of `settings`, split into training and held-out
@@ -118,31 +102,7 @@ struct Split {
 /// whose digit neither its name nor its folder says.
 fn list(dir: &Path) -> Result<Vec<ClipFile>> {
     ensure!(dir.is_dir(), "{} is not a folder of clips", dir.display());
-    let mut paths = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&folder).with_context(|| format!("listing {}", folder.display()))?;
-        for entry in entries {
-            let path = entry
-                .with_context(|| format!("listing {}", folder.display()))?
-                .path();
-            let hidden = path
-                .file_name()
-                .and_then(OsStr::to_str)
-                .is_some_and(|name| name.starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if is_folder(&path) {
-                pending.push(path);
-            } else if is_wav(&path) {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    paths
+    wav_files(dir)?
         .into_iter()
         .map(|path| {
             let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
@@ -164,6 +124,20 @@ fn list(dir: &Path) -> Result<Vec<ClipFile>> {
             })
         })
         .collect()
+}
+
+/// Every WAV file under `dir`, at any depth, in path order (hidden files and linked folders
+/// left out, as the picture reader leaves them).
+fn wav_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in sorted_entries(dir)? {
+        if is_folder(&path) {
+            files.extend(wav_files(&path)?);
+        } else if is_wav(&path) {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 fn is_wav(path: &Path) -> bool {

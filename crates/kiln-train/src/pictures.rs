@@ -19,7 +19,7 @@ use crate::progress;
 /// The extensions read as pictures (any case); other files are left out and counted.
 const EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp"];
 /// The folder holding the held-out split.
-const TEST_FOLDER: &str = "test";
+pub const TEST_FOLDER: &str = "test";
 /// Width or height above which a picture is refused before it is decoded.
 const MAX_PICTURE_SIDE: u32 = 16_384;
 /// How far apart (of 255) a pixel's channels may be and still count as gray: JPEG's chroma
@@ -242,7 +242,7 @@ fn walk(folder: &Path, label: u16, listing: &mut Listing) -> Result<()> {
 
 /// The entries of `dir` in name order (so a listing does not depend on the file system),
 /// without hidden ones (`.DS_Store`, `.git`).
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry
