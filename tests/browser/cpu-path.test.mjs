@@ -31,6 +31,8 @@ function draw(page) {
     ]) {
       images[name] = Array.from((await (await kiln.model(name)).sample(options)).data);
     }
+    // A latent walk's frames are decoded a run per thread too.
+    images["vae walk"] = Array.from((await (await kiln.model("vae")).interpolate({ from: 5, to: 9, steps: 17 })).data);
     let text = "";
     for await (const piece of (await kiln.model("gpt")).generate({ prompt: "ROMEO:", maxTokens: 100, seed: 8 })) text += piece;
     return { images, text, isolated: crossOriginIsolated, threads: kiln.startup.threads, cores: navigator.hardwareConcurrency };

@@ -4,6 +4,7 @@
 
 use burn::tensor::{Device, Tensor};
 
+use crate::drawing::{Codes, DrawsImages};
 use crate::models::autoencoder::DenoisingAutoencoder;
 use crate::models::classifier::Classifier;
 use crate::models::diffusion::Diffusion;
@@ -11,16 +12,6 @@ use crate::models::gan::Generator;
 use crate::models::vae::Vae;
 use crate::text::{Reader, Reads, TextBatch, TextModel, Vocabulary};
 use crate::train::{Losses, Objective};
-
-/// Draws images in `[0, 1]` from seeded noise, of a class if it is class-conditional.
-pub trait DrawsImages {
-    /// The number of classes it draws; `None` if it is not class-conditional.
-    fn num_classes(&self) -> Option<usize>;
-
-    /// # Shapes
-    /// - output: `[count, 1, 28, 28]`
-    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4>;
-}
 
 /// Writes text: what the CLI, the page and `kiln eval` need of any text model.
 pub trait WritesText {
@@ -71,8 +62,16 @@ impl DrawsImages for Vae {
         Vae::num_classes(self)
     }
 
-    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
-        self.sample(count, seed, class, device)
+    fn codes(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Codes {
+        Vae::codes(self, count, seed, class, device)
+    }
+
+    fn decode_codes(&self, codes: Codes) -> Tensor<4> {
+        self.decode_images(codes)
+    }
+
+    fn to_boxed(&self) -> Box<dyn DrawsImages> {
+        Box::new(self.clone())
     }
 }
 
@@ -81,8 +80,16 @@ impl DrawsImages for Generator {
         Some(Generator::num_classes(self))
     }
 
-    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
-        self.sample(count, seed, class, device)
+    fn codes(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Codes {
+        Generator::codes(self, count, seed, class, device)
+    }
+
+    fn decode_codes(&self, codes: Codes) -> Tensor<4> {
+        self.decode_images(codes)
+    }
+
+    fn to_boxed(&self) -> Box<dyn DrawsImages> {
+        Box::new(self.clone())
     }
 }
 

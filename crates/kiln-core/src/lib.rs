@@ -12,6 +12,7 @@
 pub mod audio;
 pub mod capable;
 pub mod data;
+pub mod drawing;
 pub mod family;
 pub mod interpolation;
 pub mod io;

@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::capable::Capable;
 use crate::data::corruption::Corruption;
 use crate::data::dataset::ImageShape;
+use crate::drawing::{Drawing, DrawsImages};
 use crate::family::{Capability, DataShape, Family, Stored, TextShape, TrainingDefaults};
 use crate::io::weights::{self, Precision, WeightError};
 use crate::limits::MAX_PARAMETERS;
@@ -320,6 +321,17 @@ impl Model {
     /// # Shapes
     /// - output: `[count, 1, 28, 28]`
     pub fn sample(&self, request: SampleRequest, device: &Device) -> Result<Tensor<4>, ModelError> {
+        self.sample_with(request, device, Drawing::draw)
+    }
+
+    /// [`Model::sample`], where `decode` decodes the images of a model that draws in one pass
+    /// (not a diffusion model): whole, or in parts on several threads.
+    pub fn sample_with(
+        &self,
+        request: SampleRequest,
+        device: &Device,
+        decode: impl FnOnce(Drawing) -> Tensor<4>,
+    ) -> Result<Tensor<4>, ModelError> {
         let capable = self.capable();
         if capable.diffusion().is_some() {
             return Ok(self.denoising(request, device)?.finish());
@@ -337,7 +349,8 @@ impl Model {
             ));
         };
         check_class(self.kind(), drawer.num_classes(), request.class)?;
-        Ok(drawer.draw(request.count, request.seed, request.class, device))
+        let codes = drawer.codes(request.count, request.seed, request.class, device);
+        Ok(decode(Drawing::new(drawer.to_boxed(), codes)))
     }
 
     /// Start a diffusion model's reverse process, to run one step at a time.
@@ -385,17 +398,29 @@ impl Model {
         request: InterpolateRequest,
         device: &Device,
     ) -> Result<Tensor<4>, ModelError> {
+        self.interpolate_with(request, device, Drawing::draw)
+    }
+
+    /// [`Model::interpolate`], where `decode` decodes the walk's frames (as in
+    /// [`Model::sample_with`]).
+    pub fn interpolate_with(
+        &self,
+        request: InterpolateRequest,
+        device: &Device,
+        decode: impl FnOnce(Drawing) -> Tensor<4>,
+    ) -> Result<Tensor<4>, ModelError> {
         let Some(vae) = self.capable().vae() else {
             return Err(self.unsupported("interpolate", "walk the latent space of a vae"));
         };
         check_class(self.kind(), vae.num_classes(), request.class)?;
-        Ok(vae.interpolate(
+        let walk = vae.walk(
             request.from,
             request.to,
             request.steps,
             request.class,
             device,
-        ))
+        );
+        Ok(decode(Drawing::new(vae.to_boxed(), walk)))
     }
 
     /// Add Gaussian noise to the request's images and restore them.
@@ -560,6 +585,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Decoded a run of images at a time (a run per thread in the browser), a batch or a latent
+    /// walk is the one drawn in one pass.
+    #[test]
+    fn drawings_decoded_in_parts_are_the_one_pass_images() {
+        let device = Device::flex();
+        let in_parts = |parts: usize| {
+            move |drawing: Drawing| {
+                let count = drawing.count();
+                let runs = drawing.split(parts);
+                let lengths: Vec<usize> = runs.iter().map(Drawing::count).collect();
+                assert!(lengths.len() <= parts.max(1) && !lengths.contains(&0));
+                assert_eq!(lengths.iter().sum::<usize>(), count);
+                assert!(lengths.iter().max().unwrap() - lengths.iter().min().unwrap() <= 1);
+                Tensor::cat(runs.into_iter().map(Drawing::draw).collect(), 0)
+            }
+        };
+        let same = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+            assert_eq!(a.dims(), b.dims(), "{what}");
+            a.into_data()
+                .assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::absolute(1e-6));
+        };
+        let none = HyperParameters::new(std::iter::empty());
+        let mut drawers = 0;
+        for model in ModelSpec::trainable() {
+            let Ok(spec) = model.configure(&none, DataShape::DIGITS) else {
+                continue;
+            };
+            let loaded = spec.init(&device).unwrap();
+            if loaded.capable().drawer().is_none() {
+                continue;
+            }
+            drawers += 1;
+            let name = model.recipe.name;
+            let request = SampleRequest::new(7, 3).unwrap();
+            let whole = loaded.sample(request, &device).unwrap();
+            for parts in [0, 1, 2, 3, 7, 9] {
+                let split = loaded.sample_with(request, &device, in_parts(parts));
+                same(split.unwrap(), whole.clone(), &format!("{name} in {parts}"));
+            }
+            if spec.capabilities().contains(&Capability::Interpolate) {
+                let walk = InterpolateRequest::new(3, 8, 5).unwrap();
+                let whole = loaded.interpolate(walk, &device).unwrap();
+                let split = loaded.interpolate_with(walk, &device, in_parts(2));
+                same(split.unwrap(), whole, &format!("{name}'s walk"));
+            }
+        }
+        assert_eq!(drawers, 3, "vae, cvae and gan");
     }
 
     #[test]

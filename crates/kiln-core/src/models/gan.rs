@@ -14,6 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::dataset::ImageShape;
+use crate::drawing::Codes;
 use crate::family::{Capability, DataShape, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
 use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
@@ -181,11 +182,37 @@ impl Generator {
         sigmoid(self.deconv2.forward(x)) // (B, channels, side, side)
     }
 
-    /// Draw `count` images with latents from `seed`: all of `class`, or image i of class
+    /// The codes of `count` images with latents from `seed`: all of `class`, or image i of class
     /// i mod num_classes.
     ///
     /// # Panics
     /// If `class` is not below `num_classes` (the model layer checks requests first).
+    pub fn codes(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Codes {
+        assert!(
+            class.is_none_or(|c| c < self.num_classes),
+            "class out of range"
+        );
+        let labels: Vec<i32> = (0..count)
+            .map(|i| class.unwrap_or(i % self.num_classes) as i32)
+            .collect();
+        Codes {
+            latents: noise::standard_normal(seed, [count, self.latent_dim], device),
+            labels: Some(Tensor::from_data(TensorData::new(labels, [count]), device)),
+        }
+    }
+
+    /// Images in `[0, 1]` from [`Generator::codes`].
+    ///
+    /// # Panics
+    /// If the codes have no labels: every image a generator draws has a class.
+    pub fn decode_images(&self, codes: Codes) -> Tensor<4> {
+        let labels = codes
+            .labels
+            .expect("a generator draws every image of a class");
+        self.forward(codes.latents, labels)
+    }
+
+    /// Draw `count` of [`Generator::codes`].
     pub fn sample(
         &self,
         count: usize,
@@ -193,16 +220,7 @@ impl Generator {
         class: Option<usize>,
         device: &Device,
     ) -> Tensor<4> {
-        assert!(
-            class.is_none_or(|c| c < self.num_classes),
-            "class out of range"
-        );
-        let latents = noise::standard_normal(seed, [count, self.latent_dim], device);
-        let labels: Vec<i32> = (0..count)
-            .map(|i| class.unwrap_or(i % self.num_classes) as i32)
-            .collect();
-        let labels = Tensor::from_data(TensorData::new(labels, [count]), device);
-        self.forward(latents, labels)
+        self.decode_images(self.codes(count, seed, class, device))
     }
 
     pub fn num_classes(&self) -> usize {

@@ -15,6 +15,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::dataset::ImageShape;
+use crate::drawing::Codes;
 use crate::family::{Capability, DataShape, Family};
 use crate::interpolation::slerp_path;
 use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
@@ -302,8 +303,44 @@ impl Vae {
         Some(Tensor::from_data(TensorData::new(labels, [count]), device))
     }
 
-    /// Decode latents drawn from the prior N(0, I) into images in `[0, 1]`; `class` picks the
-    /// digit of a CVAE (see [`Vae::generation_labels`]) and must be `None` for a plain VAE.
+    /// Latents drawn from the prior N(0, I), with labels for a CVAE: `class` picks its digit
+    /// (see [`Vae::generation_labels`]) and must be `None` for a plain VAE.
+    pub fn codes(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Codes {
+        Codes {
+            latents: noise::standard_normal(seed, [count, self.latent_dim], device),
+            labels: self.generation_labels(count, class, device),
+        }
+    }
+
+    /// `steps` codes on the arc from the code drawn with seed `from` to the one drawn with seed
+    /// `to`. A seed's code is that of the first image `sample` draws with it, so the walk starts
+    /// and ends on digits the sampler shows. A CVAE keeps one `class` (default 0) along the
+    /// walk, so only the style changes.
+    pub fn walk(
+        &self,
+        from: u64,
+        to: u64,
+        steps: usize,
+        class: Option<usize>,
+        device: &Device,
+    ) -> Codes {
+        let code = |seed| noise::standard_normal_values(seed, self.latent_dim);
+        let path: Vec<f32> = slerp_path(&code(from), &code(to), steps).concat();
+        Codes {
+            latents: Tensor::from_data(TensorData::new(path, [steps, self.latent_dim]), device),
+            labels: self.generation_labels(steps, Some(class.unwrap_or(0)), device),
+        }
+    }
+
+    /// Images in `[0, 1]`: the means of p(x|z) for the codes' latents (and labels).
+    ///
+    /// # Shapes
+    /// - output: `[count, channels, side, side]`
+    pub fn decode_images(&self, codes: Codes) -> Tensor<4> {
+        sigmoid(self.decode(codes.latents, &codes.labels))
+    }
+
+    /// Decode `count` of [`Vae::codes`].
     ///
     /// # Shapes
     /// - output: `[count, channels, side, side]`
@@ -314,31 +351,7 @@ impl Vae {
         class: Option<usize>,
         device: &Device,
     ) -> Tensor<4> {
-        let latents = noise::standard_normal(seed, [count, self.latent_dim], device);
-        let labels = self.generation_labels(count, class, device);
-        sigmoid(self.decode(latents, &labels))
-    }
-
-    /// Decode `steps` codes on the arc from the code drawn with seed `from` to the one drawn with
-    /// seed `to`. A seed's code is that of the first image `sample` draws with it, so the walk
-    /// starts and ends on digits the sampler shows. A CVAE keeps one `class` (default 0) along
-    /// the walk, so only the style changes.
-    ///
-    /// # Shapes
-    /// - output: `[steps, channels, side, side]`
-    pub fn interpolate(
-        &self,
-        from: u64,
-        to: u64,
-        steps: usize,
-        class: Option<usize>,
-        device: &Device,
-    ) -> Tensor<4> {
-        let code = |seed| noise::standard_normal_values(seed, self.latent_dim);
-        let path: Vec<f32> = slerp_path(&code(from), &code(to), steps).concat();
-        let latents = Tensor::from_data(TensorData::new(path, [steps, self.latent_dim]), device);
-        let labels = self.generation_labels(steps, Some(class.unwrap_or(0)), device);
-        sigmoid(self.decode(latents, &labels))
+        self.decode_images(self.codes(count, seed, class, device))
     }
 }
 
@@ -557,7 +570,7 @@ mod tests {
     fn interpolation_starts_and_ends_on_sampled_digits() {
         let device = Device::flex();
         let vae = small().init(&device);
-        let walk = vae.interpolate(3, 8, 5, None, &device);
+        let walk = vae.decode_images(vae.walk(3, 8, 5, None, &device));
         assert_eq!(walk.dims(), [5, 1, 28, 28]);
         let first = |t: Tensor<4>| t.slice(0..1).into_data();
         let last = walk.clone().slice(4..5).into_data();
