@@ -24,13 +24,13 @@ export async function addTfjs(page) {
 
 /**
  * Median milliseconds per call for Kiln's `vae` and `gan` drawing `batches` digits and for the
- * same networks in tfjs (on as many threads as Kiln's CPU backend), `runs` interleaved rounds after
- * one warm-up round. Resolves to rows `{ network, batch, kiln, deconv, depthToSpace }` (median ms),
- * with the thread counts.
+ * same networks in tfjs (on as many threads as Kiln's CPU backend), over `runs` interleaved rounds
+ * after one warm-up round, each timing `timedPerRound` calls of every way back to back. Resolves
+ * to rows `{ network, batch, kiln, deconv, depthToSpace }` (median ms), with the thread counts.
  */
-export function measureAgainstTfjs(page, backend, { batches, runs }) {
+export function measureAgainstTfjs(page, backend, { batches, runs, timedPerRound }) {
   return page.evaluate(
-    async ({ backend, batches, runs }) => {
+    async ({ backend, batches, runs, timedPerRound }) => {
       const tf = globalThis.tf;
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
@@ -98,15 +98,21 @@ export function measureAgainstTfjs(page, backend, { batches, runs }) {
           out.dispose();
         },
       };
-      const times = {}; // "network batch way" → ms of each round
+      // Each round runs each way as a block: an untimed call, then `timedPerRound` timed ones.
+      // The untimed call takes over the cores from the way before, whose pool threads spin for
+      // a while after their last call (tfjs's pthreads longer than Rayon's): timed right after
+      // the other library, a threaded call measured that library's spinning as much as itself.
+      const times = {}; // "network batch way" → ms of each timed call
       for (let round = 0; round <= runs; round++) {
         for (const network of Object.keys(networks)) {
           for (const batch of batches) {
             for (const [way, call] of Object.entries(calls)) {
-              const start = performance.now();
               await call(network, batch);
-              const key = `${network} ${batch} ${way}`;
-              if (round > 0) (times[key] ??= []).push(performance.now() - start);
+              for (let i = 0; round > 0 && i < timedPerRound; i++) {
+                const start = performance.now();
+                await call(network, batch);
+                (times[`${network} ${batch} ${way}`] ??= []).push(performance.now() - start);
+              }
             }
           }
         }
@@ -120,6 +126,6 @@ export function measureAgainstTfjs(page, backend, { batches, runs }) {
         }),
       );
     },
-    { backend, batches, runs },
+    { backend, batches, runs, timedPerRound },
   );
 }
