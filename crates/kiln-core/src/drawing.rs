@@ -17,6 +17,14 @@ pub trait DrawsImages: Send {
     /// - output: `[count, channels, side, side]` for codes of `count` images
     fn decode_codes(&self, codes: Codes) -> Tensor<4>;
 
+    /// `count` images drawn with `seed`, decoded in one pass.
+    ///
+    /// # Shapes
+    /// - output: `[count, channels, side, side]`
+    fn draw(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Tensor<4> {
+        self.decode_codes(self.codes(count, seed, class, device))
+    }
+
     /// This drawer, to decode codes elsewhere (a clone: its weights are shared, not copied).
     fn to_boxed(&self) -> Box<dyn DrawsImages>;
 }

@@ -9,6 +9,7 @@ use burn::tensor::Device;
 use kiln_core::data::dataset::ImageShape;
 use kiln_core::data::idx;
 use kiln_core::data::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+use kiln_core::drawing::DrawsImages;
 use kiln_core::io::manifest::Manifest;
 use kiln_core::model::Model;
 use kiln_core::models::classifier::Classifier;
@@ -102,7 +103,7 @@ fn has_crossbar(digit: &[f32]) -> bool {
 fn judge(vae: &Vae, classifier: &Classifier, device: &Device) -> (f64, f64) {
     let count = 200;
     let sevens: Vec<f32> = vae
-        .sample(count, 11, Some(usize::from(SEVEN)), device)
+        .draw(count, 11, Some(usize::from(SEVEN)), device)
         .into_data()
         .try_into_vec()
         .unwrap();
@@ -112,7 +113,7 @@ fn judge(vae: &Vae, classifier: &Classifier, device: &Device) -> (f64, f64) {
         .count();
     let digits = 1000;
     let (_, probabilities) =
-        classifier.features_and_probabilities(vae.sample(digits, 12, None, device));
+        classifier.features_and_probabilities(vae.draw(digits, 12, None, device));
     let predicted: Vec<i64> = probabilities
         .argmax(1)
         .into_data()

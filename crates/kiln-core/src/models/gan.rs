@@ -14,7 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::dataset::ImageShape;
-use crate::drawing::Codes;
+use crate::drawing::{Codes, DrawsImages};
 use crate::family::{Capability, DataShape, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
 use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
@@ -212,17 +212,6 @@ impl Generator {
         self.forward(codes.latents, labels)
     }
 
-    /// Draw `count` of [`Generator::codes`].
-    pub fn sample(
-        &self,
-        count: usize,
-        seed: u64,
-        class: Option<usize>,
-        device: &Device,
-    ) -> Tensor<4> {
-        self.decode_images(self.codes(count, seed, class, device))
-    }
-
     pub fn num_classes(&self) -> usize {
         self.num_classes
     }
@@ -406,7 +395,7 @@ impl Objective for Gan {
     }
 
     fn preview(&self, device: &Device) -> Option<Preview> {
-        Some(Preview::Images(Box::new(self.generator.sample(
+        Some(Preview::Images(Box::new(self.generator.draw(
             PREVIEW_COUNT,
             PREVIEW_SEED,
             None,
@@ -468,7 +457,7 @@ mod tests {
     fn shapes_and_range() {
         let device = Device::flex();
         let gan = small().init(&device);
-        let images = gan.generator.sample(4, 1, Some(3), &device);
+        let images = gan.generator.draw(4, 1, Some(3), &device);
         assert_eq!(images.dims(), [4, 1, 28, 28]);
         assert!(images.clone().min().into_scalar::<f32>() >= 0.0);
         assert!(images.clone().max().into_scalar::<f32>() <= 1.0);

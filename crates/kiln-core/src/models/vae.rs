@@ -15,7 +15,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::dataset::ImageShape;
-use crate::drawing::Codes;
+use crate::drawing::{Codes, DrawsImages};
 use crate::family::{Capability, DataShape, Family};
 use crate::interpolation::slerp_path;
 use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
@@ -339,20 +339,6 @@ impl Vae {
     pub fn decode_images(&self, codes: Codes) -> Tensor<4> {
         sigmoid(self.decode(codes.latents, &codes.labels))
     }
-
-    /// Decode `count` of [`Vae::codes`].
-    ///
-    /// # Shapes
-    /// - output: `[count, channels, side, side]`
-    pub fn sample(
-        &self,
-        count: usize,
-        seed: u64,
-        class: Option<usize>,
-        device: &Device,
-    ) -> Tensor<4> {
-        self.decode_images(self.codes(count, seed, class, device))
-    }
 }
 
 /// Rows of zeros with a one at each label, built by comparison: burn's `one_hot` reads the labels
@@ -476,7 +462,7 @@ impl Objective for Vae {
     type Batch = DigitBatch;
 
     fn preview(&self, device: &Device) -> Option<Preview> {
-        Some(Preview::Images(Box::new(self.sample(
+        Some(Preview::Images(Box::new(self.draw(
             PREVIEW_COUNT,
             PREVIEW_SEED,
             None,
@@ -519,7 +505,7 @@ mod tests {
         let out = vae.forward(images, &None, Tensor::zeros([3, 4], &device));
         assert_eq!(out.recon_logits.dims(), [3, 1, 28, 28]);
         assert_eq!(out.posterior.mean.dims(), [3, 4]);
-        assert_eq!(vae.sample(5, 0, None, &device).dims(), [5, 1, 28, 28]);
+        assert_eq!(vae.draw(5, 0, None, &device).dims(), [5, 1, 28, 28]);
     }
 
     #[test]
@@ -559,11 +545,11 @@ mod tests {
     fn samples_are_probabilities_and_seeded() {
         let device = Device::flex();
         let vae = small().init(&device);
-        let a = vae.sample(4, 9, None, &device);
+        let a = vae.draw(4, 9, None, &device);
         assert!(a.clone().min().into_scalar::<f32>() >= 0.0);
         assert!(a.clone().max().into_scalar::<f32>() <= 1.0);
         a.into_data()
-            .assert_eq(&vae.sample(4, 9, None, &device).into_data(), true);
+            .assert_eq(&vae.draw(4, 9, None, &device).into_data(), true);
     }
 
     #[test]
@@ -575,8 +561,8 @@ mod tests {
         let first = |t: Tensor<4>| t.slice(0..1).into_data();
         let last = walk.clone().slice(4..5).into_data();
         first(walk)
-            .assert_approx_eq::<f32>(&first(vae.sample(2, 3, None, &device)), Default::default());
-        last.assert_approx_eq::<f32>(&first(vae.sample(1, 8, None, &device)), Default::default());
+            .assert_approx_eq::<f32>(&first(vae.draw(2, 3, None, &device)), Default::default());
+        last.assert_approx_eq::<f32>(&first(vae.draw(1, 8, None, &device)), Default::default());
     }
 
     #[test]
@@ -594,12 +580,12 @@ mod tests {
         let cvae = small().with_num_classes(Some(10)).init(&device);
         assert_eq!(cvae.num_classes(), Some(10));
         // Same latents, different classes: the decoder sees the class, so the images differ.
-        let three = cvae.sample(2, 5, Some(3), &device).into_data();
-        let seven = cvae.sample(2, 5, Some(7), &device).into_data();
+        let three = cvae.draw(2, 5, Some(3), &device).into_data();
+        let seven = cvae.draw(2, 5, Some(7), &device).into_data();
         assert_ne!(three, seven);
         // Without a class, image i gets class i mod 10.
-        let mixed = cvae.sample(4, 5, None, &device).slice(3..4).into_data();
-        let threes = cvae.sample(4, 5, Some(3), &device).slice(3..4).into_data();
+        let mixed = cvae.draw(4, 5, None, &device).slice(3..4).into_data();
+        let threes = cvae.draw(4, 5, Some(3), &device).slice(3..4).into_data();
         mixed.assert_eq(&threes, true);
     }
 

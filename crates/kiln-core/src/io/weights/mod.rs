@@ -276,6 +276,7 @@ fn load_pack<M: Module>(model: M, mut pack: Pack) -> Result<M, WeightError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drawing::DrawsImages;
     use crate::models::vae::VaeConfig;
     use burn::tensor::Device;
 
@@ -293,9 +294,9 @@ mod tests {
         let bytes = to_bytes(original.clone()).unwrap();
         let loaded = load(config().init(&device), &bytes).unwrap();
         original
-            .sample(3, 5, None, &device)
+            .draw(3, 5, None, &device)
             .into_data()
-            .assert_eq(&loaded.sample(3, 5, None, &device).into_data(), true);
+            .assert_eq(&loaded.draw(3, 5, None, &device).into_data(), true);
     }
 
     #[test]
@@ -313,7 +314,7 @@ mod tests {
         let loaded = load(config().init(&device), &half).unwrap();
         // Back in f32: the same size as the original when stored in full.
         assert_eq!(to_bytes(loaded.clone()).unwrap().len(), full.len());
-        let images = |vae: &crate::models::vae::Vae| vae.sample(3, 5, None, &device).into_data();
+        let images = |vae: &crate::models::vae::Vae| vae.draw(3, 5, None, &device).into_data();
         images(&original)
             .assert_approx_eq::<f32>(&images(&loaded), burn::tensor::Tolerance::absolute(1e-2));
     }
@@ -326,7 +327,7 @@ mod tests {
         let original = config.init(&device);
         let full = to_bytes(original.clone()).unwrap();
         assert_eq!(precision_of(&full).unwrap(), Precision::F32);
-        let images = |vae: &crate::models::vae::Vae| vae.sample(8, 5, None, &device).into_data();
+        let images = |vae: &crate::models::vae::Vae| vae.draw(8, 5, None, &device).into_data();
         // (precision, largest share of the f32 size, largest pixel difference)
         for (precision, share, tolerance) in
             [(Precision::Int8, 0.30, 2e-2), (Precision::Int4, 0.17, 0.1)]
@@ -353,7 +354,7 @@ mod tests {
         let device = Device::flex();
         let gan_config = GanConfig::new().with_base_channels(8).with_hidden(8);
         let gan = gan_config.init(&device);
-        let draw = |g: &crate::models::gan::Generator| g.sample(2, 1, None, &device).into_data();
+        let draw = |g: &crate::models::gan::Generator| g.draw(2, 1, None, &device).into_data();
         let expected = draw(&gan.generator);
         let whole = to_bytes(gan.clone()).unwrap();
         let part = to_bytes(gan.generator.clone()).unwrap();
