@@ -1,8 +1,10 @@
-//! Images decoded from seeded codes, whole or in parts: each image's code is drawn for its place
-//! in the batch and decoded on its own, so a batch split over several threads gives the same
-//! pixels as one pass.
+//! Images decoded from seeded codes: each image's code is drawn for its place in the batch and
+//! decoded on its own, so a batch decoded a run of images per thread gives the pixels of one
+//! pass.
 
 use burn::tensor::{Device, Int, Tensor};
+
+use crate::per_image::PerImage;
 
 /// Draws images in `[0, 1]` by decoding seeded codes, of a class if it is class-conditional.
 pub trait DrawsImages: Send {
@@ -39,22 +41,7 @@ pub struct Codes {
     pub labels: Option<Tensor<1, Int>>,
 }
 
-impl Codes {
-    pub fn count(&self) -> usize {
-        self.latents.dims()[0]
-    }
-
-    /// Images `start..start + len`'s codes.
-    fn narrow(&self, start: usize, len: usize) -> Codes {
-        Codes {
-            latents: self.latents.clone().narrow(0, start, len),
-            labels: self.labels.clone().map(|l| l.narrow(0, start, len)),
-        }
-    }
-}
-
-/// A batch of images still to be decoded: [`Drawing::draw`] decodes it in one pass, and
-/// [`Drawing::split`] hands out consecutive runs of it to decode apart (each on its own thread).
+/// A batch of images still to be decoded from their codes.
 pub struct Drawing {
     drawer: Box<dyn DrawsImages>,
     codes: Codes,
@@ -64,34 +51,22 @@ impl Drawing {
     pub(crate) fn new(drawer: Box<dyn DrawsImages>, codes: Codes) -> Self {
         Self { drawer, codes }
     }
+}
 
-    pub fn count(&self) -> usize {
-        self.codes.count()
+impl PerImage for Drawing {
+    fn count(&self) -> usize {
+        self.codes.latents.dims()[0]
     }
 
-    /// The images in up to `parts` runs as even as can be, in order: concatenated, their images
-    /// are the whole batch's. Never an empty run, and one run for `parts` ≤ 1.
-    pub fn split(self, parts: usize) -> Vec<Drawing> {
-        let count = self.count();
-        let parts = parts.clamp(1, count.max(1));
-        if parts == 1 {
-            return vec![self];
-        }
-        let (base, extra) = (count / parts, count % parts);
-        let mut start = 0;
-        (0..parts)
-            .map(|part| {
-                let len = base + usize::from(part < extra);
-                let codes = self.codes.narrow(start, len);
-                start += len;
-                Drawing::new(self.drawer.to_boxed(), codes)
-            })
-            .collect()
+    fn narrow(&self, start: usize, len: usize) -> Self {
+        let codes = Codes {
+            latents: self.codes.latents.clone().narrow(0, start, len),
+            labels: self.codes.labels.clone().map(|l| l.narrow(0, start, len)),
+        };
+        Drawing::new(self.drawer.to_boxed(), codes)
     }
 
-    /// # Shapes
-    /// - output: `[count, channels, side, side]`
-    pub fn draw(self) -> Tensor<4> {
+    fn run(self) -> Tensor<4> {
         self.drawer.decode_codes(self.codes)
     }
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod models;
 pub mod noise;
+pub mod per_image;
 pub mod request;
 pub mod text;
 pub mod train;

@@ -17,6 +17,7 @@ use crate::io::weights::{self, Precision, WeightError};
 use crate::limits::MAX_PARAMETERS;
 use crate::models;
 use crate::models::diffusion::{Denoising, ScheduleError};
+use crate::per_image::{OnePass, Runner};
 use crate::request::{
     DenoiseRequest, Images, InterpolateRequest, RequestError, SampleRequest, TextRequest,
     check_class,
@@ -321,20 +322,20 @@ impl Model {
     /// # Shapes
     /// - output: `[count, 1, 28, 28]`
     pub fn sample(&self, request: SampleRequest, device: &Device) -> Result<Tensor<4>, ModelError> {
-        self.sample_with(request, device, Drawing::draw)
+        self.sample_with(request, device, &OnePass)
     }
 
-    /// [`Model::sample`], where `decode` decodes the images of a model that draws in one pass
-    /// (not a diffusion model): whole, or in parts on several threads.
+    /// [`Model::sample`], with the work that treats each image on its own (decoding, or each
+    /// reverse step's noise prediction) run by `runner`: in one pass, or a run per thread.
     pub fn sample_with(
         &self,
         request: SampleRequest,
         device: &Device,
-        decode: impl FnOnce(Drawing) -> Tensor<4>,
+        runner: &impl Runner,
     ) -> Result<Tensor<4>, ModelError> {
         let capable = self.capable();
         if capable.diffusion().is_some() {
-            return Ok(self.denoising(request, device)?.finish());
+            return Ok(self.denoising(request, device)?.finish_with(runner));
         }
         if !request.diffusion.is_empty() {
             return Err(self.unsupported(
@@ -350,7 +351,7 @@ impl Model {
         };
         check_class(self.kind(), drawer.num_classes(), request.class)?;
         let codes = drawer.codes(request.count, request.seed, request.class, device);
-        Ok(decode(Drawing::new(drawer.to_boxed(), codes)))
+        Ok(runner.run(Drawing::new(drawer.to_boxed(), codes)))
     }
 
     /// Start a diffusion model's reverse process, to run one step at a time.
@@ -398,16 +399,16 @@ impl Model {
         request: InterpolateRequest,
         device: &Device,
     ) -> Result<Tensor<4>, ModelError> {
-        self.interpolate_with(request, device, Drawing::draw)
+        self.interpolate_with(request, device, &OnePass)
     }
 
-    /// [`Model::interpolate`], where `decode` decodes the walk's frames (as in
+    /// [`Model::interpolate`], with the frames decoded by `runner` (as in
     /// [`Model::sample_with`]).
     pub fn interpolate_with(
         &self,
         request: InterpolateRequest,
         device: &Device,
-        decode: impl FnOnce(Drawing) -> Tensor<4>,
+        runner: &impl Runner,
     ) -> Result<Tensor<4>, ModelError> {
         let Some(vae) = self.capable().vae() else {
             return Err(self.unsupported("interpolate", "walk the latent space of a vae"));
@@ -420,7 +421,7 @@ impl Model {
             request.class,
             device,
         );
-        Ok(decode(Drawing::new(vae.to_boxed(), walk)))
+        Ok(runner.run(Drawing::new(vae.to_boxed(), walk)))
     }
 
     /// Add Gaussian noise to the request's images and restore them.
@@ -482,11 +483,12 @@ mod tests {
     use crate::data::mnist::IMAGE_PIXELS;
     use crate::models::autoencoder::AutoencoderConfig;
     use crate::models::classifier::ClassifierConfig;
-    use crate::models::diffusion::DiffusionConfig;
+    use crate::models::diffusion::{DiffusionConfig, SamplerKind, UnetConfig};
     use crate::models::gpt::{GptConfig, GptSpec};
     use crate::models::hmm::HmmConfig;
     use crate::models::vae::VaeConfig;
-    use crate::request::class_from_f64;
+    use crate::per_image::PerImage;
+    use crate::request::{DiffusionRequest, class_from_f64};
     use crate::text::{TokenChoice, Vocabulary};
     use crate::train::{DigitBatch, Objective};
 
@@ -587,27 +589,32 @@ mod tests {
         }
     }
 
-    /// Decoded a run of images at a time (a run per thread in the browser), a batch or a latent
-    /// walk is the one drawn in one pass.
+    /// Run a run of images at a time, as the browser's threads do.
+    struct InRuns(usize);
+
+    impl Runner for InRuns {
+        fn run<W: PerImage>(&self, work: W) -> Tensor<4> {
+            let count = work.count();
+            let runs = work.split(self.0);
+            let lengths: Vec<usize> = runs.iter().map(W::count).collect();
+            assert!(lengths.len() <= self.0.max(1) && !lengths.contains(&0));
+            assert_eq!(lengths.iter().sum::<usize>(), count);
+            assert!(lengths.iter().max().unwrap() - lengths.iter().min().unwrap() <= 1);
+            Tensor::cat(runs.into_iter().map(W::run).collect(), 0)
+        }
+    }
+
+    fn assert_same(a: Tensor<4>, b: Tensor<4>, what: &str) {
+        assert_eq!(a.dims(), b.dims(), "{what}");
+        a.into_data()
+            .assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+    }
+
+    /// Drawn a run of images at a time (a run per thread in the browser), a batch, a latent walk
+    /// or a guided diffusion is the one drawn in one pass.
     #[test]
-    fn drawings_decoded_in_parts_are_the_one_pass_images() {
+    fn images_drawn_in_runs_are_the_one_pass_images() {
         let device = Device::flex();
-        let in_parts = |parts: usize| {
-            move |drawing: Drawing| {
-                let count = drawing.count();
-                let runs = drawing.split(parts);
-                let lengths: Vec<usize> = runs.iter().map(Drawing::count).collect();
-                assert!(lengths.len() <= parts.max(1) && !lengths.contains(&0));
-                assert_eq!(lengths.iter().sum::<usize>(), count);
-                assert!(lengths.iter().max().unwrap() - lengths.iter().min().unwrap() <= 1);
-                Tensor::cat(runs.into_iter().map(Drawing::draw).collect(), 0)
-            }
-        };
-        let same = |a: Tensor<4>, b: Tensor<4>, what: &str| {
-            assert_eq!(a.dims(), b.dims(), "{what}");
-            a.into_data()
-                .assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::absolute(1e-6));
-        };
         let none = HyperParameters::new(std::iter::empty());
         let mut drawers = 0;
         for model in ModelSpec::trainable() {
@@ -623,17 +630,27 @@ mod tests {
             let request = SampleRequest::new(7, 3).unwrap();
             let whole = loaded.sample(request, &device).unwrap();
             for parts in [0, 1, 2, 3, 7, 9] {
-                let split = loaded.sample_with(request, &device, in_parts(parts));
-                same(split.unwrap(), whole.clone(), &format!("{name} in {parts}"));
+                let split = loaded.sample_with(request, &device, &InRuns(parts));
+                assert_same(split.unwrap(), whole.clone(), &format!("{name} in {parts}"));
             }
             if spec.capabilities().contains(&Capability::Interpolate) {
                 let walk = InterpolateRequest::new(3, 8, 5).unwrap();
                 let whole = loaded.interpolate(walk, &device).unwrap();
-                let split = loaded.interpolate_with(walk, &device, in_parts(2));
-                same(split.unwrap(), whole, &format!("{name}'s walk"));
+                let split = loaded.interpolate_with(walk, &device, &InRuns(2));
+                assert_same(split.unwrap(), whole, &format!("{name}'s walk"));
             }
         }
         assert_eq!(drawers, 3, "vae, cvae and gan");
+
+        let tiny = DiffusionConfig::new().with_unet(UnetConfig::new().with_base_channels(8));
+        let ddpm = ModelSpec::Ddpm(tiny).init(&device).unwrap();
+        for sampler in [SamplerKind::Ddim, SamplerKind::Ddpm] {
+            let guided = DiffusionRequest::new(Some(sampler), Some(3), Some(2.0)).unwrap();
+            let request = SampleRequest::new(5, 2).unwrap().with_diffusion(guided);
+            let whole = ddpm.sample(request, &device).unwrap();
+            let split = ddpm.sample_with(request, &device, &InRuns(2));
+            assert_same(split.unwrap(), whole, &format!("ddpm with {sampler}"));
+        }
     }
 
     #[test]
@@ -800,8 +817,6 @@ mod tests {
 
     #[test]
     fn diffusion_options_reach_only_diffusion_models() {
-        use crate::models::diffusion::{SamplerKind, UnetConfig};
-        use crate::request::DiffusionRequest;
         let device = Device::flex();
         let options = DiffusionRequest::new(Some(SamplerKind::Ddpm), Some(2), None).unwrap();
         let request = SampleRequest::new(2, 0).unwrap().with_diffusion(options);

@@ -6,7 +6,7 @@ use kiln_core::models::diffusion::Denoising;
 use wasm_bindgen::prelude::*;
 
 use crate::js::{image_object, promise, read_images, set_numbers};
-use crate::pool::on_pool;
+use crate::pool::{Pool, on_pool};
 
 #[wasm_bindgen]
 pub struct DenoisingRun {
@@ -31,7 +31,7 @@ impl DenoisingRun {
     /// predicted }`, with x_t and the step's estimate of the clean digits as `Float32Array`s of
     /// intensities, or to `null` once the run is finished (the last `sample` is the result).
     pub fn step(&mut self) -> Promise {
-        let Some(frame) = on_pool(|| self.run.step()) else {
+        let Some(frame) = on_pool(|| self.run.step_with(&Pool)) else {
             return Promise::resolve(&JsValue::NULL);
         };
         let (step, total) = (self.run.steps_done(), self.run.total_steps());

@@ -17,7 +17,7 @@ use crate::backend;
 use crate::denoising_run::DenoisingRun;
 use crate::finetune_run::FinetuneRun;
 use crate::js::{image_object, options, promise, read_images, read_values, to_js};
-use crate::pool::{self, on_pool};
+use crate::pool::{Pool, on_pool};
 use crate::writing_run::WritingRun;
 
 #[wasm_bindgen]
@@ -83,8 +83,8 @@ impl LoadedModel {
         promise(async move {
             let request =
                 SampleRequest::try_from(options::<SampleOptions>(options_object, "sample")?)?;
-            let images = on_pool(move || model.sample_with(request, &device, pool::decode))
-                .map_err(to_js)?;
+            let images =
+                on_pool(move || model.sample_with(request, &device, &Pool)).map_err(to_js)?;
             let batch = read_images(images).await?;
             image_object(&batch, &[("data", &batch)])
         })
@@ -193,8 +193,8 @@ impl LoadedModel {
                 options_object,
                 "interpolate",
             )?)?;
-            let frames = on_pool(move || model.interpolate_with(request, &device, pool::decode))
-                .map_err(to_js)?;
+            let frames =
+                on_pool(move || model.interpolate_with(request, &device, &Pool)).map_err(to_js)?;
             let batch = read_images(frames).await?;
             image_object(&batch, &[("data", &batch)])
         })

@@ -1,7 +1,7 @@
 //! Where a call's computation runs in the threaded build (crates/kiln-web-threads).
 
 use burn::tensor::Tensor;
-use kiln_core::drawing::Drawing;
+use kiln_core::per_image::{PerImage, Runner};
 
 /// Run `work` on one of Rayon's threads and wait for it; without the `threads` feature, here.
 ///
@@ -20,25 +20,29 @@ pub(crate) fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-/// Decode `drawing`'s images a run per thread of the pool; without the `threads` feature, in
-/// one pass.
+/// Runs work that treats each image on its own a run of images per thread of the pool; without
+/// the `threads` feature, in one pass.
 ///
 /// burn-flex splits a kernel over the pool only when it is big: at 16 digits no layer of the
-/// VAE or the GAN is, and the second thread would idle. The images are decoded apart from each
-/// other anyway (their norms are per image), so the pixels are the one-pass ones.
-pub(crate) fn decode(drawing: Drawing) -> Tensor<4> {
-    #[cfg(feature = "threads")]
-    {
-        use rayon::prelude::*;
-        let parts: Vec<Tensor<4>> = drawing
-            .split(rayon::current_num_threads())
-            .into_par_iter()
-            .map(Drawing::draw)
-            .collect();
-        Tensor::cat(parts, 0)
-    }
-    #[cfg(not(feature = "threads"))]
-    {
-        drawing.draw()
+/// VAE or the GAN is, and the second thread would idle. The images are independent anyway (their
+/// norms are per image), so the pixels are the one-pass ones.
+pub(crate) struct Pool;
+
+impl Runner for Pool {
+    fn run<W: PerImage>(&self, work: W) -> Tensor<4> {
+        #[cfg(feature = "threads")]
+        {
+            use rayon::prelude::*;
+            let runs: Vec<Tensor<4>> = work
+                .split(rayon::current_num_threads())
+                .into_par_iter()
+                .map(W::run)
+                .collect();
+            Tensor::cat(runs, 0)
+        }
+        #[cfg(not(feature = "threads"))]
+        {
+            work.run()
+        }
     }
 }

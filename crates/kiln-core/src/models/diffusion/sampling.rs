@@ -11,6 +11,7 @@ use super::model::{Diffusion, to_intensities};
 use super::{DdimScheduler, DdpmScheduler, ScheduleError, Scheduler};
 use crate::data::dataset::ImageShape;
 use crate::noise;
+use crate::per_image::{OnePass, PerImage, Runner};
 
 /// Reverse steps when the caller does not say: DDIM at 20 steps is already as good as 1,000
 /// ancestral ones on digits.
@@ -155,14 +156,23 @@ impl Denoising {
 
     /// Run the next reverse step; `None` once the digits are finished.
     pub fn step(&mut self) -> Option<Frame> {
+        self.step_with(&OnePass)
+    }
+
+    /// [`Denoising::step`], with the noise prediction (each image on its own) run by `runner`.
+    pub fn step_with(&mut self, runner: &impl Runner) -> Option<Frame> {
         if self.is_done() {
             return None;
         }
         let index = self.steps_done;
         let t = self.scheduler.timesteps()[index];
-        let eps =
-            self.diffusion
-                .guided_noise(self.sample.clone(), t, self.labels.clone(), self.guidance);
+        let eps = runner.run(NoisePrediction {
+            diffusion: self.diffusion.clone(),
+            noisy: self.sample.clone(),
+            labels: self.labels.clone(),
+            t,
+            guidance: self.guidance,
+        });
         let fresh_noise = self.scheduler.needs_noise(index).then(|| {
             let shape = self.sample.dims();
             noise::standard_normal(step_seed(self.seed, index), shape, &self.sample.device())
@@ -182,9 +192,47 @@ impl Denoising {
     ///
     /// # Shapes
     /// - output: `[count, channels, side, side]`
-    pub fn finish(mut self) -> Tensor<4> {
-        while self.step().is_some() {}
+    pub fn finish(self) -> Tensor<4> {
+        self.finish_with(&OnePass)
+    }
+
+    /// [`Denoising::finish`], with each step's noise prediction run by `runner`.
+    pub fn finish_with(mut self, runner: &impl Runner) -> Tensor<4> {
+        while self.step_with(runner).is_some() {}
         to_intensities(self.sample)
+    }
+}
+
+/// One reverse step's guided noise prediction for a batch: the UNet reads each image on its own
+/// (its norms and attention are per image), so it can run a run of images at a time.
+struct NoisePrediction {
+    diffusion: Diffusion,
+    /// Shape `[count, channels, side, side]`.
+    noisy: Tensor<4>,
+    /// Shape `[count]`.
+    labels: Tensor<1, Int>,
+    t: usize,
+    guidance: f64,
+}
+
+impl PerImage for NoisePrediction {
+    fn count(&self) -> usize {
+        self.noisy.dims()[0]
+    }
+
+    fn narrow(&self, start: usize, len: usize) -> Self {
+        Self {
+            diffusion: self.diffusion.clone(),
+            noisy: self.noisy.clone().narrow(0, start, len),
+            labels: self.labels.clone().narrow(0, start, len),
+            t: self.t,
+            guidance: self.guidance,
+        }
+    }
+
+    fn run(self) -> Tensor<4> {
+        self.diffusion
+            .guided_noise(self.noisy, self.t, self.labels, self.guidance)
     }
 }
 
