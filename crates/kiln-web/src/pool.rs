@@ -24,8 +24,9 @@ pub(crate) fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 /// the `threads` feature, in one pass.
 ///
 /// burn-flex splits a kernel over the pool only when it is big: at 16 digits no layer of the
-/// VAE or the GAN is, and the second thread would idle. The images are independent anyway (their
-/// norms are per image), so the pixels are the one-pass ones.
+/// VAE or the GAN is, and the second thread would idle. Diffusion, whose big convolutions it
+/// does split, still drew 16 digits 1.4× as fast this way (BENCHMARKS.md). The images are
+/// independent anyway (their norms are per image), so the pixels are the one-pass ones.
 pub(crate) struct Pool;
 
 impl Runner for Pool {
