@@ -2,7 +2,7 @@
 //! decoded on its own, so a batch decoded a run of images per thread gives the pixels of one
 //! pass.
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::per_image::PerImage;
 
@@ -39,6 +39,27 @@ pub struct Codes {
     pub latents: Tensor<2>,
     /// Shape `[count]`; `None` for a model that is not class-conditional.
     pub labels: Option<Tensor<1, Int>>,
+}
+
+/// The classes of `count` generated images: all `class`, or without one image `i` of class
+/// `i mod num_classes`, so that a grid shows every class.
+///
+/// # Panics
+/// If `class` is not below `num_classes` (the model layer checks requests first).
+///
+/// # Shapes
+/// - output: `[count]`
+pub fn class_labels(
+    count: usize,
+    class: Option<usize>,
+    num_classes: usize,
+    device: &Device,
+) -> Tensor<1, Int> {
+    assert!(class.is_none_or(|c| c < num_classes), "class out of range");
+    let labels: Vec<i32> = (0..count)
+        .map(|i| class.unwrap_or(i % num_classes) as i32)
+        .collect();
+    Tensor::from_data(TensorData::new(labels, [count]), device)
 }
 
 /// A batch of images still to be decoded from their codes.

@@ -14,7 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::dataset::ImageShape;
-use crate::drawing::{Codes, DrawsImages};
+use crate::drawing::{Codes, DrawsImages, class_labels};
 use crate::family::{Capability, DataShape, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
 use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
@@ -188,16 +188,9 @@ impl Generator {
     /// # Panics
     /// If `class` is not below `num_classes` (the model layer checks requests first).
     pub fn codes(&self, count: usize, seed: u64, class: Option<usize>, device: &Device) -> Codes {
-        assert!(
-            class.is_none_or(|c| c < self.num_classes),
-            "class out of range"
-        );
-        let labels: Vec<i32> = (0..count)
-            .map(|i| class.unwrap_or(i % self.num_classes) as i32)
-            .collect();
         Codes {
             latents: noise::standard_normal(seed, [count, self.latent_dim], device),
-            labels: Some(Tensor::from_data(TensorData::new(labels, [count]), device)),
+            labels: Some(class_labels(count, class, self.num_classes, device)),
         }
     }
 

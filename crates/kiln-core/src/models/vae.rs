@@ -15,7 +15,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::dataset::ImageShape;
-use crate::drawing::{Codes, DrawsImages};
+use crate::drawing::{Codes, DrawsImages, class_labels};
 use crate::family::{Capability, DataShape, Family};
 use crate::interpolation::slerp_path;
 use crate::limits::{MAX_SYMBOLS, MAX_WIDTH, check_sizes};
@@ -290,17 +290,7 @@ impl Vae {
     /// # Panics
     /// If `class` is not below `num_classes`.
     fn generation_labels(&self, count: usize, class: Option<usize>, device: &Device) -> Labels {
-        if self.num_classes == 0 {
-            return None;
-        }
-        assert!(
-            class.is_none_or(|c| c < self.num_classes),
-            "class out of range"
-        );
-        let labels: Vec<i32> = (0..count)
-            .map(|i| class.unwrap_or(i % self.num_classes) as i32)
-            .collect();
-        Some(Tensor::from_data(TensorData::new(labels, [count]), device))
+        (self.num_classes > 0).then(|| class_labels(count, class, self.num_classes, device))
     }
 
     /// Latents drawn from the prior N(0, I), with labels for a CVAE: `class` picks its digit

@@ -4,12 +4,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Diffusion, to_intensities};
 use super::{DdimScheduler, DdpmScheduler, ScheduleError, Scheduler};
 use crate::data::dataset::ImageShape;
+use crate::drawing::class_labels;
 use crate::noise;
 use crate::per_image::{OnePass, PerImage, Runner};
 
@@ -125,14 +126,11 @@ impl Denoising {
     ) -> Result<Self, ScheduleError> {
         let num_classes = diffusion.unet.num_classes();
         let ImageShape { channels, side } = diffusion.unet.image_shape();
-        assert!(class.is_none_or(|c| c < num_classes), "class out of range");
+        let labels = class_labels(count, class, num_classes, device);
         let mut scheduler = options.sampler.scheduler(&diffusion);
         scheduler.set_timesteps(options.steps)?;
-        let labels: Vec<i32> = (0..count)
-            .map(|i| class.unwrap_or(i % num_classes) as i32)
-            .collect();
         Ok(Self {
-            labels: Tensor::from_data(TensorData::new(labels, [count]), device),
+            labels,
             sample: noise::standard_normal(seed, [count, channels, side, side], device),
             diffusion,
             scheduler,
