@@ -2,6 +2,7 @@
 import { Kiln } from "./kiln.js";
 import { DigitPad } from "./digit-pad.js";
 import { drawImages, playWalk } from "./images.js";
+import { canIsolate, isolateAndReload } from "./isolation.js";
 import { describeClip, playClip } from "./sound.js";
 import { StatusLine } from "./status-line.js";
 import { TextOutput } from "./text-output.js";
@@ -37,6 +38,23 @@ function offerCpu(message) {
   $("backend").append(" · ", link);
 }
 
+/** On the CPU, where the host does not isolate the page and it could be (isolation.js), a link
+ * that isolates it and reloads it: Kiln's CPU path then computes on every core. */
+function offerThreads() {
+  if (!canIsolate() || $("use-threads")) return;
+  const link = Object.assign(document.createElement("a"), {
+    id: "use-threads",
+    href: location.href,
+    textContent: `use all ${navigator.hardwareConcurrency} cores`,
+    title: "Reload the page isolated by Kiln's service worker: the CPU path then runs on every core",
+  });
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    isolateAndReload().catch((error) => link.replaceWith(`one thread: ${error.message}`));
+  });
+  $("backend").append(" · ", link);
+}
+
 /** Settles once the first grid is drawn (or has failed): until then no other section loads
  * anything, so the first digits share the link with nothing. */
 let firstDigitsDrawn;
@@ -46,6 +64,7 @@ async function main() {
   const kiln = await Kiln.open({ backend: params.get("backend") ?? "auto" });
   showBackend(kiln);
   kiln.addEventListener("backendchange", () => showBackend(kiln));
+  kiln.settled.then(({ backend }) => backend === "cpu" && offerThreads());
   await Promise.all([
     firstSection(kiln).catch((error) => showError(`The GAN could not start: ${error.message}`)).finally(firstDigitsDrawn),
     vaeSection(kiln).catch((error) => showSectionError("vae", `The VAE could not start: ${error.message}`)),
@@ -62,10 +81,12 @@ async function main() {
   ]);
 }
 
-/** The backend in use, and why "auto" is not on WebGPU (while it is still moving there, that). */
+/** The backend in use, on how many threads where that is more than one, and why "auto" is not
+ * on WebGPU (while it is still moving there, that). */
 function showBackend(kiln) {
   const why = kiln.fallbackReason ?? (kiln.backend === "cpu" && (params.get("backend") ?? "auto") === "auto" ? "moving to WebGPU if it can" : undefined);
-  $("backend").textContent = kiln.backend + (why ? ` (${why})` : "");
+  const threads = kiln.backend === "cpu" && kiln.startup.threads > 1 ? ` on ${kiln.startup.threads} threads` : "";
+  $("backend").textContent = kiln.backend + threads + (why ? ` (${why})` : "");
   document.body.dataset.backend = kiln.backend;
 }
 

@@ -66,6 +66,29 @@ for (const name of ["webgpu", "cpu"]) {
       await page.locator("#new").click();
       await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Seed"));
       assert.deepEqual(problems, []);
+      // This server, like GitHub Pages, sends no isolating headers. On the CPU the page offers to
+      // isolate itself through its service worker; followed, it computes on every core.
+      const offer = page.locator("#use-threads");
+      if (name === "webgpu" || !(await page.evaluate(() => navigator.hardwareConcurrency > 1))) {
+        assert.equal(await offer.count(), 0, "no offer of threads where WebGPU runs");
+      } else {
+        assert.match(await offer.textContent(), /^use all \d+ cores$/);
+        const from = site.server.requests.length;
+        await Promise.all([page.waitForEvent("load"), offer.click()]);
+        await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 180_000 });
+        assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", await page.locator("#error").textContent());
+        assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+        assert.match(await page.locator("#backend").textContent(), /^cpu on [2-8] threads \(/);
+        assert.equal(await offer.count(), 0, "no offer once isolated");
+        const requested = site.server.requests.slice(from);
+        assert.ok(requested.includes("/isolation-worker.js") && requested.includes("/kiln-web-threads_bg.wasm"), requested.join(" "));
+        assert.ok((await litFraction(page, "grid")) > 0.03, "the isolated page draws its digits");
+        assert.deepEqual(problems, []);
+        // Other pages in the service worker's folder keep their own headers.
+        await page.route("**/other.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>other</title>" }));
+        await page.goto(`${site.url}other.html`);
+        assert.equal(await page.evaluate(() => crossOriginIsolated), false, "a page of the site that is not Kiln's");
+      }
       await page.close();
     });
   });
