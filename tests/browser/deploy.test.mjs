@@ -1,7 +1,7 @@
 // The built site as a static deployment: served under a sub-path, it works and offers a model
 // added to its manifest; a second visit
 // reads the wasm and the weights from the browser's cache; a weight file that changed (a new
-// sha256 in the manifest) is downloaded afresh.
+// sha256 in the manifest) is downloaded afresh; its offer of threads isolates it there too.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -64,6 +64,15 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
     writeFileSync(manifestPath, JSON.stringify(manifest));
     const third = await visit();
     assert.deepEqual(heavy(third), ["/some/sub/path/pretrained/vae.bpk"]);
+    // The page's offer of threads works under the sub-path: its service worker's scope is the
+    // site's folder, and the page it reloads is isolated.
+    if (await page.evaluate(() => navigator.hardwareConcurrency > 1)) {
+      await Promise.all([page.waitForEvent("load"), page.locator("#use-threads").click()]);
+      await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state));
+      assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).scope), server.url);
+      assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+      assert.match(await page.locator("#backend").textContent(), /^cpu on [2-8] threads$/);
+    }
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();
