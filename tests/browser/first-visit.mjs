@@ -2,7 +2,8 @@
 // a link this script shapes itself, so the worker's fetches are throttled too. For each page,
 // on the CPU fallback and with WebGPU (SwiftShader), an empty cache and then a repeat visit:
 // the time from navigation to the first digits on screen, and the bytes that arrived before
-// them, by file. A benchmark, not a test: it prints Markdown tables for BENCHMARKS.md.
+// them, by file. On the CPU the demo page then has its offer of threads taken (isolation.js):
+// the reload it makes, and a visit after it, both cross-origin isolated. A benchmark, not a test: it prints Markdown tables for BENCHMARKS.md.
 //
 //   node first-visit.mjs [--dist ../../dist] [--mbps 10] [--latency 40] [--pages index.html,embed.html]
 //
@@ -35,14 +36,27 @@ function watchFirstDigits() {
   }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state", "data-backend"] });
 }
 
-/** One visit of `path` in `context`: the time to first digits and what arrived before them. */
-async function visit(context, path) {
+/** One visit of `path` in `context`: the time to first digits and what arrived before them.
+ * `takeOffer`: the visit timed is the reload that follows the demo page's offer of threads. */
+async function visit(context, path, { takeOffer = false } = {}) {
   const page = await context.newPage();
   await page.addInitScript(watchFirstDigits);
-  const from = server.responses.length;
+  let from = server.responses.length;
   await page.goto(new URL(path, server.url).href);
+  if (takeOffer) {
+    // As a visitor would: the page has drawn and loaded what it shows before the offer is taken.
+    const offer = page.locator("#use-threads");
+    await offer.waitFor({ timeout: 300_000 });
+    await page.waitForLoadState("networkidle");
+    from = server.responses.length;
+    await Promise.all([page.waitForEvent("load"), offer.click()]);
+  }
   await page.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 300_000 });
-  const { start, firstDigits } = await page.evaluate(() => ({ start: performance.timeOrigin, firstDigits: window.__firstDigits }));
+  const { start, firstDigits, isolated } = await page.evaluate(() => ({
+    start: performance.timeOrigin,
+    firstDigits: window.__firstDigits,
+    isolated: crossOriginIsolated,
+  }));
   // Let "auto" move to WebGPU where it can, for its time: the demo page shows its backend in
   // its body's data-backend; a widget page does not say, so it is not waited for.
   const showsBackend = await page.evaluate(() => "backend" in document.body.dataset);
@@ -57,7 +71,7 @@ async function visit(context, path) {
   const before = server.responses.slice(from).filter((r) => r.end <= firstDigits);
   const files = new Map();
   for (const { path: file, bytes } of before) files.set(file, (files.get(file) ?? 0) + bytes);
-  return { ms: firstDigits - start, onWebgpu, files };
+  return { ms: firstDigits - start, onWebgpu, files, isolated };
 }
 
 const kb = (bytes) => `${(bytes / 1000).toFixed(0)} kB`;
@@ -70,13 +84,16 @@ for (const webgpu of [false, true]) {
   const browser = await launch({ webgpu });
   for (const path of pages) {
     const context = await browser.newContext(); // an empty cache
-    const first = await visit(context, path);
-    const repeat = await visit(context, path);
+    const visits = [["first", await visit(context, path)], ["repeat", await visit(context, path)]];
+    if (!webgpu && path === "index.html") {
+      visits.push(["offer of threads taken", await visit(context, path, { takeOffer: true })]);
+      visits.push(["repeat, isolated", await visit(context, path)]);
+    }
     await context.close();
-    if (!webgpu) firstFiles.set(path, first.files);
-    for (const [name, run] of [["first", first], ["repeat", repeat]]) {
+    if (!webgpu) firstFiles.set(path, visits[0][1].files);
+    for (const [name, run] of visits) {
       rows.push(
-        `| \`${path}\` | ${webgpu ? "WebGPU (SwiftShader)" : "CPU"} | ${name} | ${(run.ms / 1000).toFixed(2)} s | ` +
+        `| \`${path}\` | ${webgpu ? "WebGPU (SwiftShader)" : "CPU"} | ${name} | ${run.isolated ? "yes" : "no"} | ${(run.ms / 1000).toFixed(2)} s | ` +
           `${kb(total(run.files))} | ${kb(sum(run.files, (f) => f.endsWith(".wasm")))} | ` +
           `${kb(sum(run.files, (f) => f.endsWith(".bpk")))} | ` +
           `${run.onWebgpu === undefined ? "–" : `${(run.onWebgpu / 1000).toFixed(1)} s`} |`,
@@ -88,8 +105,8 @@ for (const webgpu of [false, true]) {
 await server.close();
 
 console.log(`First visits over ${link.mbps} Mbit/s with ${link.latencyMs} ms latency (${options.dist}):\n`);
-console.log("| page | browser | visit | first digits | bytes before them | of which wasm | of which weights | on WebGPU after |");
-console.log("|---|---|---|---:|---:|---:|---:|---:|");
+console.log("| page | browser | visit | isolated | first digits | bytes before them | of which wasm | of which weights | on WebGPU after |");
+console.log("|---|---|---|---|---:|---:|---:|---:|---:|");
 for (const row of rows) console.log(row);
 for (const [path, files] of firstFiles) {
   console.log(`\nWhat \`${path}\` fetches before its first digits (first visit, CPU; bytes as sent):\n`);
