@@ -70,7 +70,7 @@ for (const name of ["webgpu", "cpu"]) {
       // isolate itself through its service worker; followed, it computes on every core.
       const offer = page.locator("#use-threads");
       if (name === "webgpu" || !(await page.evaluate(() => navigator.hardwareConcurrency > 1))) {
-        assert.equal(await offer.count(), 0, "no offer of threads where WebGPU runs");
+        assert.equal(await offer.count(), 0, "no offer of threads on WebGPU, nor on one core");
       } else {
         assert.match(await offer.textContent(), /^use all \d+ cores$/);
         const from = site.server.requests.length;

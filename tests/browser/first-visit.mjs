@@ -3,7 +3,8 @@
 // on the CPU fallback and with WebGPU (SwiftShader), an empty cache and then a repeat visit:
 // the time from navigation to the first digits on screen, and the bytes that arrived before
 // them, by file. On the CPU the demo page then has its offer of threads taken (isolation.js):
-// the reload it makes, and a visit after it, both cross-origin isolated. A benchmark, not a test: it prints Markdown tables for BENCHMARKS.md.
+// the reload it makes, and a visit after it, both cross-origin isolated. A benchmark, not a
+// test: it prints Markdown tables for BENCHMARKS.md.
 //
 //   node first-visit.mjs [--dist ../../dist] [--mbps 10] [--latency 40] [--pages index.html,embed.html]
 //
