@@ -1,8 +1,5 @@
 //! Where a call's computation runs in the threaded build (crates/kiln-web-threads).
 
-use burn::tensor::Tensor;
-use kiln_core::per_image::{PerImage, Runner};
-
 /// Run `work` on one of Rayon's threads and wait for it; without the `threads` feature, here.
 ///
 /// From a pool thread, burn-flex splits a big kernel across the pool and runs a small one (a
@@ -20,30 +17,34 @@ pub(crate) fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-/// Runs work that treats each image on its own a run of images per thread of the pool; without
-/// the `threads` feature, in one pass.
-///
-/// burn-flex splits a kernel over the pool only when it is big: at 16 digits no layer of the
-/// VAE or the GAN is, and the second thread would idle. Diffusion, whose big convolutions it
-/// does split, still drew 16 digits 1.4× as fast this way (BENCHMARKS.md). The images are
-/// independent anyway (their norms are per image), so the pixels are the one-pass ones.
-pub(crate) struct Pool;
+/// Without the `threads` feature there is one thread: the whole batch in one pass.
+#[cfg(not(feature = "threads"))]
+pub(crate) use kiln_core::per_image::OnePass as Pool;
+#[cfg(feature = "threads")]
+pub(crate) use threaded::Pool;
 
-impl Runner for Pool {
-    fn run<W: PerImage>(&self, work: W) -> Tensor<4> {
-        #[cfg(feature = "threads")]
-        {
-            use rayon::prelude::*;
+#[cfg(feature = "threads")]
+mod threaded {
+    use burn::tensor::Tensor;
+    use kiln_core::per_image::{PerImage, Runner};
+    use rayon::prelude::*;
+
+    /// Runs work that treats each image on its own a run of images per thread of the pool.
+    ///
+    /// burn-flex splits a kernel over the pool only when it is big: at 16 digits no layer of the
+    /// VAE or the GAN is, and the second thread would idle. Diffusion, whose big convolutions it
+    /// does split, still drew 16 digits 1.4× as fast this way (BENCHMARKS.md). The images are
+    /// independent anyway (their norms are per image), so the pixels are the one-pass ones.
+    pub(crate) struct Pool;
+
+    impl Runner for Pool {
+        fn run<W: PerImage>(&self, work: W) -> Tensor<4> {
             let runs: Vec<Tensor<4>> = work
                 .split(rayon::current_num_threads())
                 .into_par_iter()
                 .map(W::run)
                 .collect();
             Tensor::cat(runs, 0)
-        }
-        #[cfg(not(feature = "threads"))]
-        {
-            work.run()
         }
     }
 }
