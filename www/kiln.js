@@ -575,6 +575,15 @@ function checkCallback(onProgress) {
 /** "16×16 RGB", "28×28 grayscale". */
 const describeShape = ({ channels, side }) => `${side}×${side} ${channels === 3 ? "RGB" : "grayscale"}`;
 
+/** The parsed manifest at `url`, revalidated on every visit: it names the weights' hashes, so a
+ * stale copy would hide new ones. */
+async function readManifest(url) {
+  const bytes = await fetchBytes(url, undefined, undefined, { cache: "no-cache" });
+  const manifest = JSON.parse(new TextDecoder().decode(bytes));
+  if (!Array.isArray(manifest?.models)) throw new Error('it has no "models" list');
+  return manifest;
+}
+
 /** `data` if it is a non-empty whole number of images of `shape` (28×28 digits by default),
  * else a TypeError saying why. */
 function checkImages(data, shape = DIGIT_SHAPE) {
@@ -596,12 +605,13 @@ export class Kiln extends EventTarget {
   #manifest;
   #settled;
 
-  constructor(choice, engine, manifestUrl) {
+  constructor(choice, engine, manifestUrl, manifest) {
     super();
     this.#choice = choice;
     this.#engine = engine;
     this.#limits = engine.limits;
     this.#manifestUrl = manifestUrl;
+    this.#manifest = manifest;
     const { backend, fallbackReason } = engine;
     let settle;
     this.#settled = engine.upgrading ? new Promise((resolve) => (settle = resolve)) : Promise.resolve({ backend, fallbackReason });
@@ -619,7 +629,7 @@ export class Kiln extends EventTarget {
   /**
    * Start Kiln. `backend`: "auto" uses WebGPU when the browser offers a working adapter and
    * falls back to the CPU; "webgpu" fails without it; "cpu" never touches the GPU.
-   * `manifestUrl` points at another pretrained/manifest.json.
+   * `manifestUrl` points at another pretrained/manifest.json; it is read while the backend starts.
    *
    * "auto" resolves as soon as the small CPU module runs, so a first visit draws without waiting
    * for the GPU: where WebGPU works, the worker then loads the WebGPU module, moves every model
@@ -638,8 +648,12 @@ export class Kiln extends EventTarget {
           "use Chrome or Edge 91+, Firefox 89+ or Safari 16.4+",
       );
     }
+    const url = new URL(manifestUrl, document.baseURI);
+    // Every model starts with the manifest: read it while the worker starts the backend, not after.
+    const manifest = readManifest(url);
+    manifest.catch(() => {}); // reported by the first `manifest()` call, which retries after it
     const engine = await worker.call("open", { backend });
-    return new Kiln(backend, engine, new URL(manifestUrl, document.baseURI));
+    return new Kiln(backend, engine, url, manifest);
   }
 
   /** "webgpu" or "cpu": the backend in use now ("auto" starts on the CPU, then may move). */
@@ -689,12 +703,7 @@ export class Kiln extends EventTarget {
 
   /** The parsed manifest: `{ version, models: [{ name, kind, config, capabilities, file, sha256, size, provenance, evaluation? }], references? }`. */
   async manifest() {
-    // Revalidated on every visit: it names the weights' hashes, so a stale copy would hide new ones.
-    this.#manifest ??= fetchBytes(this.#manifestUrl, undefined, undefined, { cache: "no-cache" }).then((bytes) => {
-      const manifest = JSON.parse(new TextDecoder().decode(bytes));
-      if (!Array.isArray(manifest?.models)) throw new Error("it has no \"models\" list");
-      return manifest;
-    });
+    this.#manifest ??= readManifest(this.#manifestUrl);
     try {
       return await this.#manifest;
     } catch (error) {
