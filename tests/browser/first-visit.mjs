@@ -6,7 +6,10 @@
 // the reload it makes, and a visit after it, both cross-origin isolated. A benchmark, not a
 // test: it prints Markdown tables for BENCHMARKS.md.
 //
-//   node first-visit.mjs [--dist ../../dist] [--mbps 10] [--latency 40] [--pages index.html,embed.html]
+//   node first-visit.mjs [--dist ../../dist] [--mbps 10] [--latency 40] [--pages index.html,embed.html] [--repeats 1]
+//
+// --repeats N: each repeat visit N times, one after another, reported as the median (min–max):
+// a single visit's time moves by ±0.15 s on a 2-core machine.
 //
 // "First digits": the demo page's first grid (its body's data-state turns "ready"), or a widget
 // page's first `kiln-sample` event.
@@ -20,10 +23,13 @@ const { values: options } = parseArgs({
     mbps: { type: "string", default: "10" },
     latency: { type: "string", default: "40" },
     pages: { type: "string", default: "index.html,embed.html" },
+    repeats: { type: "string", default: "1" },
   },
 });
 const link = { mbps: Number(options.mbps), latencyMs: Number(options.latency) };
 const pages = options.pages.split(",");
+const repeats = Number(options.repeats);
+if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a whole number ≥ 1, got ${options.repeats}`);
 const server = await serve(resolve(options.dist), { staticHost: true, link });
 
 /** Record, in the page, the wall-clock time of the first digits and of a move to WebGPU. */
@@ -38,8 +44,9 @@ function watchFirstDigits() {
 }
 
 /** One visit of `path` in `context`: the time to first digits and what arrived before them.
- * `takeOffer`: the visit timed is the reload that follows the demo page's offer of threads. */
-async function visit(context, path, { takeOffer = false } = {}) {
+ * `webgpu`: the browser has WebGPU. `takeOffer`: the visit timed is the reload that follows the
+ * demo page's offer of threads. */
+async function visit(context, path, { webgpu, takeOffer = false }) {
   const page = await context.newPage();
   await page.addInitScript(watchFirstDigits);
   let from = server.responses.length;
@@ -61,7 +68,7 @@ async function visit(context, path, { takeOffer = false } = {}) {
   // Let "auto" move to WebGPU where it can, for its time: the demo page shows its backend in
   // its body's data-backend; a widget page does not say, so it is not waited for.
   const showsBackend = await page.evaluate(() => "backend" in document.body.dataset);
-  const onWebgpu = !showsBackend
+  const onWebgpu = !(webgpu && showsBackend)
     ? undefined
     : await page
         .waitForFunction(() => window.__onWebgpu, null, { timeout: 60_000 })
@@ -75,6 +82,16 @@ async function visit(context, path, { takeOffer = false } = {}) {
   return { ms: firstDigits - start, onWebgpu, files, isolated };
 }
 
+/** A visit of a page already in `context`'s cache, made `repeats` times: the median visit, with
+ * the range of its first digits. */
+async function repeatVisit(context, path, options) {
+  const runs = [];
+  for (let i = 0; i < repeats; i++) runs.push(await visit(context, path, options));
+  runs.sort((a, b) => a.ms - b.ms);
+  return { ...runs[Math.floor(runs.length / 2)], range: [runs[0].ms, runs.at(-1).ms] };
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const kb = (bytes) => `${(bytes / 1000).toFixed(0)} kB`;
 const total = (files) => [...files.values()].reduce((a, b) => a + b, 0);
 const sum = (files, test) => [...files].filter(([file]) => test(file)).reduce((a, [, b]) => a + b, 0);
@@ -85,16 +102,17 @@ for (const webgpu of [false, true]) {
   const browser = await launch({ webgpu });
   for (const path of pages) {
     const context = await browser.newContext(); // an empty cache
-    const visits = [["first", await visit(context, path)], ["repeat", await visit(context, path)]];
+    const visits = [["first", await visit(context, path, { webgpu })], ["repeat", await repeatVisit(context, path, { webgpu })]];
     if (!webgpu && path === "index.html") {
-      visits.push(["offer of threads taken", await visit(context, path, { takeOffer: true })]);
-      visits.push(["repeat, isolated", await visit(context, path)]);
+      visits.push(["offer of threads taken", await visit(context, path, { webgpu, takeOffer: true })]);
+      visits.push(["repeat, isolated", await repeatVisit(context, path, { webgpu })]);
     }
     await context.close();
     if (!webgpu) firstFiles.set(path, visits[0][1].files);
     for (const [name, run] of visits) {
       rows.push(
-        `| \`${path}\` | ${webgpu ? "WebGPU (SwiftShader)" : "CPU"} | ${name} | ${run.isolated ? "yes" : "no"} | ${(run.ms / 1000).toFixed(2)} s | ` +
+        `| \`${path}\` | ${webgpu ? "WebGPU (SwiftShader)" : "CPU"} | ${name} | ${run.isolated ? "yes" : "no"} | ${seconds(run.ms)}` +
+          `${repeats > 1 && run.range ? ` (${(run.range[0] / 1000).toFixed(2)}–${seconds(run.range[1])})` : ""} | ` +
           `${kb(total(run.files))} | ${kb(sum(run.files, (f) => f.endsWith(".wasm")))} | ` +
           `${kb(sum(run.files, (f) => f.endsWith(".bpk")))} | ` +
           `${run.onWebgpu === undefined ? "–" : `${(run.onWebgpu / 1000).toFixed(1)} s`} |`,
@@ -105,7 +123,10 @@ for (const webgpu of [false, true]) {
 }
 await server.close();
 
-console.log(`First visits over ${link.mbps} Mbit/s with ${link.latencyMs} ms latency (${options.dist}):\n`);
+console.log(
+  `First visits over ${link.mbps} Mbit/s with ${link.latencyMs} ms latency (${options.dist})` +
+    `${repeats > 1 ? `; repeat visits: the median (min–max) of ${repeats}` : ""}:\n`,
+);
 console.log("| page | browser | visit | isolated | first digits | bytes before them | of which wasm | of which weights | on WebGPU after |");
 console.log("|---|---|---|---|---:|---:|---:|---:|---:|");
 for (const row of rows) console.log(row);
