@@ -1,16 +1,42 @@
 """Serve a built Kiln site on 127.0.0.1 with the right MIME types for WebAssembly and modules,
-cross-origin isolated (COOP/COEP), so that the CPU backend computes on every core."""
+and with the headers its `_headers` file asks for, as Netlify and Cloudflare Pages send them:
+Kiln's (from www/_headers) make the site cross-origin isolated (COOP/COEP), so that the CPU
+backend computes on every core."""
+import fnmatch
 import http.server
+import os
 import sys
+from urllib.parse import unquote, urlsplit
 
 directory, port = sys.argv[1], int(sys.argv[2])
 
-# What a page needs to share wasm memory between workers (crossOriginIsolated): README's
-# "Browsers, SIMD and threads" lists the same headers for common static hosts.
-ISOLATION = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-}
+
+def read_rules(path):
+    """The rules of a `_headers` file, as (path pattern, [(name, value)]) pairs: a pattern starts
+    a line, its headers are the indented `Name: value` lines below it, `#` starts a comment. A
+    `*` in a pattern matches anything, as the hosts' splat does (their `:placeholder`s are not
+    read)."""
+    rules = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if not line[0].isspace():
+                rules.append((text, []))
+                continue
+            name, colon, value = text.partition(":")
+            if not colon or not rules:
+                sys.exit(f"{path}:{number}: expected a path, or an indented 'Name: value' below one")
+            rules[-1][1].append((name.strip(), value.strip()))
+    return rules
+
+
+HEADERS_FILE = os.path.join(directory, "_headers")
+RULES = read_rules(HEADERS_FILE) if os.path.exists(HEADERS_FILE) else []
+if not any(headers for _, headers in RULES):
+    print(f"{HEADERS_FILE} names no headers: pages are not cross-origin isolated, and Kiln's CPU "
+          "backend runs on one thread", file=sys.stderr)
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -25,8 +51,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().__init__(*args, directory=directory, **kwargs)
 
     def end_headers(self):
-        for name, value in ISOLATION.items():
-            self.send_header(name, value)
+        path = unquote(urlsplit(self.path).path)
+        for pattern, headers in RULES:
+            if fnmatch.fnmatchcase(path, pattern):
+                for name, value in headers:
+                    self.send_header(name, value)
         super().end_headers()
 
 

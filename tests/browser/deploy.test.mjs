@@ -1,14 +1,18 @@
 // The built site as a static deployment: served under a sub-path, it works and offers a model
 // added to its manifest; a second visit
 // reads the wasm and the weights from the browser's cache; a weight file that changed (a new
-// sha256 in the manifest) is downloaded afresh; its offer of threads isolates it there too.
+// sha256 in the manifest) is downloaded afresh; its offer of threads isolates it there too. And
+// scripts/serve.py sends what the site's _headers asks for, as Netlify and Cloudflare Pages do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { DIST, launch, openDemo, serve } from "./harness.mjs";
+import { DIST, ISOLATION, ROOT, launch, openDemo, serve } from "./harness.mjs";
 
 test("the site under /some/sub/path/: works, is cached between visits, fetches a changed weight file", async () => {
   const root = mkdtempSync(join(tmpdir(), "kiln-site-"));
@@ -79,3 +83,47 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
     await server.close();
   }
 });
+
+test("scripts/serve.py, the demo's server, sends the headers the site's _headers names", async () => {
+  const withHeaders = await servePy(DIST);
+  const bare = mkdtempSync(join(tmpdir(), "kiln-bare-"));
+  cpSync(DIST, bare, { recursive: true });
+  rmSync(join(bare, "_headers"));
+  const without = await servePy(bare);
+  try {
+    for (const path of ["", "index.html", "kiln-worker.js", "kiln-web_bg.wasm"]) {
+      const response = await fetch(`${withHeaders.url}${path}`);
+      assert.equal(response.status, 200, path);
+      for (const [name, value] of Object.entries(ISOLATION)) assert.equal(response.headers.get(name), value, `${name} of /${path}`);
+      const plain = await fetch(`${without.url}${path}`);
+      for (const name of Object.keys(ISOLATION)) assert.equal(plain.headers.get(name), null, `${name} of /${path} without _headers`);
+    }
+    assert.equal((await fetch(`${withHeaders.url}kiln-web_bg.wasm`)).headers.get("content-type"), "application/wasm");
+    assert.match(without.stderr(), /_headers names no headers: pages are not cross-origin isolated/);
+  } finally {
+    withHeaders.close();
+    without.close();
+  }
+});
+
+/** scripts/serve.py serving `root` on a free port, once it answers: `{ url, close, stderr }`. */
+async function servePy(root) {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  const server = spawn("python3", [join(ROOT, "scripts/serve.py"), root, String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  server.stderr.on("data", (chunk) => (stderr += chunk));
+  const url = `http://127.0.0.1:${port}/`;
+  for (let tries = 0; ; tries++) {
+    try {
+      await fetch(url);
+      break;
+    } catch (error) {
+      if (tries === 100 || server.exitCode !== null) throw new Error(`serve.py did not start: ${stderr || error.message}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { url, close: () => server.kill(), stderr: () => stderr };
+}

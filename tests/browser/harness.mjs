@@ -1,7 +1,7 @@
 // Shared test harness: a static file server for the built site and Chromium launchers.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
@@ -30,10 +30,30 @@ const MIME = {
   ".svg": "image/svg+xml",
 };
 
-/** The headers that make a page cross-origin isolated, so that its workers may share wasm memory
- * and Kiln's CPU backend runs on every core (scripts/serve.py sends them; README, "Browsers,
- * SIMD and threads"). */
-export const ISOLATION = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+/** The headers that `www/_headers` gives every path (`/*`), as Netlify and Cloudflare Pages read
+ * it and scripts/serve.py sends it: the pair that makes a page cross-origin isolated, so that its
+ * workers may share wasm memory and Kiln's CPU backend runs on every core (README, "Browsers,
+ * SIMD and threads"). Read from the file, so that the isolated pages tested are what it ships. */
+export const ISOLATION = headersOfRule(readFileSync(join(ROOT, "www/_headers"), "utf8"), "/*");
+
+/** The headers of the rule for path pattern `pattern` in a `_headers` file's `text`: a pattern
+ * starts a line, its headers are the indented `Name: value` lines below it. */
+function headersOfRule(text, pattern) {
+  const headers = {};
+  let rule;
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith("#")) continue;
+    if (!/^\s/.test(line)) rule = trimmed;
+    else if (rule === pattern) {
+      const colon = trimmed.indexOf(":");
+      if (colon < 0) throw new Error(`www/_headers: "${trimmed}" is not a "Name: value" line`);
+      headers[trimmed.slice(0, colon).trim()] = trimmed.slice(colon + 1).trim();
+    }
+  }
+  if (Object.keys(headers).length === 0) throw new Error(`www/_headers names no headers for ${pattern}`);
+  return headers;
+}
 
 /** What a static host compresses (it sends weight files, application/octet-stream, as they are). */
 const COMPRESSED = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg"]);
