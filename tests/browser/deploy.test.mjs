@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,6 +99,11 @@ test("scripts/serve.py, the demo's server, sends the headers the site's _headers
       for (const name of Object.keys(ISOLATION)) assert.equal(plain.headers.get(name), null, `${name} of /${path} without _headers`);
     }
     assert.equal((await fetch(`${withHeaders.url}kiln-web_bg.wasm`)).headers.get("content-type"), "application/wasm");
+    // A rule of its own: the thread pool's helper, in a folder named after its crate's version.
+    const helper = readdirSync(join(DIST, "snippets"), { recursive: true }).find((path) => path.endsWith(".js"));
+    assert.match(helper, /^wasm-bindgen-rayon-[0-9a-f]+\//);
+    assert.match((await fetch(`${withHeaders.url}snippets/${helper}`)).headers.get("cache-control"), /\bimmutable\b/);
+    assert.equal((await fetch(`${withHeaders.url}index.html`)).headers.get("cache-control"), null);
     assert.match(without.stderr(), /_headers names no headers: pages are not cross-origin isolated/);
   } finally {
     withHeaders.close();

@@ -3,8 +3,9 @@
 // on the CPU fallback and with WebGPU (SwiftShader), an empty cache and then a repeat visit:
 // the time from navigation to the first digits on screen, and the bytes that arrived before
 // them, by file. On the CPU the demo page then has its offer of threads taken (isolation.js):
-// the reload it makes, and a visit after it, both cross-origin isolated. A benchmark, not a
-// test: it prints Markdown tables for BENCHMARKS.md.
+// the reload it makes, and a visit after it, both cross-origin isolated; and it is visited from a
+// host that sends the site's _headers, as Netlify does, isolated from the first visit. A
+// benchmark, not a test: it prints Markdown tables for BENCHMARKS.md.
 //
 //   node first-visit.mjs [--dist ../../dist] [--mbps 10] [--latency 40] [--pages index.html,embed.html] [--repeats 1]
 //
@@ -31,6 +32,8 @@ const pages = options.pages.split(",");
 const repeats = Number(options.repeats);
 if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a whole number ≥ 1, got ${options.repeats}`);
 const server = await serve(resolve(options.dist), { staticHost: true, link });
+// The same site from a host that also sends what its _headers names (cross-origin isolation).
+const headersHost = await serve(resolve(options.dist), { staticHost: true, siteHeaders: true, link });
 
 /** Record, in the page, the wall-clock time of the first digits and of a move to WebGPU. */
 function watchFirstDigits() {
@@ -45,18 +48,18 @@ function watchFirstDigits() {
 
 /** One visit of `path` in `context`: the time to first digits and what arrived before them.
  * `webgpu`: the browser has WebGPU. `takeOffer`: the visit timed is the reload that follows the
- * demo page's offer of threads. */
-async function visit(context, path, { webgpu, takeOffer = false }) {
+ * demo page's offer of threads. `host`: the server visited. */
+async function visit(context, path, { webgpu, takeOffer = false, host = server }) {
   const page = await context.newPage();
   await page.addInitScript(watchFirstDigits);
-  let from = server.responses.length;
-  await page.goto(new URL(path, server.url).href);
+  let from = host.responses.length;
+  await page.goto(new URL(path, host.url).href);
   if (takeOffer) {
     // As a visitor would: the page has drawn and loaded what it shows before the offer is taken.
     const offer = page.locator("#use-threads");
     await offer.waitFor({ timeout: 300_000 });
     await page.waitForLoadState("networkidle");
-    from = server.responses.length;
+    from = host.responses.length;
     await Promise.all([page.waitForEvent("load"), offer.click()]);
   }
   await page.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 300_000 });
@@ -76,7 +79,7 @@ async function visit(context, path, { webgpu, takeOffer = false }) {
         .catch(() => undefined);
   await page.waitForTimeout(500); // let Cache Storage writes finish before the next visit
   await page.close();
-  const before = server.responses.slice(from).filter((r) => r.end <= firstDigits);
+  const before = host.responses.slice(from).filter((r) => r.end <= firstDigits);
   const files = new Map();
   for (const { path: file, bytes } of before) files.set(file, (files.get(file) ?? 0) + bytes);
   return { ms: firstDigits - start, onWebgpu, files, isolated };
@@ -106,6 +109,11 @@ for (const webgpu of [false, true]) {
     if (!webgpu && path === "index.html") {
       visits.push(["offer of threads taken", await visit(context, path, { webgpu, takeOffer: true })]);
       visits.push(["repeat, isolated", await repeatVisit(context, path, { webgpu })]);
+      const isolatedByHost = await browser.newContext();
+      const host = headersHost;
+      visits.push(["first, from a host sending _headers", await visit(isolatedByHost, path, { webgpu, host })]);
+      visits.push(["repeat, from a host sending _headers", await repeatVisit(isolatedByHost, path, { webgpu, host })]);
+      await isolatedByHost.close();
     }
     await context.close();
     if (!webgpu) firstFiles.set(path, visits[0][1].files);
@@ -122,6 +130,7 @@ for (const webgpu of [false, true]) {
   await browser.close();
 }
 await server.close();
+await headersHost.close();
 
 console.log(
   `First visits over ${link.mbps} Mbit/s with ${link.latencyMs} ms latency (${options.dist})` +

@@ -3,7 +3,8 @@
 // bytes do not, so this counts bytes. The budgets are what tests/browser/first-visit.mjs
 // measured (BENCHMARKS.md, "First visits") with a little headroom. The wasm is left out of the
 // count because the tests build the unoptimised wasm-dev profile; instead the test checks that
-// the only module fetched before the first digits is the small CPU one.
+// the only module fetched before the first digits is the small CPU one. Served with the site's
+// _headers, a repeat visit revalidates nothing that `_headers` marks immutable.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, serve } from "./harness.mjs";
@@ -65,3 +66,28 @@ for (const [page, budget] of Object.entries(BUDGETS)) {
     }
   });
 }
+
+test("served with the site's _headers, as Netlify serves it: isolated, and a repeat visit does not ask for the thread pool's helper again", async () => {
+  const host = await serve(undefined, { staticHost: true, siteHeaders: true });
+  const context = await browsers.cpu.newContext();
+  try {
+    const visit = async () => {
+      const tab = await context.newPage();
+      await tab.addInitScript(watchFirstDigits);
+      const from = host.requests.length;
+      await tab.goto(new URL("index.html", host.url).href);
+      await tab.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
+      const { isolated, cores } = await tab.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+      await tab.waitForTimeout(500); // let Cache Storage writes finish before the next visit
+      await tab.close();
+      return { isolated, cores, snippets: host.requests.slice(from).filter((path) => path.startsWith("/snippets/")) };
+    };
+    const first = await visit();
+    assert.equal(first.isolated, true);
+    if (first.cores > 1) assert.ok(first.snippets.length > 0, "the threaded module's first visit fetches its pool's helper");
+    assert.deepEqual((await visit()).snippets, [], "a repeat visit takes the helper from the browser's cache");
+  } finally {
+    await context.close();
+    await host.close();
+  }
+});

@@ -30,30 +30,32 @@ const MIME = {
   ".svg": "image/svg+xml",
 };
 
+/** The rules of a `_headers` file (Netlify's and Cloudflare Pages' format) at `path`, as
+ * `{ pattern, headers }`: a path pattern starts a line, its headers are the indented
+ * `Name: value` lines below it; a `*` in a pattern matches anything. */
+function readHeaderRules(path) {
+  const rules = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const text = line.trim();
+    if (!text || text.startsWith("#")) continue;
+    if (!/^\s/.test(line)) {
+      const splat = new RegExp(`^${text.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+      rules.push({ pattern: text, matches: (url) => splat.test(url), headers: {} });
+      continue;
+    }
+    const colon = text.indexOf(":");
+    if (colon < 0 || rules.length === 0) throw new Error(`${path}: "${text}" is not a "Name: value" line below a path`);
+    rules.at(-1).headers[text.slice(0, colon).trim().toLowerCase()] = text.slice(colon + 1).trim();
+  }
+  return rules;
+}
+
 /** The headers that `www/_headers` gives every path (`/*`), as Netlify and Cloudflare Pages read
  * it and scripts/serve.py sends it: the pair that makes a page cross-origin isolated, so that its
  * workers may share wasm memory and Kiln's CPU backend runs on every core (README, "Browsers,
  * SIMD and threads"). Read from the file, so that the isolated pages tested are what it ships. */
-export const ISOLATION = headersOfRule(readFileSync(join(ROOT, "www/_headers"), "utf8"), "/*");
-
-/** The headers of the rule for path pattern `pattern` in a `_headers` file's `text`: a pattern
- * starts a line, its headers are the indented `Name: value` lines below it. */
-function headersOfRule(text, pattern) {
-  const headers = {};
-  let rule;
-  for (const line of text.split("\n")) {
-    const trimmed = line.trim();
-    if (!trimmed || trimmed.startsWith("#")) continue;
-    if (!/^\s/.test(line)) rule = trimmed;
-    else if (rule === pattern) {
-      const colon = trimmed.indexOf(":");
-      if (colon < 0) throw new Error(`www/_headers: "${trimmed}" is not a "Name: value" line`);
-      headers[trimmed.slice(0, colon).trim()] = trimmed.slice(colon + 1).trim();
-    }
-  }
-  if (Object.keys(headers).length === 0) throw new Error(`www/_headers names no headers for ${pattern}`);
-  return headers;
-}
+export const ISOLATION = readHeaderRules(join(ROOT, "www/_headers")).find((rule) => rule.pattern === "/*")?.headers;
+if (!ISOLATION || Object.keys(ISOLATION).length === 0) throw new Error("www/_headers names no headers for /*");
 
 /** What a static host compresses (it sends weight files, application/octet-stream, as they are). */
 const COMPRESSED = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg"]);
@@ -68,11 +70,15 @@ const COMPRESSED = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".
  * browser accepts it), and an ETag with `Cache-Control: no-cache`, so that a repeat visit
  * revalidates each file (304) instead of downloading it.
  *
+ * `siteHeaders: true` sends what the site's `_headers` names for each path, after the server's
+ * own headers, as Netlify and Cloudflare Pages do.
+ *
  * `link: { mbps, latencyMs }` shapes every response as a link of that speed would: the first
  * byte after `latencyMs` (twice on a new connection, for its handshake), then the bytes of every
  * response in flight sharing `mbps` megabits per second.
  */
-export async function serve(root = DIST, { base = "/", headers = {}, staticHost = false, link } = {}) {
+export async function serve(root = DIST, { base = "/", headers = {}, staticHost = false, siteHeaders = false, link } = {}) {
+  const rules = siteHeaders ? readHeaderRules(join(root, "_headers")) : [];
   const requests = [];
   const responses = [];
   const encoded = new Map(); // file → { gzip, etag }: a static host compresses each file once
@@ -100,13 +106,14 @@ export async function serve(root = DIST, { base = "/", headers = {}, staticHost 
       return send(404, {}, "not found");
     }
     const type = { "content-type": MIME[extname(file)] ?? "application/octet-stream", ...headers };
-    if (!staticHost) return send(200, type, body);
+    const site = Object.assign({}, ...rules.filter((rule) => rule.matches(path)).map((rule) => rule.headers));
+    if (!staticHost) return send(200, { ...type, ...site }, body);
     if (!encoded.has(file)) {
       const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 16)}"`;
       encoded.set(file, { etag, gzip: COMPRESSED.has(extname(file)) ? gzipSync(body) : undefined });
     }
     const { etag, gzip } = encoded.get(file);
-    const cache = { etag, "cache-control": "no-cache", vary: "accept-encoding" };
+    const cache = { etag, "cache-control": "no-cache", vary: "accept-encoding", ...site };
     if (request.headers["if-none-match"] === etag) return send(304, cache);
     if (gzip && /\bgzip\b/.test(request.headers["accept-encoding"] ?? "")) {
       return send(200, { ...type, ...cache, "content-encoding": "gzip" }, gzip);
