@@ -3,10 +3,12 @@
 // bytes do not, so this counts bytes. The budgets are what tests/browser/first-visit.mjs
 // measured (BENCHMARKS.md, "First visits") with a little headroom. The wasm is left out of the
 // count because the tests build the unoptimised wasm-dev profile; instead the test checks that
-// the only module fetched before the first digits is the small CPU one. Served with the site's
-// _headers, a repeat visit revalidates nothing that `_headers` marks immutable.
+// the only module fetched before the first digits is the small CPU one. And an isolated repeat
+// visit (from a host sending the site's _headers, or after the offer of threads) asks the host
+// no more for the thread pool's helper, which never changes at its path.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import os from "node:os";
 import { launch, serve } from "./harness.mjs";
 
 /** Bytes as sent (gzip where a static host compresses) before the first digits, wasm aside:
@@ -67,27 +69,50 @@ for (const [page, budget] of Object.entries(BUDGETS)) {
   });
 }
 
-test("served with the site's _headers, as Netlify serves it: isolated, and a repeat visit does not ask for the thread pool's helper again", async () => {
-  const host = await serve(undefined, { staticHost: true, siteHeaders: true });
-  const context = await browsers.cpu.newContext();
-  try {
-    const visit = async () => {
-      const tab = await context.newPage();
-      await tab.addInitScript(watchFirstDigits);
-      const from = host.requests.length;
-      await tab.goto(new URL("index.html", host.url).href);
-      await tab.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
-      const { isolated, cores } = await tab.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
-      await tab.waitForTimeout(500); // let Cache Storage writes finish before the next visit
-      await tab.close();
-      return { isolated, cores, snippets: host.requests.slice(from).filter((path) => path.startsWith("/snippets/")) };
-    };
-    const first = await visit();
-    assert.equal(first.isolated, true);
-    if (first.cores > 1) assert.ok(first.snippets.length > 0, "the threaded module's first visit fetches its pool's helper");
-    assert.deepEqual((await visit()).snippets, [], "a repeat visit takes the helper from the browser's cache");
-  } finally {
-    await context.close();
-    await host.close();
+/** A visit of the demo page from `host` in `context`, to its first digits (after taking its offer
+ * of threads, with `takeOffer`): whether it was isolated, and the requests for the thread pool's
+ * helper (snippets/) that reached the host. */
+async function isolatedVisit(context, host, { takeOffer = false } = {}) {
+  const tab = await context.newPage();
+  await tab.addInitScript(watchFirstDigits);
+  await tab.goto(new URL("index.html", host.url).href);
+  let from = host.requests.length;
+  if (takeOffer) {
+    await tab.locator("#use-threads").waitFor({ timeout: 120_000 });
+    from = host.requests.length;
+    await Promise.all([tab.waitForEvent("load"), tab.locator("#use-threads").click()]);
   }
+  await tab.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
+  const isolated = await tab.evaluate(() => crossOriginIsolated);
+  await tab.waitForTimeout(500); // let Cache Storage writes finish before the next visit
+  await tab.close();
+  return { isolated, snippets: host.requests.slice(from).filter((path) => path.startsWith("/snippets/")) };
+}
+
+describe("an isolated repeat visit does not ask for the thread pool's helper again", { skip: os.availableParallelism() < 2 && "one core: no threads" }, () => {
+  test("from a host that sends the site's _headers, as Netlify does", async () => {
+    const host = await serve(undefined, { staticHost: true, siteHeaders: true });
+    const context = await browsers.cpu.newContext();
+    try {
+      const first = await isolatedVisit(context, host);
+      assert.equal(first.isolated, true);
+      assert.ok(first.snippets.length > 0, "the threaded module's first visit fetches its pool's helper");
+      assert.deepEqual((await isolatedVisit(context, host)).snippets, [], "a repeat visit takes it from the browser's cache");
+    } finally {
+      await context.close();
+      await host.close();
+    }
+  });
+
+  test("from a host that sends no headers, after the demo page's offer of threads", async () => {
+    const context = await browsers.cpu.newContext();
+    try {
+      const offer = await isolatedVisit(context, server, { takeOffer: true });
+      assert.equal(offer.isolated, true);
+      assert.ok(offer.snippets.length > 0, "the reload fetches the pool's helper");
+      assert.deepEqual((await isolatedVisit(context, server)).snippets, [], "a repeat visit takes it from the service worker's cache");
+    } finally {
+      await context.close();
+    }
+  });
 });
