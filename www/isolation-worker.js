@@ -2,8 +2,8 @@
 // the host cannot send the two headers that make a page cross-origin isolated (GitHub Pages, S3
 // websites): it adds them to Kiln's own pages and to every worker script in its folder (Kiln's
 // worker and its thread pool's), so that Kiln's CPU path runs on every core (README, "Browsers,
-// SIMD and threads"). Every other request but one (the thread pool's helper, kept below) still
-// goes to the network or the HTTP cache as before; other pages in its folder keep their own headers.
+// SIMD and threads"). Every other request but dependencies' scripts (kept below) still goes to
+// the network or the HTTP cache as before; other pages in its folder keep their own headers.
 
 const ISOLATION = [
   ["Cross-Origin-Opener-Policy", "same-origin"],
@@ -12,11 +12,11 @@ const ISOLATION = [
 /** Kiln's pages, as paths below this worker's folder ("" is the folder's index). */
 const PAGES = new Set(["", "index.html", "embed.html"]);
 const FOLDER = new URL(self.registration.scope).pathname;
-/** The thread pool's helper script, which the Kiln worker and each pool thread import in turn on
- * every isolated start: its folder is named after the crate's version, so a path never changes
- * content. A host that reads `_headers` lets the browser keep it; for the others this worker
- * keeps it, in the cache below. */
-const IMMUTABLE = /^snippets\/wasm-bindgen-rayon-[0-9a-f]+\//;
+/** Dependencies' scripts, such as the thread pool's helper, which the Kiln worker and each pool
+ * thread import in turn on every isolated start: their folders are named after each crate's
+ * version, so a path never changes content (`_headers` says so to hosts that read it; for the
+ * others this worker keeps them, in the cache below). */
+const IMMUTABLE = /^snippets\//;
 const IMMUTABLE_CACHE = "kiln-immutable";
 
 // A new version takes over at the next visit, without waiting for every tab of the site to close.
