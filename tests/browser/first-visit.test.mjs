@@ -75,8 +75,8 @@ for (const [page, budget] of Object.entries(BUDGETS)) {
 async function isolatedVisit(context, host, { takeOffer = false } = {}) {
   const tab = await context.newPage();
   await tab.addInitScript(watchFirstDigits);
-  await tab.goto(new URL("index.html", host.url).href);
   let from = host.requests.length;
+  await tab.goto(new URL("index.html", host.url).href);
   if (takeOffer) {
     await tab.locator("#use-threads").waitFor({ timeout: 120_000 });
     from = host.requests.length;
