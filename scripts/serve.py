@@ -50,6 +50,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=directory, **kwargs)
 
+    def send_head(self):
+        # The hosts read `_headers` rather than publish it.
+        if unquote(urlsplit(self.path).path) == "/_headers":
+            self.send_error(404)
+            return None
+        return super().send_head()
+
     def end_headers(self):
         path = unquote(urlsplit(self.path).path)
         for pattern, headers in RULES:

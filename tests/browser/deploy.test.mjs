@@ -108,6 +108,7 @@ test("scripts/serve.py, the demo's server, sends the headers the site's _headers
     const helper = readdirSync(join(DIST, "snippets"), { recursive: true }).find((path) => path.endsWith(".js"));
     assert.match((await fetch(`${withHeaders.url}snippets/${helper}`)).headers.get("cache-control"), /\bimmutable\b/);
     assert.equal((await fetch(`${withHeaders.url}index.html`)).headers.get("cache-control"), null);
+    assert.equal((await fetch(`${withHeaders.url}_headers`)).status, 404, "read, not published, as the hosts do");
     assert.match(without.stderr(), /_headers names no headers: pages are not cross-origin isolated/);
   } finally {
     withHeaders.close();
