@@ -110,9 +110,9 @@ for (const webgpu of [false, true]) {
       visits.push(["offer of threads taken", await visit(context, path, { webgpu, takeOffer: true })]);
       visits.push(["repeat, isolated", await repeatVisit(context, path, { webgpu })]);
       const isolatedByHost = await browser.newContext();
-      const host = headersHost;
-      visits.push(["first, from a host sending _headers", await visit(isolatedByHost, path, { webgpu, host })]);
-      visits.push(["repeat, from a host sending _headers", await repeatVisit(isolatedByHost, path, { webgpu, host })]);
+      const fromHost = { webgpu, host: headersHost };
+      visits.push(["first, from a host sending _headers", await visit(isolatedByHost, path, fromHost)]);
+      visits.push(["repeat, from a host sending _headers", await repeatVisit(isolatedByHost, path, fromHost)]);
       await isolatedByHost.close();
     }
     await context.close();
