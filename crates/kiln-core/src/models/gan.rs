@@ -19,6 +19,7 @@ use crate::family::{Capability, DataShape, Family, TrainingDefaults};
 use crate::io::weights::{self, WeightError};
 use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
 use crate::models::layers::{DOWNSAMPLING, doubling_deconv, halving_conv, multiple_of};
+use crate::models::transposed_conv;
 use crate::noise;
 use crate::train::recipe::{HyperParameters, Recipe, RecipeError};
 use crate::train::{
@@ -178,8 +179,11 @@ impl Generator {
         let s = self.feature_side;
         let x = x.reshape([batch, self.feature_channels, s, s]); // (B, c2, side/4, side/4)
         let x = relu(self.norm0.forward(x));
-        let x = relu(self.norm1.forward(self.deconv1.forward(x))); // (B, c1, side/2, side/2)
-        sigmoid(self.deconv2.forward(x)) // (B, channels, side, side)
+        let x = relu(
+            self.norm1
+                .forward(transposed_conv::forward(&self.deconv1, x)),
+        ); // (B, c1, side/2, side/2)
+        sigmoid(transposed_conv::forward(&self.deconv2, x)) // (B, channels, side, side)
     }
 
     /// The codes of `count` images with latents from `seed`: all of `class`, or image i of class

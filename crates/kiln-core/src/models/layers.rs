@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::limits::{MAX_IMAGE_SIDE, MAX_WIDTH, check_sizes};
+use crate::models::transposed_conv;
 
 /// Two stride-2 stages quarter the image side.
 pub const DOWNSAMPLING: usize = 4;
@@ -134,7 +135,7 @@ impl ConvDecoder {
         let x = relu(self.features.forward(x)); // (B, c2·s·s)
         let s = self.feature_side;
         let x = x.reshape([batch, self.feature_channels, s, s]); // (B, c2, side/4, side/4)
-        let x = relu(self.deconv1.forward(x)); // (B, c1, side/2, side/2)
-        self.deconv2.forward(x)
+        let x = relu(transposed_conv::forward(&self.deconv1, x)); // (B, c1, side/2, side/2)
+        transposed_conv::forward(&self.deconv2, x)
     }
 }

@@ -7,4 +7,5 @@ pub mod gan;
 pub mod gpt;
 pub mod hmm;
 pub mod layers;
+pub mod transposed_conv;
 pub mod vae;

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::data::dataset::ImageShape;
 use crate::limits::{MAX_IMAGE_SIDE, MAX_SYMBOLS, MAX_WIDTH, check_sizes};
 use crate::models::layers::{DOWNSAMPLING, doubling_deconv, multiple_of};
+use crate::models::transposed_conv;
 
 /// Groups of every group norm; channel counts are multiples of it.
 const NORM_GROUPS: usize = 8;
@@ -193,9 +194,9 @@ impl Unet {
         }
         let x = self.middle1.forward(x, &emb); // (B, c2, 7, 7)
         let x = self.up2.forward(Tensor::cat(vec![x, h2], 1), &emb); // (B, c2, 7, 7)
-        let x = self.upsample2.forward(x); // (B, c1, 14, 14)
+        let x = transposed_conv::forward(&self.upsample2, x); // (B, c1, 14, 14)
         let x = self.up1.forward(Tensor::cat(vec![x, h1], 1), &emb); // (B, c1, 14, 14)
-        let x = self.upsample1.forward(x); // (B, c0, 28, 28)
+        let x = transposed_conv::forward(&self.upsample1, x); // (B, c0, 28, 28)
         let x = self.up0.forward(Tensor::cat(vec![x, h0], 1), &emb); // (B, c0, 28, 28)
         self.out.forward(silu(self.out_norm.forward(x))) // (B, channels, 28, 28)
     }
