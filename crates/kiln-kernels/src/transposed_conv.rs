@@ -21,12 +21,16 @@ pub struct TransposedConv {
 
 impl TransposedConv {
     /// The output's `[height, width]`: `(side − 1) · stride + kernel + padding_out − 2 · padding`,
-    /// or `None` where that is not positive.
+    /// or `None` where that is not positive (or does not fit a `usize`).
     pub fn out_size(&self) -> Option<[usize; 2]> {
         let side = |axis: usize| {
             let input = [self.height, self.width][axis];
-            (input.checked_sub(1)? * self.stride[axis] + self.kernel[axis] + self.padding_out[axis])
-                .checked_sub(2 * self.padding[axis])
+            input
+                .checked_sub(1)?
+                .checked_mul(self.stride[axis])?
+                .checked_add(self.kernel[axis])?
+                .checked_add(self.padding_out[axis])?
+                .checked_sub(self.padding[axis].checked_mul(2)?)
                 .filter(|&out| out > 0)
         };
         Some([side(0)?, side(1)?])
@@ -126,21 +130,32 @@ mod tests {
         assert_eq!(transpose_blocks(&transposed, [2, 3, 2]), values);
     }
 
-    #[test]
-    fn a_stride_two_kernel_spreads_one_pixel_over_its_taps() {
-        // One 1 × 1 input, one channel, a 3 × 3 kernel, stride 2, padding 1: the output is 1 × 1
-        // and only the centre tap lands on it.
-        let layer = TransposedConv {
+    /// One image of `height × width` pixels, one channel in and out.
+    fn single(
+        height: usize,
+        width: usize,
+        kernel: [usize; 2],
+        stride: usize,
+        padding: usize,
+    ) -> TransposedConv {
+        TransposedConv {
             batch: 1,
             channels_in: 1,
             channels_out: 1,
-            height: 1,
-            width: 1,
-            kernel: [3, 3],
-            stride: [2, 2],
-            padding: [1, 1],
+            height,
+            width,
+            kernel,
+            stride: [stride; 2],
+            padding: [padding; 2],
             padding_out: [0, 0],
-        };
+        }
+    }
+
+    #[test]
+    fn a_stride_two_kernel_spreads_one_pixel_over_its_taps() {
+        // A 3 × 3 kernel, stride 2, padding 1, on one pixel: the output is 1 × 1 and only the
+        // centre tap lands on it.
+        let layer = single(1, 1, [3, 3], 2, 1);
         assert_eq!(layer.out_size(), Some([1, 1]));
         let taps: Vec<f32> = (1..=9).map(|v| v as f32).collect();
         assert_eq!(layer.overlap_add(&taps, Some(&[0.5])), [5.5]);
@@ -156,35 +171,41 @@ mod tests {
     #[test]
     fn overlapping_taps_add_up() {
         // Two pixels side by side, a 1 × 3 kernel, stride 1: the middle outputs get two taps.
-        let layer = TransposedConv {
-            batch: 1,
-            channels_in: 1,
-            channels_out: 1,
-            height: 1,
-            width: 2,
-            kernel: [1, 3],
-            stride: [1, 1],
-            padding: [0, 0],
-            padding_out: [0, 0],
-        };
         let columns = [1., 2., 3., 10., 20., 30.];
-        assert_eq!(layer.overlap_add(&columns, None), [1., 12., 23., 30.]);
+        assert_eq!(
+            single(1, 2, [1, 3], 1, 0).overlap_add(&columns, None),
+            [1., 12., 23., 30.]
+        );
+    }
+
+    #[test]
+    fn each_tap_adds_its_run_of_channels_after_the_bias() {
+        // One pixel, a 1 × 2 kernel, two output channels: taps (kx, channel) in that order, the
+        // output channels last.
+        let layer = TransposedConv {
+            channels_out: 2,
+            ..single(1, 1, [1, 2], 1, 0)
+        };
+        let columns = [1., 2., 3., 4.];
+        assert_eq!(
+            layer.overlap_add(&columns, Some(&[10., 20.])),
+            [11., 22., 13., 24.]
+        );
+        // Two images, one after the other.
+        let two = TransposedConv { batch: 2, ..layer };
+        let columns = [1., 2., 3., 4., 5., 6., 7., 8.];
+        assert_eq!(two.overlap_add(&columns, None), columns);
     }
 
     #[test]
     fn sizes_that_leave_no_output_are_none() {
-        let layer = TransposedConv {
-            batch: 1,
-            channels_in: 1,
-            channels_out: 1,
-            height: 1,
-            width: 1,
-            kernel: [2, 2],
-            stride: [1, 1],
-            padding: [1, 1],
-            padding_out: [0, 0],
-        };
+        let layer = single(1, 1, [2, 2], 1, 1);
         assert_eq!(layer.out_size(), None);
         assert_eq!(TransposedConv { height: 0, ..layer }.out_size(), None);
+        let huge = TransposedConv {
+            stride: [usize::MAX, 1],
+            ..single(2, 1, [1, 1], 1, 0)
+        };
+        assert_eq!(huge.out_size(), None);
     }
 }

@@ -14,9 +14,9 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use kiln_kernels::transposed_conv::{TransposedConv, transpose_blocks};
 
 /// How many times an image's pixels the weights' rows (`channels_out · kernel`) must be for the
-/// one product to pay. Measured on wasm (BENCHMARKS.md, "The CPU path in the browser"): 512 rows
-/// against 49 or 64 pixels 1.10-1.19× faster, against 100 pixels 1.08×; 256 rows against 49
-/// pixels, or 512 against 196, no faster or slower.
+/// one product to pay. Measured on wasm (BENCHMARKS.md, "One product over the batch"): 512 rows
+/// against 49 or 64 pixels 1.10-1.19× as fast as burn's, against 100 pixels 1.08×, against 196
+/// 1.01×; 256 rows against 49 pixels 0.95×, 128 against 49 0.40×.
 const ROWS_PER_PIXEL: usize = 8;
 
 /// `layer.forward(x)`, as one product over the batch where that is faster (module docs).
