@@ -49,7 +49,8 @@ impl TransposedConv {
     /// channels to the output pixel it lands on, after the `bias`.
     ///
     /// # Panics
-    /// If `columns` or `bias` do not have the sizes above, or the output would be empty.
+    /// If `columns` or `bias` do not have the sizes above, or the output would be empty (no
+    /// output pixels, or no channels).
     pub fn overlap_add(&self, columns: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
         let [out_height, out_width] = self.out_size().expect("a non-empty output");
         let [kernel_h, kernel_w] = self.kernel;
@@ -100,6 +101,9 @@ impl TransposedConv {
 pub fn transpose_blocks(values: &[f32], [blocks, rows, columns]: [usize; 3]) -> Vec<f32> {
     let block = rows * columns;
     assert_eq!(values.len(), blocks * block);
+    if values.is_empty() {
+        return Vec::new();
+    }
     let mut transposed = vec![0.0; values.len()];
     for (from, to) in values
         .chunks_exact(block)
@@ -128,6 +132,7 @@ mod tests {
             [0., 3., 1., 4., 2., 5., 6., 9., 7., 10., 8., 11.]
         );
         assert_eq!(transpose_blocks(&transposed, [2, 3, 2]), values);
+        assert_eq!(transpose_blocks(&[], [2, 0, 3]), []);
     }
 
     /// One image of `height × width` pixels, one channel in and out.

@@ -179,10 +179,8 @@ impl Generator {
         let s = self.feature_side;
         let x = x.reshape([batch, self.feature_channels, s, s]); // (B, c2, side/4, side/4)
         let x = relu(self.norm0.forward(x));
-        let x = relu(
-            self.norm1
-                .forward(transposed_conv::forward(&self.deconv1, x)),
-        ); // (B, c1, side/2, side/2)
+        let x = transposed_conv::forward(&self.deconv1, x); // (B, c1, side/2, side/2)
+        let x = relu(self.norm1.forward(x));
         sigmoid(transposed_conv::forward(&self.deconv2, x)) // (B, channels, side, side)
     }
 
