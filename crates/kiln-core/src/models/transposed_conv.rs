@@ -71,18 +71,25 @@ fn every_tap(shape: &TransposedConv, x: Tensor<4>, weight: Tensor<4>) -> Tensor<
     ))
 }
 
-/// The layer's sizes on `x`, where the one product applies and pays: float32 on the flex device
-/// without autodiff, no groups or dilation, weights of at least [`ROWS_PER_PIXEL`] rows per pixel.
+/// The layer's sizes on `x`, where the one product applies and pays: float32 input, weights and
+/// bias on the flex device without autodiff, no groups or dilation, weights of at least
+/// [`ROWS_PER_PIXEL`] rows per pixel.
 fn one_product(
     layer: &ConvTranspose2d,
     x: &Tensor<4>,
     weight: &Tensor<4>,
 ) -> Option<TransposedConv> {
     let plain_cpu = |device: Device| device == Device::flex() && !device.is_autodiff();
+    let float32 = |tensor: &Tensor<4>| tensor.dtype() == DType::F32;
+    let bias_float32 = layer
+        .bias
+        .as_ref()
+        .is_none_or(|bias| bias.val().dtype() == DType::F32);
     let applies = plain_cpu(x.device())
         && plain_cpu(weight.device())
-        && x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
+        && float32(x)
+        && float32(weight)
+        && bias_float32
         && layer.groups == 1
         && layer.dilation == [1, 1];
     let [batch, channels_in, height, width] = x.dims();
@@ -198,6 +205,12 @@ mod tests {
             .init(&device);
         let x = Tensor::<4>::zeros([2, 4, 2, 2], &device);
         assert!(one_product(&grouped, &x, &grouped.weight.val()).is_none());
+        // A weight file may hold a half-precision bias: burn's layer reads it, the product not.
+        let mut half_bias = doubling_deconv(4, 8, &device);
+        half_bias.bias = half_bias
+            .bias
+            .map(|bias| bias.map(|bias| bias.cast(DType::F16)));
+        assert!(one_product(&half_bias, &x, &half_bias.weight.val()).is_none());
         assert_eq!(
             forward(&grouped, x.clone()).into_data(),
             grouped.forward(x).into_data()
