@@ -50,17 +50,21 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=directory, **kwargs)
 
+    @property
+    def site_path(self):
+        """The request's path on the site, as `_headers` rules name paths."""
+        return unquote(urlsplit(self.path).path)
+
     def send_head(self):
         # The hosts read `_headers` rather than publish it.
-        if unquote(urlsplit(self.path).path) == "/_headers":
+        if self.site_path == "/_headers":
             self.send_error(404)
             return None
         return super().send_head()
 
     def end_headers(self):
-        path = unquote(urlsplit(self.path).path)
         for pattern, headers in RULES:
-            if fnmatch.fnmatchcase(path, pattern):
+            if fnmatch.fnmatchcase(self.site_path, pattern):
                 for name, value in headers:
                     self.send_header(name, value)
         super().end_headers()
