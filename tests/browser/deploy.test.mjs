@@ -7,15 +7,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { DIST, ISOLATION, ROOT, launch, openDemo, serve } from "./harness.mjs";
+import { DIST, ISOLATION, ROOT, launch, openDemo, serve, temporaryDirectory } from "./harness.mjs";
 
 test("the site under /some/sub/path/: works, is cached between visits, fetches a changed weight file", async () => {
-  const root = mkdtempSync(join(tmpdir(), "kiln-site-"));
+  const root = temporaryDirectory("kiln-site-");
   cpSync(DIST, root, { recursive: true });
   // A model of one's own in the manifest (here the shipped VAE again, under another name):
   // the page offers it in a widget.
@@ -86,7 +85,7 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
 
 test("scripts/serve.py, the demo's server, sends the headers the site's _headers names", async () => {
   const withHeaders = await servePy(DIST);
-  const bare = mkdtempSync(join(tmpdir(), "kiln-bare-"));
+  const bare = temporaryDirectory("kiln-bare-");
   cpSync(DIST, bare, { recursive: true });
   rmSync(join(bare, "_headers"));
   const without = await servePy(bare);

@@ -2,10 +2,9 @@
 // reset and cancel restore the pretrained model, and bad examples are clear errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { drawSeven, drawStrokes, litFraction, maxAbsDiff, openPage, runKiln, useSite } from "./harness.mjs";
+import { drawSeven, drawStrokes, litFraction, maxAbsDiff, openPage, runKiln, temporaryDirectory, useSite } from "./harness.mjs";
 
 const site = useSite();
 
@@ -220,7 +219,7 @@ for (const backend of ["cpu", "webgpu"]) {
     // Download: the file loads natively on its own and draws what the page's model draws.
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#tune-download").click()]);
     assert.equal(download.suggestedFilename(), "my-hand.bpk");
-    const file = join(mkdtempSync(join(tmpdir(), "kiln-download-")), "my-hand.bpk");
+    const file = join(temporaryDirectory("kiln-download-"), "my-hand.bpk");
     await download.saveAs(file);
     const out = runKiln(["sample", "--model", file, "--count", "4", "--seed", "5", "--class", "7", "--out", "{out}", "--json"]);
     const native = JSON.parse(readFileSync(join(out, "samples.json"), "utf8"));

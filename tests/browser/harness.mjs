@@ -1,7 +1,7 @@
 // Shared test harness: a static file server for the built site and Chromium launchers.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
@@ -242,10 +242,24 @@ export function maxAbsDiff(a, b) {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 }
 
+const temporaries = [];
+process.on("exit", () => {
+  for (const directory of temporaries) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system's temporary one, named `prefix` and six random
+ * characters, removed when this test file's process exits (passed or failed): the sites copied
+ * and the files written would otherwise fill /tmp run after run. */
+export function temporaryDirectory(prefix) {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  temporaries.push(directory);
+  return directory;
+}
+
 /** Run the native `kiln` CLI from the repository root with `args`, writing into a fresh
  * temporary directory that `{out}` in `args` stands for. Returns that directory. */
 export function runKiln(args) {
-  const out = mkdtempSync(join(tmpdir(), "kiln-native-"));
+  const out = temporaryDirectory("kiln-native-");
   execFileSync(KILN_BIN, args.map((a) => a.replaceAll("{out}", out)), {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "inherit"],

@@ -3,11 +3,10 @@
 // fine-tunes it on a picture of its size, and <kiln-sampler class="square"> draws it in colour.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
-import { DIST, launch, maxAbsDiff, openBlankPage, runKiln, serve } from "./harness.mjs";
+import { DIST, launch, maxAbsDiff, openBlankPage, runKiln, serve, temporaryDirectory } from "./harness.mjs";
 
 const CLASSES = ["disc", "square", "triangle"];
 const COLOURS = [[230, 40, 40], [40, 200, 60], [50, 70, 230]];
@@ -48,9 +47,9 @@ function drawShapes(dir) {
 }
 
 test("a colour model of one's own pictures: trained natively, drawn by name in the page and in a widget", async () => {
-  const site = mkdtempSync(join(tmpdir(), "kiln-site-"));
+  const site = temporaryDirectory("kiln-site-");
   cpSync(DIST, site, { recursive: true });
-  const work = mkdtempSync(join(tmpdir(), "kiln-pictures-"));
+  const work = temporaryDirectory("kiln-pictures-");
   const shapes = join(work, "shapes");
   drawShapes(shapes);
   const run = join(work, "run");
