@@ -1,6 +1,7 @@
 #!/bin/sh
-# Trunk build hook: kiln-web-threads (crates/kiln-web-threads), the CPU module the worker loads
-# instead of kiln-web when the page is cross-origin isolated, written beside the others.
+# Trunk build hook: kiln-web-threads (crates/kiln-web-threads), the CPU module the worker moves to
+# from kiln-web, behind the first digits, when the page is cross-origin isolated, written beside
+# the others.
 #
 # Shared wasm memory needs a standard library rebuilt with atomics (`-Z build-std`), which cargo
 # offers only to nightly compilers. RUSTC_BOOTSTRAP=1 lets the pinned toolchain do it from its

@@ -1,8 +1,8 @@
 // Threads for Kiln's CPU path on hosts that cannot send the two headers that isolate a page
 // (GitHub Pages, S3 websites): isolation-worker.js, a service worker, adds them to Kiln's pages.
-// Asked for, not imposed: an isolated page starts the larger threaded module (a download the
-// first time, and a slower start; README, "Browsers, SIMD and threads"), and a visitor with
-// WebGPU gains nothing from it.
+// Asked for, not imposed: isolating takes a reload, `require-corp` keeps out what a page loads
+// from other origins without allowing it (README, "Browsers, SIMD and threads"), and a visitor
+// with WebGPU gains nothing from it.
 
 /** Whether isolating this page would give Kiln's CPU path more threads: it is not isolated, no
  * service worker controls it yet (one that did, and left it unisolated, could not help), the

@@ -8,13 +8,15 @@
 // after opening), the worker loads kiln-webgpu behind it, starts the GPU, moves every "auto" model there (the same
 // seed draws the same digits on both) and reports the switch. Each module and each device is
 // initialised once per page, whatever the mix of choices (a second wgpu init would fail).
-// Where the page is cross-origin isolated, "cpu" uses kiln-web-threads instead of kiln-web: the
-// same code on a Rayon pool of one Web Worker per core, drawing the same pixels.
+// Where the page is cross-origin isolated, the CPU then moves to kiln-web-threads in the same way:
+// the same code on a Rayon pool of one Web Worker per core, drawing the same pixels. It is larger,
+// so the first digits come from kiln-web; "auto" never loads it when it moves to WebGPU.
 //
 // Protocol (every request carries a numeric `id`, echoed by its one reply):
 //   → { id, command: "open",   backend: "auto" | "webgpu" | "cpu" }
 //       ← { id, ok: true, result: { backend: "webgpu" | "cpu", fallbackReason?: string,
-//            upgrading: boolean, startup: { wasmMs, deviceMs, threads }, limits: { maxCount, maxSeed, … } } }
+//            upgrading: "webgpu" | "threads" | false, startup: { wasmMs, deviceMs, threads },
+//            limits: { maxCount, maxSeed, … } } }   // upgrading: where it is still to move
 //   → { id, command: "load",   backend, entry: ManifestEntry, bytes: Uint8Array }
 //       ← { id, ok: true, result: { model: number } }          // a handle for "sample"
 //   Options are passed through to kiln-web, which deserialises and checks them (kiln-core's
@@ -60,7 +62,9 @@
 //   Any other failure: ← { id, ok: false, error: string }, with `fatal: true` when it was a wasm
 //   trap (a Rust panic, or memory exhausted), after which kiln.js ends this worker and starts
 //   another on the next call.
-//   Unprompted, once "auto" has settled: ← { event: "backend", backend, fallbackReason?, startup }.
+//   Unprompted, once "auto" has settled: ← { event: "backend", backend, fallbackReason?, startup,
+//     upgrading: "threads" | false } ("threads" when the CPU is still to move to them); and once
+//     the CPU has moved to its threads (or failed to, and stays on one): ← { event: "threads", startup }.
 
 import { cachedBytes, sha256Hex } from "./content-cache.js";
 
@@ -75,9 +79,10 @@ const MODULES = {
  * isolated): one per core, at most 8 (each is a Web Worker with its own stack in the shared
  * memory; measured only on 2 cores so far, BENCHMARKS.md). */
 const THREADS = self.crossOriginIsolated ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1;
-/** "auto" moves to WebGPU this long after opening even if nothing has been asked of it yet. */
+/** "auto" moves to WebGPU, and the CPU to its threads, this long after opening even if nothing
+ * has been asked of it yet… */
 const UPGRADE_AFTER_MS = 3000;
-/** …and this long after its first answer: the page draws what it was sent before the WebGPU
+/** …and this long after the first answer: the page draws what it was sent before the larger
  * module competes with it for the network and the CPU. */
 const UPGRADE_AFTER_ANSWER_MS = 500;
 
@@ -86,10 +91,17 @@ const engines = new Map(); // "cpu" | "webgpu" → Promise<Engine>: one module a
 const memories = new Map(); // "cpu" | "webgpu" → the module's WebAssembly.Memory
 // What those one-time steps cost (ms), per backend: the wasm download + instantiate, the device init.
 const startup = { cpu: {}, webgpu: {} };
-/** Where "auto" runs now, and why it is not WebGPU (if it is not). */
-const auto = { backend: "cpu", fallbackReason: undefined, upgrade: undefined, timer: undefined, answered: false };
-// handle → { choice, backend, entry, bytes, loaded, tuned }: the weights it was loaded with, so
-// that it can move to another device or be reset, and the LoadedModel it samples now.
+/** Where "auto" runs now, and why it is not WebGPU (if it is not); its move there once started,
+ * and the timer that starts it meanwhile. */
+const auto = { backend: "cpu", fallbackReason: undefined, upgrade: undefined, timer: undefined };
+/** The CPU's move to kiln-web-threads once started, the timer that starts it meanwhile, and
+ * whether it has run (moved, or failed and stayed on one thread). Only isolated pages have one. */
+const threads = { move: undefined, timer: undefined, done: THREADS === 1 };
+/** Whether a request for work has been answered yet: the moves wait for that (or a timeout). */
+let answered = false;
+// handle → { choice, backend, engine, entry, bytes, loaded, tuned, training }: the weights it
+// was loaded with, so that it can move to another module or device or be reset, the engine and
+// LoadedModel it samples with now, and whether it is being fine-tuned (it moves after that).
 const models = new Map();
 let nextModel = 1;
 const running = new Set(); // ids of "diffuse", "write" and "finetune" requests still running
@@ -131,11 +143,12 @@ async function deviceLost(info) {
     } catch {
       continue;
     }
-    record.backend = "cpu";
-    record.tuned = false;
+    Object.assign(record, { backend: "cpu", engine: cpu, tuned: false });
     lost.free();
   }
-  self.postMessage({ event: "backend", backend: "cpu", fallbackReason: auto.fallbackReason, startup: startup.cpu });
+  const upgrading = !threads.done && "threads";
+  if (upgrading) moveToThreads();
+  self.postMessage({ event: "backend", backend: "cpu", fallbackReason: auto.fallbackReason, startup: startup.cpu, upgrading });
 }
 
 /** Thrown when a request is cancelled; kiln.js turns it into an AbortError. */
@@ -152,29 +165,19 @@ async function wasmHash(file) {
   return typeof sha256 === "string" ? sha256 : undefined;
 }
 
-/** Backend `name`'s module instantiated, from the content-keyed cache when the build stamp
- * names its hash (else a plain download). Resolves to the module's exports. The CPU runs on
- * [`THREADS`] threads where it can, and on one, without a word, where that fails. */
+/** Backend `name`'s module instantiated (for the CPU, the one-thread kiln-web). Resolves to the
+ * module's exports. */
 async function instantiate(name) {
   const start = performance.now();
-  if (name === "cpu" && THREADS > 1) {
-    try {
-      const bindings = await instantiateModule(name, MODULES.threads);
-      await bindings.initThreadPool(THREADS);
-      startup.cpu = { wasmMs: performance.now() - start, threads: THREADS };
-      return bindings;
-    } catch (error) {
-      console.warn(`Kiln runs on one thread: its threaded module did not start (${error.message})`);
-    }
-  }
-  const bindings = await instantiateModule(name, MODULES[name]);
+  const { bindings, memory } = await instantiateModule(MODULES[name]);
+  memories.set(name, memory);
   startup[name] = { wasmMs: performance.now() - start, threads: 1 };
   return bindings;
 }
 
-/** `module` downloaded (or read from the content-keyed cache) and instantiated as backend
- * `name`'s; resolves to its exports. */
-async function instantiateModule(name, { glue, wasm }) {
+/** `module` downloaded (or read from the content-keyed cache when the build stamp names its
+ * hash) and instantiated; resolves to its exports and its memory. */
+async function instantiateModule({ glue, wasm }) {
   const url = new URL(wasm, import.meta.url);
   try {
     const download = async () => {
@@ -187,14 +190,14 @@ async function instantiateModule(name, { glue, wasm }) {
       ? (await cachedBytes(url.href, sha256, async () => new Uint8Array(await (await download()).arrayBuffer()))).bytes
       : await download();
     const { memory } = await bindings.default({ module_or_path: source });
-    memories.set(name, memory);
-    return bindings;
+    return { bindings, memory };
   } catch (error) {
     throw new Error(`could not load ${url}: ${error.message}`, { cause: error });
   }
 }
 
-/** The engine of backend `name` ("cpu" or "webgpu"), started once per page. */
+/** The engine of backend `name` ("cpu" or "webgpu"), started once per page (the CPU's again
+ * when it moves to its threads). */
 function engine(name) {
   if (!engines.has(name)) {
     const opening = instantiate(name).then(async ({ Engine }) => {
@@ -238,23 +241,59 @@ function upgrade() {
     },
   ).then(() => {
     const { backend, fallbackReason } = auto;
-    self.postMessage({ event: "backend", backend, fallbackReason, startup: startup[backend] });
+    const upgrading = backend === "cpu" && !threads.done && "threads";
+    if (upgrading) moveToThreads();
+    self.postMessage({ event: "backend", backend, fallbackReason, startup: startup[backend], upgrading });
   });
   return auto.upgrade;
 }
 
-/** Put handle `handle` on the device its backend choice runs on now, loading it there from the
- * weights it was loaded with (or, fine-tuned, from its current weights). */
+/** Move the CPU to kiln-web-threads: instantiate it, start its pool of [`THREADS`] workers, move
+ * every model on the CPU there, then tell the page. On failure the CPU stays on one thread, with
+ * a warning in the console. Runs once per page. */
+function moveToThreads() {
+  clearTimeout(threads.timer);
+  threads.timer = undefined;
+  threads.move ??= (async () => {
+    const start = performance.now();
+    const { bindings, memory } = await instantiateModule(MODULES.threads);
+    await bindings.initThreadPool(THREADS);
+    const wasmMs = performance.now() - start;
+    const opened = await bindings.Engine.open("cpu");
+    engines.set("cpu", Promise.resolve(opened));
+    memories.set("cpu", memory);
+    startup.cpu = { wasmMs, deviceMs: performance.now() - start - wasmMs, threads: THREADS };
+    for (const handle of models.keys()) await settle(handle).catch(() => {});
+  })()
+    .catch((error) => console.warn(`Kiln stays on one thread: its threaded module did not start (${error.message})`))
+    .then(() => {
+      threads.done = true;
+      self.postMessage({ event: "threads", startup: startup.cpu });
+    });
+  return threads.move;
+}
+
+/** Start `move` ("auto"'s upgrade or the CPU's move to threads, whose state is `state`) once the
+ * page has its first answer, or after a while if it asks for nothing. */
+function putOff(state, move) {
+  state.timer ??= setTimeout(move, answered ? UPGRADE_AFTER_ANSWER_MS : UPGRADE_AFTER_MS);
+}
+
+/** Put handle `handle` on the engine its backend choice runs on now, loading it there from the
+ * weights it was loaded with (or, fine-tuned, from its current weights). A model being
+ * fine-tuned stays where it trains; it settles when that ends. */
 async function settle(handle) {
   const record = models.get(handle);
-  if (!record || record.backend === backendOf(record.choice)) return;
+  if (!record || record.training) return;
   const target = backendOf(record.choice);
-  const [from, to] = [record.loaded, await engine(target)];
+  const to = await engine(target);
+  if (record.engine === to) return;
+  const from = record.loaded;
   const bytes = record.tuned ? await from.toBytes() : record.bytes;
   const entry = record.tuned ? { ...record.entry, sha256: await sha256Hex(bytes) } : record.entry;
-  if (models.get(handle) !== record || record.loaded !== from) return settle(handle); // changed meanwhile
+  if (models.get(handle) !== record || record.loaded !== from || record.training) return settle(handle); // changed meanwhile
   record.loaded = to.loadModel(JSON.stringify(entry), bytes);
-  record.backend = target;
+  Object.assign(record, { backend: target, engine: to });
   from.free(); // a run started from it keeps its own copy of the weights
 }
 
@@ -327,20 +366,24 @@ const commands = {
     if (choice === "auto" && !auto.upgrade && auto.fallbackReason === undefined) {
       const reason = await webgpuUnavailable();
       if (reason) auto.fallbackReason = reason;
-      else auto.timer ??= setTimeout(upgrade, UPGRADE_AFTER_MS);
+      else putOff(auto, upgrade);
     }
     const opened = await opening;
-    const upgrading = choice === "auto" && opened.backend === "cpu" && auto.fallbackReason === undefined;
+    const toWebgpu = choice === "auto" && opened.backend === "cpu" && auto.fallbackReason === undefined;
+    const toThreads = opened.backend === "cpu" && !toWebgpu && !threads.done;
+    if (toThreads) putOff(threads, moveToThreads);
+    const upgrading = toWebgpu ? "webgpu" : toThreads && "threads";
     const fallbackReason = choice === "auto" ? auto.fallbackReason : undefined;
     return { result: { backend: opened.backend, fallbackReason, upgrading, startup: startup[opened.backend], limits: opened.limits } };
   },
 
   async load({ backend: choice, entry, bytes }) {
     const backend = backendOf(choice);
-    const loaded = (await engine(backend)).loadModel(JSON.stringify(entry), bytes);
+    const on = await engine(backend);
+    const loaded = on.loadModel(JSON.stringify(entry), bytes);
     const model = nextModel++;
-    models.set(model, { choice, backend, entry, bytes, loaded, tuned: false });
-    await settle(model); // "auto" may have moved to WebGPU while it loaded
+    models.set(model, { choice, backend, engine: on, entry, bytes, loaded, tuned: false, training: false });
+    await settle(model); // "auto" may have moved to WebGPU, or the CPU to its threads, while it loaded
     return { result: { model, capabilities: loaded.capabilities, imageShape: loaded.imageShape } };
   },
 
@@ -377,18 +420,25 @@ const commands = {
   },
 
   async finetune({ id, model, data, options }) {
-    const { loaded, backend } = record(model);
+    const training = record(model);
+    const { loaded, backend, engine: on } = training;
     const run = loaded.finetune(data, options);
+    training.training = true;
     return stepwise(id, run, async () => {
-      for (let progress; (progress = await run.step()) !== null; ) {
-        self.postMessage({ id, progress });
-        await yieldToMessages(id, () => `after step ${progress.step} of ${progress.total}`);
+      try {
+        for (let progress; (progress = await run.step()) !== null; ) {
+          self.postMessage({ id, progress });
+          await yieldToMessages(id, () => `after step ${progress.step} of ${progress.total}`);
+        }
+        const tuned = record(model); // still there, not disposed while it trained
+        const finetuned = loaded.finetuned(run); // on the device it trained on
+        tuned.loaded.free();
+        Object.assign(tuned, { loaded: finetuned, backend, engine: on, tuned: true });
+      } finally {
+        // Trained (or stopped) where it was; "auto" or the CPU may have moved on since.
+        training.training = false;
+        await settle(model).catch(() => {});
       }
-      const tuned = record(model); // still there, not disposed while it trained
-      const finetuned = loaded.finetuned(run); // on the device it trained on
-      tuned.loaded.free();
-      Object.assign(tuned, { loaded: finetuned, backend, tuned: true });
-      await settle(model); // trained where it was; "auto" may have moved on since
       return { result: { steps: options.steps } };
     });
   },
@@ -401,9 +451,10 @@ const commands = {
   async reset({ model }) {
     const original = record(model);
     if (original.tuned) {
-      const fresh = (await engine(original.backend)).loadModel(JSON.stringify(original.entry), original.bytes);
+      const on = await engine(original.backend);
+      const fresh = on.loadModel(JSON.stringify(original.entry), original.bytes);
       original.loaded.free();
-      Object.assign(original, { loaded: fresh, tuned: false });
+      Object.assign(original, { loaded: fresh, engine: on, tuned: false });
     }
     return {};
   },
@@ -454,10 +505,13 @@ self.onmessage = async ({ data: request }) => {
     if (!handler) throw new Error(`unknown worker command ${JSON.stringify(command)}`);
     const { result, transfer = [] } = await handler(request);
     self.postMessage({ id, ok: true, result }, transfer);
-    if (WORK.has(command) && auto.timer !== undefined && !auto.answered) {
-      auto.answered = true;
-      clearTimeout(auto.timer);
-      auto.timer = setTimeout(upgrade, UPGRADE_AFTER_ANSWER_MS);
+    if (WORK.has(command) && !answered) {
+      answered = true;
+      for (const [state, move] of [[auto, upgrade], [threads, moveToThreads]]) {
+        if (state.timer === undefined) continue;
+        clearTimeout(state.timer);
+        state.timer = setTimeout(move, UPGRADE_AFTER_ANSWER_MS);
+      }
     }
   } catch (error) {
     const cancelled = error instanceof Cancelled;

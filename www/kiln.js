@@ -3,7 +3,8 @@
 //   import { Kiln } from "./kiln.js";
 //   const kiln = await Kiln.open({ backend: "auto" });   // "auto" | "webgpu" | "cpu"
 //   kiln.backend, kiln.startup                            // "cpu" at first, { wasmMs, deviceMs, threads }
-//   await kiln.settled                                    // "auto" moved to WebGPU (if it can)
+//   await kiln.settled                                    // "auto" moved to WebGPU (if it can),
+//                                                         // the CPU to its threads (if isolated)
 //   const vae = await kiln.model("vae");                  // fetches pretrained/, checks sha256
 //   const { count, width, height, data } = await vae.sample({ count: 16, seed: 7 });
 //   const walk = await vae.interpolate({ from: 7, to: 8, steps: 16 });  // frames, like sample
@@ -615,14 +616,18 @@ export class Kiln extends EventTarget {
     const { backend, fallbackReason } = engine;
     let settle;
     this.#settled = engine.upgrading ? new Promise((resolve) => (settle = resolve)) : Promise.resolve({ backend, fallbackReason });
-    // "auto" moves when it reaches WebGPU, and back to the CPU if the GPU device is lost.
-    if (choice !== "auto") return;
+    // "auto" moves when it reaches WebGPU, and back to the CPU if the GPU device is lost; on a
+    // cross-origin-isolated page the CPU moves to its threads.
+    if (choice === "webgpu") return;
     worker.listen((event) => {
-      if (event.event !== "backend") return;
-      this.#engine = { ...this.#engine, ...event, upgrading: false };
-      const detail = { backend: event.backend, fallbackReason: event.fallbackReason };
+      let { upgrading } = this.#engine; // where it is still to move: "webgpu", "threads" or false
+      if (event.event === "backend" && choice === "auto") upgrading = event.upgrading;
+      else if (event.event === "threads" && this.backend === "cpu") upgrading = upgrading === "threads" ? false : upgrading;
+      else return;
+      this.#engine = { ...this.#engine, ...event, upgrading };
+      const detail = { backend: this.backend, fallbackReason: this.fallbackReason };
       this.dispatchEvent(new CustomEvent("backendchange", { detail }));
-      settle?.(detail);
+      if (!this.#engine.upgrading) settle?.(detail);
     });
   }
 
@@ -636,7 +641,9 @@ export class Kiln extends EventTarget {
    * there (the same seed draws the same digits) and fires `backendchange`; `settled` says when.
    * If the GPU device is lost later, "auto" moves its models back to the CPU (a fine-tuned one
    * to the weights it was loaded with) and fires `backendchange` again; "webgpu" fails its calls
-   * with a message saying so.
+   * with a message saying so. On a cross-origin-isolated page the CPU (of "cpu", or of "auto"
+   * where it stays there) likewise starts on one thread and then moves to its threaded module,
+   * drawing the same pixels: `backendchange` fires, and `startup.threads` says how many.
    */
   static async open({ backend = "auto", manifestUrl = DEFAULT_MANIFEST_URL } = {}) {
     if (!BACKENDS.includes(backend)) {
@@ -662,8 +669,9 @@ export class Kiln extends EventTarget {
   }
 
   /**
-   * Resolves to `{ backend, fallbackReason }` once the backend is final: at once for "cpu" and
-   * "webgpu"; for "auto", when it has moved to WebGPU or found that it cannot.
+   * Resolves to `{ backend, fallbackReason }` once the backend is final: at once for "webgpu";
+   * for "auto", when it has moved to WebGPU or found that it cannot; on the CPU, once it runs
+   * on its threads where the page is cross-origin isolated (or has found that it cannot).
    */
   get settled() {
     return this.#settled;
@@ -673,7 +681,7 @@ export class Kiln extends EventTarget {
    * What starting the backend in use took, in ms: `{ wasmMs, deviceMs }`, the wasm download +
    * instantiate and the device init. Both happen once per page, so every Kiln on it reports the same.
    * `threads`: the CPU threads the module computes on (one per core on a cross-origin-isolated
-   * page, else 1).
+   * page once `settled`, else 1).
    */
   get startup() {
     return this.#engine.startup;

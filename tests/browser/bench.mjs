@@ -50,6 +50,7 @@ function measure(page, backend, call, warmRuns, largeBatch) {
       const clock = () => performance.now();
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
+      await kiln.settled; // on an isolated page, on its threads
       let t = clock();
       let downloaded;
       const model = await kiln.model(call.model, {
@@ -88,6 +89,7 @@ function measureText(page, backend) {
     async ({ backend, chars }) => {
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
+      await kiln.settled;
       const gpt = await kiln.model("gpt");
       const write = async () => {
         const start = performance.now();
@@ -113,6 +115,7 @@ function measureSpeech(page, backend, runs) {
     async ({ backend, runs }) => {
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
+      await kiln.settled;
       const voice = await kiln.model("spoken-ddpm");
       const timed = async (work) => {
         const start = performance.now();

@@ -1,7 +1,7 @@
-// The CPU path's two builds: on a cross-origin-isolated page the worker runs kiln-web-threads
-// on one Web Worker per core, and it must draw the same pixels and write the same text as the
-// one-thread module that every other page runs (without a word about threads); and a browser
-// without WebAssembly SIMD, which both are built with, is told what it needs.
+// The CPU path's two builds: on a cross-origin-isolated page the worker starts on the one-thread
+// module that every other page runs (without a word about threads), then moves to kiln-web-threads
+// on one Web Worker per core, which must draw the same pixels and write the same text; and a
+// browser without WebAssembly SIMD, which both are built with, is told what it needs.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { ISOLATION, launch, maxAbsDiff, openBlankPage, openDemo, openPage, serve } from "./harness.mjs";
@@ -18,11 +18,16 @@ after(async () => {
   await Promise.all(Object.values(servers).map((server) => server.close()));
 });
 
-/** Images drawn and text written on the CPU backend, with the thread count it ran on. */
+/** Images drawn and text written on the CPU backend, with the thread counts it started and ran
+ * on. The VAE is loaded, and draws, before the backend settles, so that it moves with it. */
 function draw(page) {
   return page.evaluate(async () => {
     const { Kiln } = await import("./kiln.js");
     const kiln = await Kiln.open({ backend: "cpu" });
+    const startedOn = kiln.startup.threads;
+    const vae = await kiln.model("vae");
+    const beforeSettling = Array.from((await vae.sample({ count: 64, seed: 5 })).data);
+    await kiln.settled;
     const images = {};
     for (const [name, options] of [
       ["vae", { count: 64, seed: 5 }],
@@ -35,7 +40,7 @@ function draw(page) {
     images["vae walk"] = Array.from((await (await kiln.model("vae")).interpolate({ from: 5, to: 9, steps: 17 })).data);
     let text = "";
     for await (const piece of (await kiln.model("gpt")).generate({ prompt: "ROMEO:", maxTokens: 100, seed: 8 })) text += piece;
-    return { images, text, isolated: crossOriginIsolated, threads: kiln.startup.threads, cores: navigator.hardwareConcurrency };
+    return { images, beforeSettling, text, isolated: crossOriginIsolated, startedOn, threads: kiln.startup.threads, cores: navigator.hardwareConcurrency };
   });
 }
 
@@ -49,6 +54,7 @@ test("an isolated page computes on every core and draws the same pixels and text
   }
   const { isolated, plain } = results;
   assert.equal(isolated.isolated, true);
+  assert.equal(isolated.startedOn, 1, "the first digits come from the one-thread module");
   assert.equal(isolated.threads, Math.min(isolated.cores, 8), "one thread per core on an isolated page");
   assert.ok(isolated.threads > 1 || isolated.cores === 1, `${isolated.threads} threads on ${isolated.cores} cores`);
   assert.equal(plain.isolated, false);
@@ -58,6 +64,7 @@ test("an isolated page computes on every core and draws the same pixels and text
     console.log(`${model}: max |${isolated.threads} threads − 1 thread| = ${diff.toExponential(2)}`);
     assert.equal(diff, 0, `${model}: the threaded module drew other pixels`);
   }
+  assert.equal(maxAbsDiff(isolated.beforeSettling, isolated.images.vae), 0, "the VAE drew other pixels once it moved");
   assert.equal(isolated.text, plain.text);
   assert.equal([...plain.text].length, 100);
 });

@@ -74,7 +74,7 @@ test("the site under /some/sub/path/: works, is cached between visits, fetches a
       await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state));
       assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).scope), server.url);
       assert.equal(await page.evaluate(() => crossOriginIsolated), true);
-      assert.match(await page.locator("#backend").textContent(), /^cpu on [2-8] threads$/);
+      await page.waitForFunction(() => /^cpu on [2-8] threads$/.test(document.getElementById("backend").textContent), null, { timeout: 60_000 });
     }
     assert.deepEqual(problems, []);
   } finally {

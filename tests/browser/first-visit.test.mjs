@@ -69,9 +69,9 @@ for (const [page, budget] of Object.entries(BUDGETS)) {
   });
 }
 
-/** A visit of the demo page from `host` in `context`, to its first digits (after taking its offer
- * of threads, with `takeOffer`): whether it was isolated, and the requests for the thread pool's
- * helper (snippets/) that reached the host. */
+/** A visit of the demo page from `host` in `context` (after taking its offer of threads, with
+ * `takeOffer`), until its CPU has moved to its threads: whether it was isolated, and the requests
+ * for the thread pool's helper (snippets/) that reached the host. */
 async function isolatedVisit(context, host, { takeOffer = false } = {}) {
   const tab = await context.newPage();
   await tab.addInitScript(watchFirstDigits);
@@ -84,6 +84,8 @@ async function isolatedVisit(context, host, { takeOffer = false } = {}) {
   }
   await tab.waitForFunction(() => window.__firstDigits !== undefined, null, { timeout: 120_000 });
   const isolated = await tab.evaluate(() => crossOriginIsolated);
+  // The first digits come from the one-thread module; then the CPU moves to its threads.
+  await tab.waitForFunction(() => / on \d+ threads/.test(document.getElementById("backend").textContent), null, { timeout: 120_000 });
   await tab.waitForTimeout(500); // let Cache Storage writes finish before the next visit
   await tab.close();
   return { isolated, snippets: host.requests.slice(from).filter((path) => path.startsWith("/snippets/")) };

@@ -34,6 +34,7 @@ export function measureAgainstTfjs(page, backend, { batches, runs, timedPerRound
       const tf = globalThis.tf;
       const { Kiln } = await import("./kiln.js");
       const kiln = await Kiln.open({ backend });
+      await kiln.settled; // on an isolated page, on its threads
       tf.wasm.setWasmPaths(new URL("./tfjs/", location.href).href);
       // As many threads as Kiln's CPU backend uses. tfjs-wasm's threaded build sizes its worker
       // pool to half of `navigator.hardwareConcurrency` (at most 4) whatever `setThreadsCount`
