@@ -69,6 +69,31 @@ test("an isolated page computes on every core and draws the same pixels and text
   assert.equal([...plain.text].length, 100);
 });
 
+test("an isolated page whose threaded module cannot be fetched stays on one thread, and draws", async () => {
+  const { page, problems } = await openBlankPage(browser, servers.isolated);
+  const fetched = [];
+  await page.context().route("**/kiln-web-threads_bg.wasm", (route) => {
+    fetched.push(route.request().url());
+    return route.fulfill({ status: 404, body: "gone" });
+  });
+  const result = await page.evaluate(async () => {
+    const { Kiln } = await import("./kiln.js");
+    const kiln = await Kiln.open({ backend: "cpu" });
+    const gan = await kiln.model("gan");
+    const first = Array.from((await gan.sample({ count: 4, seed: 3 })).data);
+    await kiln.settled;
+    const again = Array.from((await gan.sample({ count: 4, seed: 3 })).data);
+    return { isolated: crossOriginIsolated, backend: kiln.backend, threads: kiln.startup.threads, first, again };
+  });
+  assert.equal(result.isolated, true);
+  assert.ok(fetched.length > 0, "the worker asked for the threaded module");
+  assert.deepEqual([result.backend, result.threads], ["cpu", 1]);
+  assert.equal(maxAbsDiff(result.first, result.again), 0);
+  assert.ok(result.again.some((value) => value > 0.5), "it still draws");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("a browser without WebAssembly SIMD is told which browsers Kiln needs, and the page says so", async () => {
   const { page } = await openPage(browser);
   await page.addInitScript(() => {
