@@ -63,8 +63,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         return super().send_head()
 
     def end_headers(self):
+        path = self.site_path
         for pattern, headers in RULES:
-            if fnmatch.fnmatchcase(self.site_path, pattern):
+            if fnmatch.fnmatchcase(path, pattern):
                 for name, value in headers:
                     self.send_header(name, value)
         super().end_headers()

@@ -165,14 +165,22 @@ async function wasmHash(file) {
   return typeof sha256 === "string" ? sha256 : undefined;
 }
 
-/** Backend `name`'s module instantiated (for the CPU, the one-thread kiln-web). Resolves to the
- * module's exports. */
-async function instantiate(name) {
+/** `module` instantiated, on a pool of `poolSize` workers where that is more than one, and its
+ * Engine opened for `backend`. Resolves to the engine, its memory and what starting it took. */
+async function startEngine(module, backend, poolSize = 1) {
   const start = performance.now();
-  const { bindings, memory } = await instantiateModule(MODULES[name]);
+  const { bindings, memory } = await instantiateModule(module);
+  if (poolSize > 1) await bindings.initThreadPool(poolSize);
+  const wasmMs = performance.now() - start;
+  const opened = await bindings.Engine.open(backend);
+  return { opened, memory, took: { wasmMs, deviceMs: performance.now() - start - wasmMs, threads: poolSize } };
+}
+
+/** A started engine as backend `name`'s: its memory and start-up are reported from now on. */
+function adopt(name, { opened, memory, took }) {
   memories.set(name, memory);
-  startup[name] = { wasmMs: performance.now() - start, threads: 1 };
-  return bindings;
+  startup[name] = took;
+  return opened;
 }
 
 /** `module` downloaded (or read from the content-keyed cache when the build stamp names its
@@ -200,12 +208,7 @@ async function instantiateModule({ glue, wasm }) {
  * when it moves to its threads). */
 function engine(name) {
   if (!engines.has(name)) {
-    const opening = instantiate(name).then(async ({ Engine }) => {
-      const start = performance.now();
-      const opened = await Engine.open(name);
-      startup[name].deviceMs = performance.now() - start;
-      return opened;
-    });
+    const opening = startEngine(MODULES[name], name).then((started) => adopt(name, started));
     engines.set(name, opening);
     opening.catch(() => engines.delete(name)); // allow a retry after a failure
   }
@@ -255,14 +258,8 @@ function moveToThreads() {
   clearTimeout(threads.timer);
   threads.timer = undefined;
   threads.move ??= (async () => {
-    const start = performance.now();
-    const { bindings, memory } = await instantiateModule(MODULES.threads);
-    await bindings.initThreadPool(THREADS);
-    const wasmMs = performance.now() - start;
-    const opened = await bindings.Engine.open("cpu");
+    const opened = adopt("cpu", await startEngine(MODULES.threads, "cpu", THREADS));
     engines.set("cpu", Promise.resolve(opened));
-    memories.set("cpu", memory);
-    startup.cpu = { wasmMs, deviceMs: performance.now() - start - wasmMs, threads: THREADS };
     for (const handle of models.keys()) await settle(handle).catch(() => {});
   })()
     .catch((error) => console.warn(`Kiln stays on one thread: its threaded module did not start (${error.message})`))
@@ -420,10 +417,10 @@ const commands = {
   },
 
   async finetune({ id, model, data, options }) {
-    const training = record(model);
-    const { loaded, backend, engine: on } = training;
+    const trainee = record(model);
+    const { loaded, backend, engine: on } = trainee;
     const run = loaded.finetune(data, options);
-    training.training = true;
+    trainee.training = true;
     return stepwise(id, run, async () => {
       try {
         for (let progress; (progress = await run.step()) !== null; ) {
@@ -436,7 +433,7 @@ const commands = {
         Object.assign(tuned, { loaded: finetuned, backend, engine: on, tuned: true });
       } finally {
         // Trained (or stopped) where it was; "auto" or the CPU may have moved on since.
-        training.training = false;
+        trainee.training = false;
         await settle(model).catch(() => {});
       }
       return { result: { steps: options.steps } };
