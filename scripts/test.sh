@@ -16,8 +16,8 @@ cargo test --workspace --locked
 echo "==> building the site for the browser tests (wasm-dev profile, no wasm-opt)"
 trunk build --dist dist-test
 
-echo "==> kiln-web's JavaScript boundary, on wasm32 in Node (reuses the site's wasm-dev build)"
-cargo test -p kiln-web --target wasm32-unknown-unknown --profile wasm-dev --locked
+echo "==> kiln-web's JavaScript boundary and kiln-kernels' simd128 product, on wasm32 in Node (reuses the site's wasm-dev build)"
+cargo test -p kiln-web -p kiln-kernels --target wasm32-unknown-unknown --profile wasm-dev --locked
 
 echo "==> browser tests"
 cd tests/browser

@@ -132,7 +132,7 @@ mod tests {
             [0., 3., 1., 4., 2., 5., 6., 9., 7., 10., 8., 11.]
         );
         assert_eq!(transpose_blocks(&transposed, [2, 3, 2]), values);
-        assert_eq!(transpose_blocks(&[], [2, 0, 3]), []);
+        assert_eq!(transpose_blocks(&[], [2, 0, 3]), Vec::<f32>::new());
     }
 
     /// One image of `height × width` pixels, one channel in and out.

@@ -31,9 +31,9 @@ pub fn forward(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         return layer.forward(x);
     };
     let device = x.device();
-    let columns = every_tap(&shape, x, weight).into_data();
+    let columns = every_tap(&shape, x, weight);
     let bias = layer.bias.as_ref().map(|bias| bias.val().into_data());
-    let output = shape.overlap_add(floats(&columns), bias.as_ref().map(floats));
+    let output = shape.overlap_add(&columns, bias.as_ref().map(floats));
 
     let [out_height, out_width] = shape.out_size().expect("checked by one_product");
     let channels = shape.channels_out;
@@ -44,11 +44,8 @@ pub fn forward(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
 
 /// `[batch · height · width, kernel · channels_out]`: every tap of every input pixel, from one
 /// product of the pixels, channels last, with the weights.
-fn every_tap(shape: &TransposedConv, x: Tensor<4>, weight: Tensor<4>) -> Tensor<2> {
+fn every_tap(shape: &TransposedConv, x: Tensor<4>, weight: Tensor<4>) -> Vec<f32> {
     let device = x.device();
-    let matrix = |values, rows, columns| {
-        Tensor::<2>::from_data(TensorData::new(values, [rows, columns]), &device)
-    };
     let TransposedConv {
         batch,
         channels_in,
@@ -64,11 +61,28 @@ fn every_tap(shape: &TransposedConv, x: Tensor<4>, weight: Tensor<4>) -> Tensor<
         floats(&weight.into_data()),
         [channels_in, channels_out, kernel],
     );
-    matrix(pixels, batch * height * width, channels_in).matmul(matrix(
-        weights,
-        channels_in,
-        kernel * channels_out,
-    ))
+    let sizes = [batch * height * width, channels_in, kernel * channels_out];
+    multiply(pixels, weights, sizes, &device)
+}
+
+/// `lhs · rhs` (row-major, `[rows, depth]` by `[depth, columns]`) on wasm: kiln-kernels'
+/// product, 1.2-1.3× as fast as gemm's there from 16 images up, with the same sums.
+#[cfg(target_arch = "wasm32")]
+fn multiply(lhs: Vec<f32>, rhs: Vec<f32>, sizes: [usize; 3], _device: &Device) -> Vec<f32> {
+    kiln_kernels::product::multiply(&lhs, &rhs, sizes)
+}
+
+/// `lhs · rhs` natively: burn's, whose gemm has the machine's widest vectors and its threads.
+#[cfg(not(target_arch = "wasm32"))]
+fn multiply(
+    lhs: Vec<f32>,
+    rhs: Vec<f32>,
+    [rows, depth, columns]: [usize; 3],
+    device: &Device,
+) -> Vec<f32> {
+    let matrix = |values, shape| Tensor::<2>::from_data(TensorData::new(values, shape), device);
+    let product = matrix(lhs, [rows, depth]).matmul(matrix(rhs, [depth, columns]));
+    product.into_data().into_vec().expect("a float32 product")
 }
 
 /// The layer's sizes on `x`, where the one product applies and pays: float32 input, weights and
