@@ -109,10 +109,10 @@ fn tile<const ROWS: usize>(lhs_rows: &[f32], panel: &[f32], out: Destination) {
             let columns = panel.add(k * TILE_COLUMNS);
             let left = v128_load(columns.cast::<v128>());
             let right = v128_load(columns.add(4).cast::<v128>());
-            for r in 0..ROWS {
+            for (r, [sum_left, sum_right]) in sums.iter_mut().enumerate() {
                 let value = f32x4_splat(*lhs_rows.add(r * depth + k));
-                sums[r][0] = f32x4_add(sums[r][0], f32x4_mul(value, left));
-                sums[r][1] = f32x4_add(sums[r][1], f32x4_mul(value, right));
+                *sum_left = f32x4_add(*sum_left, f32x4_mul(value, left));
+                *sum_right = f32x4_add(*sum_right, f32x4_mul(value, right));
             }
         }
     }

@@ -82,7 +82,10 @@ fn multiply(
 ) -> Vec<f32> {
     let matrix = |values, shape| Tensor::<2>::from_data(TensorData::new(values, shape), device);
     let product = matrix(lhs, [rows, depth]).matmul(matrix(rhs, [depth, columns]));
-    product.into_data().into_vec().expect("a float32 product")
+    product
+        .into_data()
+        .try_into_vec()
+        .expect("a float32 product")
 }
 
 /// The layer's sizes on `x`, where the one product applies and pays: float32 input, weights and
