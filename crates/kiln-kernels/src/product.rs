@@ -91,7 +91,7 @@ struct Destination<'a> {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn tile<const ROWS: usize>(lhs_rows: &[f32], panel: &[f32], out: Destination) {
-    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load};
 
     let depth = panel.len() / TILE_COLUMNS;
     let Destination {
@@ -118,22 +118,32 @@ fn tile<const ROWS: usize>(lhs_rows: &[f32], panel: &[f32], out: Destination) {
     }
     for (r, [left, right]) in sums.into_iter().enumerate() {
         let row = &mut values[r * stride..r * stride + width];
-        let mut whole = [0.0; TILE_COLUMNS];
         // Straight into the product where the panel is whole: through an array, every tile
         // copied once more, measured slower.
-        let to = if width == TILE_COLUMNS {
-            row
-        } else {
-            &mut whole[..]
-        };
-        // SAFETY: `to` holds 8 floats, two v128.
-        unsafe {
-            v128_store(to.as_mut_ptr().cast::<v128>(), left);
-            v128_store(to.as_mut_ptr().add(4).cast::<v128>(), right);
+        match <&mut [f32; TILE_COLUMNS]>::try_from(&mut *row) {
+            Ok(row) => store(row, left, right),
+            Err(_) => {
+                let mut whole = [0.0; TILE_COLUMNS];
+                store(&mut whole, left, right);
+                row.copy_from_slice(&whole[..width]);
+            }
         }
-        if width < TILE_COLUMNS {
-            values[r * stride..r * stride + width].copy_from_slice(&whole[..width]);
-        }
+    }
+}
+
+/// `left` and `right` into the 8 floats of `to`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn store(
+    to: &mut [f32; TILE_COLUMNS],
+    left: core::arch::wasm32::v128,
+    right: core::arch::wasm32::v128,
+) {
+    use core::arch::wasm32::{v128, v128_store};
+    // SAFETY: `to` holds 8 floats, two v128; wasm stores need no alignment.
+    unsafe {
+        v128_store(to.as_mut_ptr().cast::<v128>(), left);
+        v128_store(to.as_mut_ptr().add(4).cast::<v128>(), right);
     }
 }
 
